@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Every dropped skb (tp_btf/kfree_skb) and every TCP retransmission, aggregated per flow in LRU hashes that
+ * user space drains; a rate-limited ring buffer of samples for the logs. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "drops.h"
+#include "core_fixes.bpf.h"
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IP_CT_IS_REPLY 3
+#define NSEC_PER_SEC 1000000000ULL
+
+const volatile __u32 samples_per_sec = 100;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384); /* set from user space before load */
+	__type(key, struct fw_drop_key);
+	__type(value, struct fw_counter);
+} drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct fw_retrans_key);
+	__type(value, struct fw_counter);
+} retransmits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FW_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} samples SEC(".maps");
+
+struct rate_window {
+	__u64 start_ns;
+	__u64 count;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rate_window);
+} sample_rate SEC(".maps");
+
+static __always_inline void stat_add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += n; /* per-CPU: no atomics needed */
+}
+
+static __always_inline void count(void *map, const void *key, __u32 bytes, __u32 stat_flows, __u32 stat_full)
+{
+	struct fw_counter *c = bpf_map_lookup_elem(map, key);
+
+	if (!c) {
+		struct fw_counter zero = {};
+
+		/* NOEXIST: another CPU may have inserted the key meanwhile; then its entry is used */
+		if (bpf_map_update_elem(map, key, &zero, BPF_NOEXIST) == 0)
+			stat_add(stat_flows, 1);
+		c = bpf_map_lookup_elem(map, key);
+		if (!c) {
+			stat_add(stat_full, 1);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&c->packets, 1);
+	__sync_fetch_and_add(&c->bytes, bytes);
+}
+
+static __always_inline __u32 netns_of(struct net_device *dev, const struct sock *sk)
+{
+	if (dev)
+		return BPF_CORE_READ(dev, nd_net.net, ns.inum);
+	if (sk)
+		return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	return 0;
+}
+
+/* Reads the IP and L4 headers at skb->head + network_header. False when the skb is not IP. */
+static __always_inline bool parse_headers(struct sk_buff *skb, struct fw_tuple *t)
+{
+	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	__u16 ports[2];
+
+	if (nh == (__u16)~0U)
+		return false;
+
+	if (proto == ETH_P_IP) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) || ip.version != 4)
+			return false;
+		t->family = FW_AF_INET;
+		t->proto = ip.protocol;
+		__builtin_memcpy(t->saddr, &ip.saddr, 4);
+		__builtin_memcpy(t->daddr, &ip.daddr, 4);
+		/* the transport header is not set yet on the receive path before IP has run */
+		if (th == (__u16)~0U || th <= nh)
+			th = nh + ip.ihl * 4;
+		if (ip.frag_off & bpf_htons(0x1fff)) /* not the first fragment: no ports */
+			return true;
+	} else if (proto == ETH_P_IPV6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) || ip6.version != 6)
+			return false;
+		t->family = FW_AF_INET6;
+		t->proto = ip6.nexthdr; /* extension headers are not walked: such packets keep no ports */
+		__builtin_memcpy(t->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(t->daddr, &ip6.daddr, 16);
+		if (th == (__u16)~0U || th <= nh)
+			th = nh + sizeof(ip6);
+	} else {
+		return false;
+	}
+
+	if (t->proto == IPPROTO_TCP || t->proto == IPPROTO_UDP || t->proto == IPPROTO_SCTP) {
+		if (bpf_probe_read_kernel(ports, sizeof(ports), head + th) == 0) {
+			t->sport = bpf_ntohs(ports[0]);
+			t->dport = bpf_ntohs(ports[1]);
+		}
+	}
+	return true;
+}
+
+/* The skb's conntrack entry: is there one, was it confirmed, was it NATed, and where was the flow first headed. */
+static __always_inline void read_conntrack(struct sk_buff *skb, struct fw_drop_key *k)
+{
+	struct nf_conn *ct = skb_nf_conn(skb);
+	unsigned long status;
+
+	if (!ct)
+		return;
+	status = BPF_CORE_READ(ct, status);
+	k->ct_flags = FW_CT_PRESENT;
+	if (status & IPS_CONFIRMED)
+		k->ct_flags |= FW_CT_CONFIRMED;
+	if (status & IPS_DST_NAT)
+		k->ct_flags |= FW_CT_DNAT;
+	if (status & IPS_SRC_NAT)
+		k->ct_flags |= FW_CT_SNAT;
+	if (skb_ctinfo(skb) >= IP_CT_IS_REPLY)
+		k->ct_flags |= FW_CT_REPLY;
+	BPF_CORE_READ_INTO(&k->orig_daddr, ct, tuplehash[0].tuple.dst.u3.all);
+	k->orig_dport = bpf_ntohs(BPF_CORE_READ(ct, tuplehash[0].tuple.dst.u.all));
+}
+
+static __always_inline bool sample_allowed(void)
+{
+	__u32 zero = 0;
+	struct rate_window *w = bpf_map_lookup_elem(&sample_rate, &zero);
+	__u64 now;
+
+	if (!w || samples_per_sec == 0)
+		return false;
+	now = bpf_ktime_get_ns();
+	if (now - w->start_ns >= NSEC_PER_SEC) {
+		/* racy across CPUs on purpose: at worst a window lets a few more samples through */
+		w->start_ns = now;
+		w->count = 0;
+	}
+	return __sync_fetch_and_add(&w->count, 1) < samples_per_sec;
+}
+
+static __always_inline int on_drop(struct sk_buff *skb, void *location, __u32 reason)
+{
+	struct fw_drop_key k = {};
+	struct net_device *dev;
+	struct fw_sample *s;
+	__u32 len;
+
+	if (!parse_headers(skb, &k.t))
+		return 0;
+	dev = BPF_CORE_READ(skb, dev);
+	k.netns = netns_of(dev, BPF_CORE_READ(skb, sk));
+	k.reason = reason;
+	k.location = (__u64)location;
+	read_conntrack(skb, &k);
+	len = BPF_CORE_READ(skb, len);
+
+	stat_add(FW_STAT_DROPS, 1);
+	count(&drops, &k, len, FW_STAT_DROP_FLOWS, FW_STAT_DROP_MAP_FULL);
+
+	if (!sample_allowed()) {
+		stat_add(FW_STAT_SAMPLES_LIMITED, 1);
+		return 0;
+	}
+	s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
+	if (!s) {
+		stat_add(FW_STAT_SAMPLES_LOST, 1);
+		return 0;
+	}
+	s->key = k;
+	s->time_ns = bpf_ktime_get_ns();
+	s->len = len;
+	s->ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
+	bpf_ringbuf_submit(s, 0);
+	stat_add(FW_STAT_SAMPLES, 1);
+	return 0;
+}
+
+/* Since v5.17 (c504e5c2f964) kfree_skb carries the drop reason. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(kfree_skb_reason, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	return on_drop(skb, location, reason);
+}
+
+/* Before v5.17: no reason; user space disables the program above and loads this one. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(kfree_skb_noreason, struct sk_buff *skb, void *location)
+{
+	return on_drop(skb, location, 0);
+}
+
+static __always_inline void sock_tuple(const struct sock *sk, struct fw_tuple *t)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	t->proto = IPPROTO_TCP;
+	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == 10 /* AF_INET6 */) {
+		t->family = FW_AF_INET6;
+		BPF_CORE_READ_INTO(&t->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&t->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		t->family = FW_AF_INET;
+		BPF_CORE_READ_INTO((__u32 *)t->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)t->daddr, sk, __sk_common.skc_daddr);
+	}
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(tcp_retransmit_skb, const struct sock *sk, const struct sk_buff *skb)
+{
+	struct fw_retrans_key k = {};
+
+	sock_tuple(sk, &k.t);
+	k.netns = netns_of(NULL, sk);
+	k.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	stat_add(FW_STAT_RETRANS, 1);
+	count(&retransmits, &k, skb ? BPF_CORE_READ(skb, len) : 0, FW_STAT_RETRANS_FLOWS, FW_STAT_RETRANS_MAP_FULL);
+	return 0;
+}
+
+/* The listener's SYN-ACK was not answered: the tuple comes from the request sock, not the listener. */
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(tcp_retransmit_synack, const struct sock *sk, const struct request_sock *req)
+{
+	const struct inet_request_sock *ireq = (const struct inet_request_sock *)req;
+	struct fw_retrans_key k = {};
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	k.t.proto = IPPROTO_TCP;
+	k.t.sport = BPF_CORE_READ(ireq, req.__req_common.skc_num);
+	k.t.dport = bpf_ntohs(BPF_CORE_READ(ireq, req.__req_common.skc_dport));
+	if (family == 10) {
+		k.t.family = FW_AF_INET6;
+		BPF_CORE_READ_INTO(&k.t.saddr, ireq, req.__req_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&k.t.daddr, ireq, req.__req_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		k.t.family = FW_AF_INET;
+		BPF_CORE_READ_INTO((__u32 *)k.t.saddr, ireq, req.__req_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)k.t.daddr, ireq, req.__req_common.skc_daddr);
+	}
+	k.netns = netns_of(NULL, sk);
+	k.state = 3; /* TCP_SYN_RECV */
+	k.synack = 1;
+	stat_add(FW_STAT_RETRANS, 1);
+	count(&retransmits, &k, 0, FW_STAT_RETRANS_FLOWS, FW_STAT_RETRANS_MAP_FULL);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,71 @@
+/* What crosses the boundary between drops.bpf.c and user space: fixed-width types only. */
+#ifndef FLAPWATCH_DROPS_H
+#define FLAPWATCH_DROPS_H
+
+#define FW_AF_INET 4
+#define FW_AF_INET6 6
+
+/* ct_flags: what the skb's conntrack entry said when the packet was dropped */
+#define FW_CT_PRESENT (1 << 0)
+#define FW_CT_CONFIRMED (1 << 1)
+#define FW_CT_DNAT (1 << 2)
+#define FW_CT_SNAT (1 << 3)
+#define FW_CT_REPLY (1 << 4) /* the packet travelled in the reply direction */
+
+/* Addresses are 16 bytes; IPv4 sits in the first 4. Ports in host order. */
+struct fw_tuple {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u8 family;
+	__u8 proto;
+	__u16 pad;
+};
+
+struct fw_drop_key {
+	struct fw_tuple t;
+	__u8 orig_daddr[16]; /* the original (pre-DNAT) destination, when conntrack knows it */
+	__u16 orig_dport;
+	__u8 ct_flags;
+	__u8 pad;
+	__u32 netns;
+	__u32 reason;
+	__u64 location;
+};
+
+struct fw_retrans_key {
+	struct fw_tuple t;
+	__u32 netns;
+	__u8 state; /* TCP state of the socket (2 = SYN_SENT) */
+	__u8 synack; /* 1: tcp_retransmit_synack */
+	__u16 pad;
+};
+
+struct fw_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct fw_sample {
+	struct fw_drop_key key;
+	__u64 time_ns; /* CLOCK_MONOTONIC */
+	__u32 len;
+	__u32 ifindex;
+};
+
+/* Indexes of the per-CPU stats array */
+enum fw_stat {
+	FW_STAT_DROPS,          /* dropped packets seen */
+	FW_STAT_DROP_FLOWS,     /* new keys inserted in the drops map */
+	FW_STAT_DROP_MAP_FULL,  /* insert refused: packets not aggregated */
+	FW_STAT_RETRANS,
+	FW_STAT_RETRANS_FLOWS,
+	FW_STAT_RETRANS_MAP_FULL,
+	FW_STAT_SAMPLES,        /* samples written to the ring buffer */
+	FW_STAT_SAMPLES_LIMITED, /* samples skipped by the rate limit */
+	FW_STAT_SAMPLES_LOST,   /* ring buffer full */
+	FW_STAT_MAX,
+};
+
+#endif
