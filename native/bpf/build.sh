@@ -16,5 +16,5 @@ for prog in "$src"/*.bpf.c; do
   name=$(basename "$prog" .bpf.c)
   clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_$arch -I"$out" -I"$src" -I/usr/include/$(uname -m)-linux-gnu \
     -c "$prog" -o "$out/$name.bpf.o"
-  bpftool gen skeleton "$out/$name.bpf.o" name "$name" > "$out/$name.skel.h"
+  bpftool gen skeleton "$out/$name.bpf.o" name "${name}_bpf" > "$out/$name.skel.h"
 done

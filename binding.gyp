@@ -1,0 +1,45 @@
+{
+  "targets": [
+    {
+      # BPF objects and their libbpf skeletons; vmlinux.h generated from the build machine's BTF.
+      "target_name": "bpf_objects",
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "build_bpf",
+          "inputs": [
+            "native/bpf/build.sh",
+            "native/bpf/drops.bpf.c",
+            "native/bpf/drops.h",
+            "native/bpf/core_fixes.bpf.h"
+          ],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/bpf/drops.skel.h"],
+          "action": ["sh", "native/bpf/build.sh", "<(SHARED_INTERMEDIATE_DIR)/bpf"]
+        }
+      ]
+    },
+    {
+      "target_name": "flapwatch",
+      "dependencies": ["bpf_objects"],
+      "sources": [
+        "native/src/addon.cc",
+        "native/src/btf_enum.cc",
+        "native/src/drop_tracer.cc",
+        "native/src/errors.cc",
+        "native/src/libbpf_log.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<(SHARED_INTERMEDIATE_DIR)/bpf",
+        "native/bpf"
+      ],
+      # Debian's static libbpf/libelf/libz are not PIC: link the shared ones (the image ships libbpf1).
+      "libraries": ["-lbpf", "-lelf", "-lz"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      # One exception mode: C++ exceptions, so N-API failures surface as JS errors without manual checks.
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
+    }
+  ]
+}

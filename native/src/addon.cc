@@ -1,0 +1,25 @@
+// The module's entry: registers exports, nothing else.
+#include <napi.h>
+
+#include "btf_enum.h"
+#include "drop_tracer.h"
+#include "libbpf_log.h"
+
+namespace flapwatch {
+
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports) {
+    InstallLibbpfPrint();
+    DefineAddon(exports, {InstanceValue("DropTracer", DropTracer::Define(env), napi_enumerable),
+                          InstanceMethod<&Addon::BtfEnumMethod>("btfEnum")});
+  }
+
+ private:
+  Napi::Value BtfEnumMethod(const Napi::CallbackInfo &info) { return BtfEnum(info); }
+};
+
+}  // namespace flapwatch
+
+using FlapwatchAddon = flapwatch::Addon;
+NODE_API_ADDON(FlapwatchAddon)
