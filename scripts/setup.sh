@@ -38,7 +38,7 @@ fi
 # npm ci only when the lock file changed since the last install
 stamp=node_modules/.flapwatch-lock
 if [[ ! -f $stamp ]] || ! cmp -s package-lock.json "$stamp"; then
-  npm ci --no-audit --no-fund --loglevel=error
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
 npm run --silent build
