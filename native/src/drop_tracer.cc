@@ -297,7 +297,11 @@ DropTracer::~DropTracer() { Close(); }
 
 Napi::Value DropTracer::Start(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (busy_ || skel_) throw Napi::Error::New(env, "DropTracer.start: already started");
+  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
+  if (busy_ || skel_) {
+    deferred.Reject(Napi::Error::New(env, "DropTracer.start: already started").Value());
+    return deferred.Promise();
+  }
   Napi::Object o = info[0].As<Napi::Object>();
   TracerOptions options;
   options.btf_path = o.Get("btfPath").As<Napi::String>();
@@ -307,7 +311,6 @@ Napi::Value DropTracer::Start(const Napi::CallbackInfo &info) {
   options.ring_bytes = o.Get("ringBytes").As<Napi::Number>().Uint32Value();
   on_samples_ = Napi::Persistent(o.Get("onSamples").As<Napi::Function>());
 
-  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
   busy_ = true;
   stop_requested_ = false;
   Ref();  // the JS object must outlive the worker
@@ -329,9 +332,12 @@ void DropTracer::WorkDone() {
 
 Napi::Value DropTracer::Drain(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (!skel_) throw Napi::Error::New(env, "DropTracer.drain: not started");
-  if (busy_) throw Napi::Error::New(env, "DropTracer.drain: a drain is already running");
   Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
+  if (!skel_ || busy_) {
+    const char *why = skel_ ? "DropTracer.drain: a drain is already running" : "DropTracer.drain: not started";
+    deferred.Reject(Napi::Error::New(env, why).Value());
+    return deferred.Promise();
+  }
   busy_ = true;
   Ref();
   (new DrainWorker(this, deferred, skel_))->Queue();
