@@ -1,0 +1,418 @@
+// A Kubernetes-like node out of network namespaces: client → node (kube-proxy rules, bridge) → pods with HTTP
+// servers, plus fault injectors. Everything it creates is removed by destroy(), at process exit or on SIGINT/SIGTERM,
+// and, after a SIGKILL, by the next create() (the creator's PID is kept in /run/flapwatch-lab/PREFIX.pid).
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BASE_RULES, Endpoint, Protocol, Service, renderRules } from './kube-rules';
+import { netnsInode, nsRun, RunResult, run, sysctlSet } from './netns';
+import type { Command } from './pod-server';
+
+const STATE_DIR = '/run/flapwatch-lab';
+const CT_MAX = '/proc/sys/net/netfilter/nf_conntrack_max';
+const POD_SERVER = path.join(__dirname, 'pod-server.js');
+const PROBE = path.join(__dirname, 'probe.js');
+const SERVICE_RANGE = '10.96.0.0/16';
+
+export interface ServiceOptions {
+  name: string;
+  namespace?: string; // default "default"
+  portName?: string;
+  protocol?: Protocol; // default tcp
+  clusterIP?: string; // default 10.96.<lab>.<10 + index>; must lie in 10.96.0.0/16
+  port?: number; // default 80
+  endpoints?: Endpoint[]; // default every pod at podPort; [] renders the "has no endpoints" REJECT
+}
+
+export interface LabOptions {
+  pods?: number; // default 2
+  podPort?: number; // default 8080
+  backend?: 'nft' | 'legacy'; // iptables-restore or iptables-legacy-restore; default nft
+  services?: ServiceOptions[]; // default one Service default/web:http port 80
+}
+
+export type Undo = () => Promise<void>;
+export interface HttpResult { status?: number; body?: string; error?: string; ms: number }
+export interface TcpResult { error?: string; ms: number }
+export interface UdpResult { sent: number; errors: number; ms: number }
+
+interface PodServer {
+  child: ChildProcess;
+  exited: Promise<void>;
+  pending: Map<number, { resolve: () => void; reject: (err: Error) => void }>;
+}
+
+let nextSubnet = randomInt(256); // third octet of this lab's ranges; consecutive labs never share one
+const live = new Set<Lab>();
+// nf_conntrack_max is global: one saved value per process, restored by the lab that saved it or at exit.
+let ctSaved: { value: string; marker: string; owner: Lab } | undefined;
+
+function once(fn: () => Promise<void>): Undo {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function restoreConntrackMax(): void {
+  if (!ctSaved) return;
+  fs.writeFileSync(CT_MAX, ctSaved.value);
+  fs.rmSync(ctSaved.marker, { force: true });
+  ctSaved = undefined;
+}
+
+// Kills what still runs inside (a server, a probe) first, or the namespace outlives its name.
+async function removeNetns(ns: string): Promise<void> {
+  if (!fs.existsSync(`/run/netns/${ns}`)) return;
+  const pids = (await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean);
+  for (const pid of pids) killQuietly(Number(pid), 'SIGKILL');
+  await run('ip', ['netns', 'del', ns]);
+}
+
+function removeNetnsSync(ns: string): void {
+  if (!fs.existsSync(`/run/netns/${ns}`)) return;
+  try {
+    const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+    for (const pid of pids) killQuietly(Number(pid), 'SIGKILL');
+    execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+  } catch {
+    // best effort while the process exits; the next create() sweeps what is left
+  }
+}
+
+/** Deletes the namespaces of labs whose creating process is dead, and restores nf_conntrack_max they left small. */
+async function sweepStale(): Promise<void> {
+  if (!fs.existsSync(STATE_DIR)) return;
+  const dead = fs.readdirSync(STATE_DIR)
+    .filter((f) => f.endsWith('.pid'))
+    .map((f) => f.slice(0, -'.pid'.length))
+    .filter((prefix) => !isAlive(Number(fs.readFileSync(path.join(STATE_DIR, `${prefix}.pid`), 'utf8'))));
+  if (dead.length === 0) return;
+  const names = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '');
+  for (const prefix of dead) {
+    for (const ns of names.filter((n) => n.startsWith(`${prefix}-`))) await removeNetns(ns);
+    const ctMarker = path.join(STATE_DIR, `${prefix}.ctmax`);
+    if (fs.existsSync(ctMarker)) fs.writeFileSync(CT_MAX, fs.readFileSync(ctMarker, 'utf8'));
+    fs.rmSync(ctMarker, { force: true });
+    fs.rmSync(path.join(STATE_DIR, `${prefix}.pid`), { force: true });
+  }
+}
+
+function cleanupAllSync(): void {
+  for (const lab of live) lab.destroySync();
+  restoreConntrackMax();
+}
+
+let handlersInstalled = false;
+function installHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('exit', cleanupAllSync);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const handler = (): void => {
+      cleanupAllSync();
+      // Let the default action (or another handler) end the process as if we had not been here.
+      process.off(signal, handler);
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, handler);
+  }
+}
+
+export class Lab {
+  readonly prefix = `fw${randomBytes(3).toString('hex')}`;
+  readonly node = `${this.prefix}-node`;
+  readonly client = `${this.prefix}-c`;
+  readonly pods: readonly string[];
+  readonly podPort: number;
+  private readonly subnet = nextSubnet++ % 256;
+  private readonly iptablesCmd: string;
+  private readonly restoreCmd: string;
+  private readonly services: Service[];
+  private readonly podIps: string[];
+  private readonly servers: PodServer[] = [];
+  private readonly marker = path.join(STATE_DIR, `${this.prefix}.pid`);
+  private chains: string[] = [];
+  private requestId = 0;
+  private destroying: Promise<void> | undefined;
+
+  private constructor(opts: LabOptions) {
+    const pods = opts.pods ?? 2;
+    if (!Number.isInteger(pods) || pods < 1 || pods > 200) throw new Error(`Lab: pods must be 1..200, got ${pods}`);
+    this.pods = Array.from({ length: pods }, (_, i) => `${this.prefix}-p${i}`);
+    this.podIps = this.pods.map((_, i) => `10.77.${this.subnet}.${10 + i}`);
+    this.podPort = opts.podPort ?? 8080;
+    const legacy = opts.backend === 'legacy';
+    this.iptablesCmd = legacy ? 'iptables-legacy' : 'iptables';
+    this.restoreCmd = legacy ? 'iptables-legacy-restore' : 'iptables-restore';
+    const allPods = this.pods.map((_, podIndex) => ({ podIndex, port: this.podPort }));
+    this.services = (opts.services ?? [{ name: 'web', portName: 'http' }]).map((s, i) => ({
+      namespace: s.namespace ?? 'default',
+      name: s.name,
+      portName: s.portName,
+      protocol: s.protocol ?? 'tcp',
+      clusterIP: s.clusterIP ?? `10.96.${this.subnet}.${10 + i}`,
+      port: s.port ?? 80,
+      endpoints: s.endpoints ?? allPods,
+    }));
+  }
+
+  static async create(opts: LabOptions = {}): Promise<Lab> {
+    installHandlers();
+    await sweepStale();
+    const lab = new Lab(opts);
+    fs.mkdirSync(STATE_DIR, { recursive: true });
+    fs.writeFileSync(lab.marker, String(process.pid)); // before the first namespace exists
+    live.add(lab);
+    try {
+      await lab.build();
+    } catch (err) {
+      await lab.destroy().catch(() => undefined);
+      throw err;
+    }
+    return lab;
+  }
+
+  get nodeInode(): number {
+    return netnsInode(this.node);
+  }
+
+  podIp(i: number): string {
+    const ip = this.podIps[i];
+    if (ip === undefined) throw new Error(`Lab: no pod ${i}`);
+    return ip;
+  }
+
+  /** Looks a Service up by `name` or `namespace/name`. */
+  service(name: string): { clusterIP: string; port: number } {
+    const s = this.findService(name);
+    return { clusterIP: s.clusterIP, port: s.port };
+  }
+
+  exec(ns: string, cmd: string, args: readonly string[] = []): Promise<RunResult> {
+    return nsRun(ns, cmd, args);
+  }
+
+  httpGet(fromNs: string, ip: string, port: number, urlPath = '/health', timeoutMs = 2000): Promise<HttpResult> {
+    return this.probe(fromNs, ['http', ip, String(port), urlPath, String(timeoutMs)], timeoutMs);
+  }
+
+  tcpConnect(fromNs: string, ip: string, port: number, timeoutMs = 2000): Promise<TcpResult> {
+    return this.probe(fromNs, ['tcp', ip, String(port), String(timeoutMs)], timeoutMs);
+  }
+
+  udpSend(fromNs: string, ip: string, port: number, count = 1): Promise<UdpResult> {
+    return this.probe(fromNs, ['udp', ip, String(port), String(count)], 25_000);
+  }
+
+  /** Drops forwarded packets to the pod with probability p (filter FORWARD, before kube-proxy's chains). */
+  async dropOnPath(podIndex: number, probability: number): Promise<Undo> {
+    if (!(probability > 0 && probability <= 1)) throw new Error(`Lab: probability must be in (0, 1], got ${probability}`);
+    const rule = ['FORWARD', '-d', this.podIp(podIndex), '-m', 'statistic', '--mode', 'random',
+      '--probability', String(probability), '-j', 'DROP'];
+    await nsRun(this.node, this.iptablesCmd, ['-w', '-I', ...rule]);
+    return once(async () => {
+      await nsRun(this.node, this.iptablesCmd, ['-w', '-D', ...rule]);
+    });
+  }
+
+  /** Renders the Service as having no endpoints: kube-proxy's filter REJECT. */
+  async rejectService(name: string): Promise<Undo> {
+    const s = this.findService(name);
+    const endpoints = s.endpoints;
+    s.endpoints = [];
+    await this.sync();
+    return once(async () => {
+      s.endpoints = endpoints;
+      await this.sync();
+    });
+  }
+
+  /** A tbf so small on the node's side of the pod's veth that all but a trickle toward the pod is dropped. */
+  async tbfDrop(podIndex: number): Promise<Undo> {
+    const dev = `p${podIndex}`;
+    await run('tc', ['-n', this.node, 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', '8kbit', 'burst', '1600', 'limit', '1600']);
+    return once(async () => {
+      await run('tc', ['-n', this.node, 'qdisc', 'del', 'dev', dev, 'root']);
+    });
+  }
+
+  /** The pod's server stops accepting (listen backlog 1): further SYNs overflow the listen queue. */
+  async stopAccepting(podIndex: number): Promise<Undo> {
+    await this.control(podIndex, { cmd: 'accept', on: false });
+    return once(() => this.control(podIndex, { cmd: 'accept', on: true }));
+  }
+
+  /** /health answers 503 {"status":"fail","checks":{"db":{"status":"down"}}}. */
+  async failHealth(podIndex: number): Promise<Undo> {
+    await this.control(podIndex, { cmd: 'health', ok: false });
+    return once(() => this.control(podIndex, { cmd: 'health', ok: true }));
+  }
+
+  /** Sets the global nf_conntrack_max (init netns only); undo, destroy() and process exit restore it. */
+  async conntrackFull(max: number): Promise<Undo> {
+    if (!ctSaved) {
+      const value = fs.readFileSync(CT_MAX, 'utf8').trim();
+      const marker = path.join(STATE_DIR, `${this.prefix}.ctmax`);
+      fs.writeFileSync(marker, value);
+      ctSaved = { value, marker, owner: this };
+    }
+    fs.writeFileSync(CT_MAX, String(max));
+    return once(async () => restoreConntrackMax());
+  }
+
+  destroy(): Promise<void> {
+    this.destroying ??= this.teardown();
+    return this.destroying;
+  }
+
+  /** For the exit handler: no awaiting there. */
+  destroySync(): void {
+    live.delete(this);
+    for (const s of this.servers) if (s.child.pid) killQuietly(-s.child.pid, 'SIGKILL');
+    for (const ns of this.namespaces()) removeNetnsSync(ns);
+    if (ctSaved?.owner === this) restoreConntrackMax();
+    fs.rmSync(this.marker, { force: true });
+  }
+
+  // Stays in `live` until done, so the exit handler finishes a teardown the process did not wait for.
+  private async teardown(): Promise<void> {
+    if (ctSaved?.owner === this) restoreConntrackMax();
+    for (const s of this.servers) {
+      s.child.ref(); // wait for its exit even if nothing else keeps the process alive
+      if (s.child.pid) killQuietly(-s.child.pid, 'SIGKILL');
+    }
+    await Promise.all(this.servers.map((s) => s.exited));
+    const results = await Promise.allSettled(this.namespaces().map(removeNetns));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    fs.rmSync(this.marker, { force: true });
+    live.delete(this);
+  }
+
+  private namespaces(): string[] {
+    return [this.client, ...this.pods, this.node];
+  }
+
+  private findService(name: string): Service {
+    const s = this.services.find((x) => x.name === name || `${x.namespace}/${x.name}` === name);
+    if (!s) throw new Error(`Lab: no Service ${name}`);
+    return s;
+  }
+
+  private async build(): Promise<void> {
+    const k = this.subnet;
+    const ipn = (ns: string, ...args: string[]) => run('ip', ['-n', ns, ...args]);
+    for (const ns of this.namespaces()) {
+      await run('ip', ['netns', 'add', ns]);
+      await ipn(ns, 'link', 'set', 'lo', 'up');
+    }
+    await ipn(this.node, 'link', 'add', 'name', 'br0', 'type', 'bridge');
+    await ipn(this.node, 'addr', 'add', `10.77.${k}.1/24`, 'dev', 'br0');
+    await ipn(this.node, 'link', 'set', 'br0', 'up');
+    // ClusterIPs without a DNAT (no endpoints) must still route, or they never reach filter FORWARD/OUTPUT.
+    await ipn(this.node, 'route', 'add', SERVICE_RANGE, 'dev', 'br0');
+    for (const [i, pod] of this.pods.entries()) {
+      await ipn(this.node, 'link', 'add', 'name', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod);
+      await ipn(this.node, 'link', 'set', `p${i}`, 'master', 'br0', 'up');
+      await ipn(pod, 'addr', 'add', `${this.podIp(i)}/24`, 'dev', 'eth0');
+      await ipn(pod, 'link', 'set', 'eth0', 'up');
+      await ipn(pod, 'route', 'add', 'default', 'via', `10.77.${k}.1`);
+    }
+    await ipn(this.node, 'link', 'add', 'name', 'c0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.client);
+    await ipn(this.node, 'addr', 'add', `10.76.${k}.1/24`, 'dev', 'c0');
+    await ipn(this.node, 'link', 'set', 'c0', 'up');
+    await ipn(this.client, 'addr', 'add', `10.76.${k}.2/24`, 'dev', 'eth0');
+    await ipn(this.client, 'link', 'set', 'eth0', 'up');
+    await ipn(this.client, 'route', 'add', SERVICE_RANGE, 'via', `10.76.${k}.1`);
+    await ipn(this.client, 'route', 'add', `10.77.${k}.0/24`, 'via', `10.76.${k}.1`);
+    await sysctlSet(this.node, 'net.ipv4.ip_forward', 1);
+    // REJECT answers with ICMP, which is rate-limited: without this, counted rejects turn into timeouts.
+    for (const ns of [this.node, ...this.pods]) await sysctlSet(ns, 'net.ipv4.icmp_ratelimit', 0);
+    await nsRun(this.node, this.restoreCmd, ['-w'], { input: BASE_RULES });
+    await this.sync();
+    await Promise.all(this.pods.map((_, i) => this.startServer(i)));
+  }
+
+  private async sync(): Promise<void> {
+    const { text, chains } = renderRules(this.services, this.podIps, this.chains);
+    await nsRun(this.node, this.restoreCmd, ['-w', '--noflush'], { input: text });
+    this.chains = chains;
+  }
+
+  private async startServer(i: number): Promise<void> {
+    const pod = this.pods[i] as string;
+    // Detached: its own process group, so destroy() can kill `ip netns exec` and whatever it became at once.
+    const child = spawn('ip', ['netns', 'exec', pod, process.execPath, POD_SERVER, '--port', String(this.podPort), '--name', pod], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    child.unref();
+    const pending: PodServer['pending'] = new Map();
+    const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+      for (const p of [...pending.values()]) p.reject(new Error(`pod-server ${pod} exited (${signal ?? code})`));
+      resolve();
+    }));
+    const server: PodServer = { child, exited, pending };
+    this.servers[i] = server;
+    child.on('message', (message) => {
+      const { id, error } = message as { id: number; error?: string };
+      const p = pending.get(id);
+      if (error) p?.reject(new Error(`pod-server ${pod}: ${error}`));
+      else p?.resolve();
+    });
+    await this.await(server, 0); // id 0: the server listens
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.httpGet(this.node, this.podIp(i), this.podPort, '/health', 1000);
+      if (r.status === 200) return;
+      if (attempt === 20) throw new Error(`pod-server ${pod} does not answer: ${r.error ?? r.status}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  // Holds the event loop open (channel ref) only while an answer is awaited.
+  private await(server: PodServer, id: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const settle = (err?: Error): void => {
+        clearTimeout(timer);
+        server.pending.delete(id);
+        if (server.pending.size === 0) server.child.channel?.unref();
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(() => settle(new Error(`pod-server: no answer to request ${id} in 10 s`)), 10_000);
+      server.pending.set(id, { resolve: () => settle(), reject: settle });
+      server.child.channel?.ref();
+    });
+  }
+
+  private async control(podIndex: number, command: Command): Promise<void> {
+    const server = this.servers[podIndex];
+    if (!server) throw new Error(`Lab: no pod ${podIndex}`);
+    const id = ++this.requestId;
+    const answered = this.await(server, id);
+    server.child.send({ ...command, id });
+    await answered;
+  }
+
+  private async probe<T>(ns: string, args: string[], timeoutMs: number): Promise<T> {
+    const { stdout } = await nsRun(ns, process.execPath, [PROBE, ...args], { timeoutMs: timeoutMs + 10_000 });
+    return JSON.parse(stdout) as T;
+  }
+}

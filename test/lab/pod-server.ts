@@ -1,0 +1,88 @@
+// A pod's HTTP server: `GET /health` answers 200 or 503; the lab steers it over the IPC channel it was spawned with.
+// Usage: node pod-server.js --port P --name POD
+import * as http from 'node:http';
+import { Worker } from 'node:worker_threads';
+
+export type Command = { cmd: 'health'; ok: boolean } | { cmd: 'accept'; on: boolean };
+export type Control = Command & { id: number };
+
+function arg(name: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? process.argv[i + 1] : undefined;
+  if (v === undefined) throw new Error(`pod-server: --${name} is required`);
+  return v;
+}
+
+const port = Number(arg('port'));
+const pod = arg('name');
+let healthy = true;
+
+const server = http.createServer((req, res) => {
+  if (req.method !== 'GET' || req.url !== '/health') {
+    res.writeHead(404).end();
+    return;
+  }
+  const body = healthy ? { status: 'ok', pod } : { status: 'fail', pod, checks: { db: { status: 'down' } } };
+  res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+});
+
+function listen(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => { server.off('error', reject); resolve(); });
+  });
+}
+
+// Node accepts every connection as soon as it can, so "not accepting" is a worker that listens with backlog 1
+// and then blocks its own event loop: the kernel queues two connections and drops later SYNs (ListenOverflows).
+const BLOCKER = `
+const { workerData, parentPort } = require('node:worker_threads');
+const server = require('node:net').createServer();
+server.listen({ port: workerData.port, backlog: 1 }, () => {
+  parentPort.postMessage('listening');
+  Atomics.wait(new Int32Array(workerData.wake), 0, 0);
+  server.close(() => process.exit(0));
+});`;
+
+let blocker: { worker: Worker; wake: Int32Array } | undefined;
+
+async function stopAccepting(): Promise<void> {
+  if (blocker) return;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await closed;
+  const wake = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(BLOCKER, { eval: true, workerData: { port, wake: wake.buffer } });
+  await new Promise<void>((resolve, reject) => { worker.once('message', () => resolve()); worker.once('error', reject); });
+  blocker = { worker, wake };
+}
+
+async function resumeAccepting(): Promise<void> {
+  if (!blocker) return;
+  const { worker, wake } = blocker;
+  blocker = undefined;
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  Atomics.store(wake, 0, 1);
+  Atomics.notify(wake, 0);
+  await exited;
+  await listen();
+}
+
+async function control(m: Control): Promise<void> {
+  if (m.cmd === 'health') healthy = m.ok;
+  else if (m.on) await resumeAccepting();
+  else await stopAccepting();
+}
+
+process.on('message', (message) => {
+  const m = message as Control;
+  control(m).then(() => process.send?.({ id: m.id }), (err: Error) => process.send?.({ id: m.id, error: err.message }));
+});
+// The lab's process is gone (even by SIGKILL): nobody will ever stop us.
+process.on('disconnect', () => process.exit(0));
+
+// id 0 tells the lab we listen; its requests count from 1.
+listen().then(() => process.send?.({ id: 0 }), (err: Error) => {
+  console.error(`pod-server ${pod}: ${err.message}`);
+  process.exit(1);
+});
