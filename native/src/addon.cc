@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "btf_enum.h"
+#include "conntrack.h"
 #include "drop_tracer.h"
 #include "libbpf_log.h"
 
@@ -12,11 +13,15 @@ class Addon : public Napi::Addon<Addon> {
   Addon(Napi::Env env, Napi::Object exports) {
     InstallLibbpfPrint();
     DefineAddon(exports, {InstanceValue("DropTracer", DropTracer::Define(env), napi_enumerable),
-                          InstanceMethod<&Addon::BtfEnumMethod>("btfEnum")});
+                          InstanceMethod<&Addon::BtfEnumMethod>("btfEnum"),
+                          InstanceMethod<&Addon::ConntrackStatsMethod>("conntrackStats"),
+                          InstanceMethod<&Addon::ConntrackAggregateMethod>("conntrackAggregate")});
   }
 
  private:
   Napi::Value BtfEnumMethod(const Napi::CallbackInfo &info) { return BtfEnum(info); }
+  Napi::Value ConntrackStatsMethod(const Napi::CallbackInfo &info) { return ConntrackStats(info); }
+  Napi::Value ConntrackAggregateMethod(const Napi::CallbackInfo &info) { return ConntrackAggregate(info); }
 };
 
 }  // namespace flapwatch

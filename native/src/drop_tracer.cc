@@ -22,10 +22,11 @@ constexpr uint32_t kBatch = 1024;
 template <typename K>
 using Entries = std::vector<std::pair<K, fw_counter>>;
 
-// Reads and deletes every entry (the maps hold deltas since the previous drain). Batch ops where the
-// kernel has them (5.6+), one key at a time otherwise.
+// Reads and deletes the entries (the maps hold deltas since the previous drain). Batch ops where the
+// kernel has them (5.6+), one key at a time otherwise. A flood refills the slots the walk frees, so the walk
+// stops after `limit` entries: what is left waits for the next drain instead of growing this one.
 template <typename K>
-int DrainMap(int fd, Entries<K> &out) {
+int DrainMap(int fd, Entries<K> &out, size_t limit) {
   std::vector<K> keys(kBatch);
   std::vector<fw_counter> values(kBatch);
   K token;
@@ -36,6 +37,7 @@ int DrainMap(int fd, Entries<K> &out) {
                                               &count, nullptr);
     first = false;
     for (__u32 i = 0; i < count; i++) out.emplace_back(keys[i], values[i]);
+    if (err == 0 && out.size() >= limit) return 0;
     if (err == 0) continue;
     if (errno == ENOENT) return 0;
     if (errno != EINVAL && errno != ENOTSUP) return errno;
@@ -43,7 +45,7 @@ int DrainMap(int fd, Entries<K> &out) {
   }
   K key;
   fw_counter value;
-  while (bpf_map_get_next_key(fd, nullptr, &key) == 0) {
+  while (out.size() < limit && bpf_map_get_next_key(fd, nullptr, &key) == 0) {
     if (bpf_map_lookup_elem(fd, &key, &value) == 0) out.emplace_back(key, value);
     bpf_map_delete_elem(fd, &key);
   }
@@ -223,11 +225,12 @@ class DrainWorker : public TracerWorker {
       : TracerWorker(tracer, deferred), skel_(skel) {}
 
   void Execute() override {
-    if (int err = DrainMap(bpf_map__fd(skel_->maps.drops), drops_)) {
+    if (int err = DrainMap(bpf_map__fd(skel_->maps.drops), drops_, 2 * bpf_map__max_entries(skel_->maps.drops))) {
       failure_ = {"bpf_map_lookup_and_delete_batch", err, "draining the drops map"};
       return;
     }
-    if (int err = DrainMap(bpf_map__fd(skel_->maps.retransmits), retransmits_)) {
+    if (int err = DrainMap(bpf_map__fd(skel_->maps.retransmits), retransmits_,
+                           2 * bpf_map__max_entries(skel_->maps.retransmits))) {
       failure_ = {"bpf_map_lookup_and_delete_batch", err, "draining the retransmits map"};
       return;
     }

@@ -1,7 +1,8 @@
 /* udpflood: sends UDP datagrams fast to many distinct tuples (dst IP x dst port) and prints one JSON line.
  *   udpflood -d IPv4 -p FIRST_PORT [-n PORTS] [-a ADDRS] (-c PACKETS | -t SECONDS) [-s PAYLOAD_BYTES]
  * Ports cycle fastest, then the -a consecutive addresses. Send errors (EPERM from a netfilter drop,
- * ENOBUFS, ...) are counted, not fatal, so the tool measures loss instead of stopping at the first one. */
+ * ENOBUFS, ...) are counted, not fatal, so the tool measures loss instead of stopping at the first one.
+ * pps counts both: behind an OUTPUT DROP rule every packet comes back EPERM, yet each reached the rule. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -93,7 +94,7 @@ int main(int argc, char **argv)
 	}
 	double elapsed = now() - start;
 	printf("{\"sent\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"pps\":%.0f}\n", sent, errors, elapsed,
-	       elapsed > 0 ? sent / elapsed : 0);
+	       elapsed > 0 ? (sent + errors) / elapsed : 0);
 	close(fd);
 	free(payload);
 	return 0;

@@ -1,0 +1,123 @@
+#include "conntrack.h"
+
+#include <arpa/inet.h>
+
+#include "conntrack_netlink.h"
+#include "errors.h"
+
+namespace flapwatch {
+namespace {
+
+// A promise settled by a worker: Run() works on plain data off the main thread, Result() makes the JS value.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  explicit PromiseWorker(Napi::Env env)
+      : Napi::AsyncWorker(env, "flapwatch:conntrack"), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Start() {
+    Napi::Promise promise = deferred_.Promise();
+    Queue();
+    return promise;
+  }
+
+ protected:
+  virtual bool Run(Failure &failure) = 0;
+  virtual Napi::Value Result(Napi::Env env) = 0;
+
+ private:
+  void Execute() final {
+    if (!Run(failure_)) SetError(failure_.call);
+  }
+  void OnOK() final { deferred_.Resolve(Result(Env())); }
+  void OnError(const Napi::Error &) final { deferred_.Reject(MakeError(Env(), failure_).Value()); }
+
+  Napi::Promise::Deferred deferred_;
+  Failure failure_;
+};
+
+class StatsWorker : public PromiseWorker {
+ public:
+  StatsWorker(Napi::Env env, std::string netns_path) : PromiseWorker(env), netns_path_(std::move(netns_path)) {}
+
+ private:
+  bool Run(Failure &failure) override { return ReadCtStats(netns_path_, stats_, failure); }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object counters = Napi::Object::New(env);
+    for (const auto &[name, value] : stats_.counters) counters.Set(name, Napi::Number::New(env, value));
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("counters", counters);
+    result.Set("entries", Napi::Number::New(env, stats_.entries));
+    result.Set("max", Napi::Number::New(env, stats_.max_entries));
+    result.Set("cpus", Napi::Number::New(env, stats_.cpus));
+    return result;
+  }
+
+  std::string netns_path_;
+  CtStats stats_;
+};
+
+class AggregateWorker : public PromiseWorker {
+ public:
+  AggregateWorker(Napi::Env env, CtAggregateOptions options) : PromiseWorker(env), options_(std::move(options)) {}
+
+ private:
+  bool Run(Failure &failure) override { return AggregateCt(options_, aggregate_, failure); }
+
+  // Property names made once: a result can hold thousands of groups.
+  Napi::Value Result(Napi::Env env) override {
+    const Napi::String daddr = Napi::String::New(env, "daddr"), dport = Napi::String::New(env, "dport"),
+                       proto = Napi::String::New(env, "proto"), state = Napi::String::New(env, "state"),
+                       flows = Napi::String::New(env, "flows"), unreplied = Napi::String::New(env, "unreplied"),
+                       assured = Napi::String::New(env, "assured");
+    auto group = [&](const CtGroup &g, const Napi::String &address, const Napi::String &tcp_state) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set(daddr, address);
+      o.Set(dport, Napi::Number::New(env, g.key.port));
+      o.Set(proto, Napi::Number::New(env, g.key.proto));
+      o.Set(state, tcp_state);
+      o.Set(flows, Napi::Number::New(env, g.flows));
+      o.Set(unreplied, Napi::Number::New(env, g.unreplied));
+      o.Set(assured, Napi::Number::New(env, g.assured));
+      return o;
+    };
+    Napi::Array result = Napi::Array::New(env);
+    uint32_t i = 0;
+    for (const CtGroup &g : aggregate_.groups) {
+      char text[INET6_ADDRSTRLEN] = "";
+      inet_ntop(g.key.family, g.key.addr, text, sizeof(text));
+      result.Set(i++, group(g, Napi::String::New(env, text), Napi::String::New(env, TcpStateName(g.key.tcp_state))));
+    }
+    if (aggregate_.rest_groups)
+      result.Set(i, group(aggregate_.rest, Napi::String::New(env, "*"), Napi::String::New(env, "")));
+    return result;
+  }
+
+  CtAggregateOptions options_;
+  CtAggregate aggregate_;
+};
+
+}  // namespace
+
+Napi::Value ConntrackStats(const Napi::CallbackInfo &info) {
+  return (new StatsWorker(info.Env(), info[0].As<Napi::String>()))->Start();
+}
+
+Napi::Value ConntrackAggregate(const Napi::CallbackInfo &info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  CtAggregateOptions options;
+  options.netns_path = o.Get("netnsPath").As<Napi::String>();
+  uint32_t family = o.Get("family").As<Napi::Number>().Uint32Value();
+  options.family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
+  Napi::Value status = o.Get("status");
+  if (status.IsObject()) {
+    options.filter_status = true;
+    options.status_value = status.As<Napi::Object>().Get("value").As<Napi::Number>().Uint32Value();
+    options.status_mask = status.As<Napi::Object>().Get("mask").As<Napi::Number>().Uint32Value();
+  }
+  Napi::Value max_groups = o.Get("maxGroups");
+  if (max_groups.IsNumber()) options.max_groups = max_groups.As<Napi::Number>().Uint32Value();
+  return (new AggregateWorker(info.Env(), std::move(options)))->Start();
+}
+
+}  // namespace flapwatch

@@ -1,0 +1,358 @@
+#include "conntrack_netlink.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string_view>
+#include <unordered_map>
+
+namespace flapwatch {
+namespace {
+
+// A dump reply is at most 32 KiB (the kernel's cap on a netlink dump skb); twice that leaves room.
+constexpr size_t kRecvBytes = 64 * 1024;
+// Kernel-side queue: the default (~200 KiB) overflows on event bursts; forced where CAP_NET_ADMIN allows.
+constexpr int kRcvBufBytes = 1 << 20;
+
+// Moves the calling thread into a netns and always back: a pool thread left in another netns would put
+// every later socket made on it there.
+class NetnsScope {
+ public:
+  NetnsScope(const std::string &path, Failure &failure) {
+    if (path.empty()) return;
+    self_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self_ < 0) {
+      failure = {"open", errno, "/proc/thread-self/ns/net"};
+      return;
+    }
+    int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (target < 0) {
+      failure = {"open", errno, "no network namespace at " + path};
+      return;
+    }
+    if (setns(target, CLONE_NEWNET) == 0) {
+      entered_ = true;
+    } else {
+      int err = errno;
+      failure = {"setns", err,
+                 err == EINVAL  ? path + " is not a network namespace"
+                 : err == EPERM ? "entering " + path + " needs CAP_SYS_ADMIN"
+                                : "entering " + path};
+    }
+    close(target);
+  }
+
+  ~NetnsScope() {
+    if (entered_ && setns(self_, CLONE_NEWNET) != 0) {
+      // Cannot fail with the rights that let us in; going on would run later work in the wrong netns.
+      std::fprintf(stderr, "flapwatch: cannot return a thread to its own netns: %s\n", std::strerror(errno));
+      std::abort();
+    }
+    if (self_ >= 0) close(self_);
+  }
+
+  NetnsScope(const NetnsScope &) = delete;
+  NetnsScope &operator=(const NetnsScope &) = delete;
+
+ private:
+  int self_ = -1;
+  bool entered_ = false;
+};
+
+// libmnl's attribute loops are macros that do not compile as C++ (void * to nlattr *).
+template <typename F>
+void ForEachAttr(const void *start, int len, F &&f) {
+  const auto *attr = static_cast<const nlattr *>(start);
+  while (mnl_attr_ok(attr, len)) {
+    f(attr);
+    len -= MNL_ALIGN(attr->nla_len);
+    attr = mnl_attr_next(attr);
+  }
+}
+
+template <typename F>
+void ForEachNested(const nlattr *nest, F &&f) {
+  ForEachAttr(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), f);
+}
+
+// The attributes of a ctnetlink message, after its nfgenmsg.
+template <typename F>
+void ForEachCtAttr(const nlmsghdr *nlh, F &&f) {
+  constexpr int kHeader = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(nfgenmsg));
+  if (static_cast<int>(nlh->nlmsg_len) < kHeader) return;
+  ForEachAttr(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)), static_cast<int>(nlh->nlmsg_len) - kHeader, f);
+}
+
+bool IsU32(const nlattr *attr) { return mnl_attr_get_payload_len(attr) == sizeof(uint32_t); }
+
+nlmsghdr *Request(char *buf, uint8_t type, uint16_t flags, uint8_t family) {
+  nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
+  nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+  auto *nfg = static_cast<nfgenmsg *>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+  nfg->nfgen_family = family;
+  nfg->version = NFNETLINK_V0;
+  return nlh;
+}
+
+// enum ctattr_stats_cpu, named as conntrack -S prints them.
+std::string StatName(uint16_t type) {
+  switch (type) {
+    case CTA_STATS_SEARCHED: return "searched";
+    case CTA_STATS_FOUND: return "found";
+    case CTA_STATS_NEW: return "new";
+    case CTA_STATS_INVALID: return "invalid";
+    case CTA_STATS_IGNORE: return "ignore";
+    case CTA_STATS_DELETE: return "delete";
+    case CTA_STATS_DELETE_LIST: return "delete_list";
+    case CTA_STATS_INSERT: return "insert";
+    case CTA_STATS_INSERT_FAILED: return "insert_failed";
+    case CTA_STATS_DROP: return "drop";
+    case CTA_STATS_EARLY_DROP: return "early_drop";
+    case CTA_STATS_ERROR: return "error";
+    case CTA_STATS_SEARCH_RESTART: return "search_restart";
+    case CTA_STATS_CLASH_RESOLVE: return "clash_resolve";
+    case CTA_STATS_CHAIN_TOOLONG: return "chaintoolong";
+    default: return "stat_" + std::to_string(type);
+  }
+}
+
+struct CpuSums {
+  std::map<uint16_t, uint64_t> sums;  // attribute type → sum over CPUs; only what the kernel sent
+  uint32_t cpus = 0;
+};
+
+int OnStatsCpu(const nlmsghdr *nlh, void *data) {
+  auto *out = static_cast<CpuSums *>(data);
+  out->cpus++;
+  ForEachCtAttr(nlh, [&](const nlattr *attr) {
+    if (IsU32(attr)) out->sums[mnl_attr_get_type(attr)] += ntohl(mnl_attr_get_u32(attr));
+  });
+  return MNL_CB_OK;
+}
+
+int OnStatsGlobal(const nlmsghdr *nlh, void *data) {
+  auto *out = static_cast<CtStats *>(data);
+  ForEachCtAttr(nlh, [&](const nlattr *attr) {
+    if (!IsU32(attr)) return;
+    uint32_t value = ntohl(mnl_attr_get_u32(attr));
+    if (mnl_attr_get_type(attr) == CTA_STATS_GLOBAL_ENTRIES) out->entries = value;
+    if (mnl_attr_get_type(attr) == CTA_STATS_GLOBAL_MAX_ENTRIES) out->max_entries = value;
+  });
+  return MNL_CB_OK;
+}
+
+// nf_conntrack_max is one value for every netns, so the caller's own /proc/sys shows it.
+uint64_t ReadConntrackMax() {
+  std::ifstream file("/proc/sys/net/netfilter/nf_conntrack_max");
+  uint64_t value = 0;
+  file >> value;
+  return value;
+}
+
+struct KeyHash {
+  size_t operator()(const CtGroupKey &k) const {
+    return std::hash<std::string_view>()(std::string_view(reinterpret_cast<const char *>(&k), sizeof(k)));
+  }
+};
+
+struct Counts {
+  uint32_t flows = 0, unreplied = 0, assured = 0;
+};
+
+struct DumpState {
+  const CtAggregateOptions *options;
+  std::unordered_map<CtGroupKey, Counts, KeyHash> groups;
+};
+
+void ParseOrigTuple(const nlattr *tuple, CtGroupKey &key) {
+  ForEachNested(tuple, [&](const nlattr *part) {
+    if (mnl_attr_get_type(part) == CTA_TUPLE_IP) {
+      ForEachNested(part, [&](const nlattr *ip) {
+        uint16_t type = mnl_attr_get_type(ip), len = mnl_attr_get_payload_len(ip);
+        if ((type == CTA_IP_V4_DST && len == 4) || (type == CTA_IP_V6_DST && len == 16))
+          std::memcpy(key.addr, mnl_attr_get_payload(ip), len);
+      });
+    } else if (mnl_attr_get_type(part) == CTA_TUPLE_PROTO) {
+      ForEachNested(part, [&](const nlattr *proto) {
+        uint16_t type = mnl_attr_get_type(proto), len = mnl_attr_get_payload_len(proto);
+        if (type == CTA_PROTO_NUM && len == 1) key.proto = mnl_attr_get_u8(proto);
+        if (type == CTA_PROTO_DST_PORT && len == 2) key.port = ntohs(mnl_attr_get_u16(proto));
+      });
+    }
+  });
+}
+
+void ParseTcpState(const nlattr *protoinfo, CtGroupKey &key) {
+  ForEachNested(protoinfo, [&](const nlattr *info) {
+    if (mnl_attr_get_type(info) != CTA_PROTOINFO_TCP) return;
+    ForEachNested(info, [&](const nlattr *tcp) {
+      if (mnl_attr_get_type(tcp) == CTA_PROTOINFO_TCP_STATE && mnl_attr_get_payload_len(tcp) == 1)
+        key.tcp_state = mnl_attr_get_u8(tcp);
+    });
+  });
+}
+
+int OnConntrack(const nlmsghdr *nlh, void *data) {
+  auto *state = static_cast<DumpState *>(data);
+  const CtAggregateOptions &o = *state->options;
+  CtGroupKey key;
+  std::memset(&key, 0, sizeof(key));
+  key.family = static_cast<const nfgenmsg *>(mnl_nlmsg_get_payload(nlh))->nfgen_family;
+  key.tcp_state = kNoTcpState;
+  uint32_t status = 0;
+  ForEachCtAttr(nlh, [&](const nlattr *attr) {
+    switch (mnl_attr_get_type(attr)) {
+      case CTA_TUPLE_ORIG: ParseOrigTuple(attr, key); break;
+      case CTA_STATUS:
+        if (IsU32(attr)) status = ntohl(mnl_attr_get_u32(attr));
+        break;
+      case CTA_PROTOINFO: ParseTcpState(attr, key); break;
+    }
+  });
+  // Kernels older than CTA_STATUS_MASK ignore the filter in the request: apply it here too.
+  if (o.filter_status && (status & o.status_mask) != o.status_value) return MNL_CB_OK;
+  Counts &c = state->groups[key];
+  c.flows++;
+  if (!(status & IPS_SEEN_REPLY)) c.unreplied++;
+  if (status & IPS_ASSURED) c.assured++;
+  return MNL_CB_OK;
+}
+
+// Largest first; ties in key order so results are stable.
+bool Larger(const CtGroup &a, const CtGroup &b) {
+  if (a.flows != b.flows) return a.flows > b.flows;
+  return std::memcmp(&a.key, &b.key, sizeof(a.key)) < 0;
+}
+
+}  // namespace
+
+bool CtGroupKey::operator==(const CtGroupKey &o) const { return std::memcmp(this, &o, sizeof(o)) == 0; }
+
+CtSocket::~CtSocket() {
+  if (nl_) mnl_socket_close(nl_);
+}
+
+bool CtSocket::Open(const std::string &netns_path, Failure &failure) {
+  {
+    NetnsScope scope(netns_path, failure);
+    if (failure.failed()) return false;
+    nl_ = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+  }
+  if (!nl_) {
+    failure = {"socket", errno, "opening a NETLINK_NETFILTER socket"};
+    return false;
+  }
+  if (mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
+    failure = {"bind", errno, "binding a NETLINK_NETFILTER socket"};
+    return false;
+  }
+  int size = kRcvBufBytes;
+  if (setsockopt(mnl_socket_get_fd(nl_), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
+    setsockopt(mnl_socket_get_fd(nl_), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));  // capped by rmem_max
+  return true;
+}
+
+bool CtSocket::Run(nlmsghdr *request, int (*on_message)(const nlmsghdr *, void *), void *data, const char *what,
+                   Failure &failure) {
+  request->nlmsg_seq = ++seq_;
+  if (mnl_socket_sendto(nl_, request, request->nlmsg_len) < 0) {
+    failure = {"sendto", errno, std::string("sending ") + what};
+    return false;
+  }
+  unsigned portid = mnl_socket_get_portid(nl_);
+  std::vector<char> buf(kRecvBytes);
+  for (;;) {
+    ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;  // a signal: nothing was lost
+    if (n < 0) {
+      int err = errno;
+      failure = {"recvmsg", err,
+                 err == ENOBUFS ? std::string("events lost: the receive buffer overflowed during ") + what
+                                : std::string("reading the reply to ") + what};
+      return false;
+    }
+    int ret = mnl_cb_run(buf.data(), n, request->nlmsg_seq, portid, on_message, data);
+    if (ret == MNL_CB_ERROR) {
+      int err = errno;
+      failure = {what, err,
+                 err == EPERM   ? "ctnetlink needs CAP_NET_ADMIN"
+                 : err == EINTR ? "the dump was interrupted (NLM_F_DUMP_INTR): try again"
+                                : "ctnetlink refused the request"};
+      return false;
+    }
+    if (ret == MNL_CB_STOP) return true;
+  }
+}
+
+bool ReadCtStats(const std::string &netns_path, CtStats &out, Failure &failure) {
+  CtSocket socket;
+  if (!socket.Open(netns_path, failure)) return false;
+  char buf[MNL_NLMSG_HDRLEN + 64];
+  CpuSums cpu;
+  if (!socket.Run(Request(buf, IPCTNL_MSG_CT_GET_STATS_CPU, NLM_F_DUMP, AF_UNSPEC), OnStatsCpu, &cpu,
+                  "IPCTNL_MSG_CT_GET_STATS_CPU", failure))
+    return false;
+  // Not a dump: the ack ends the reply.
+  if (!socket.Run(Request(buf, IPCTNL_MSG_CT_GET_STATS, NLM_F_ACK, AF_UNSPEC), OnStatsGlobal, &out,
+                  "IPCTNL_MSG_CT_GET_STATS", failure))
+    return false;
+  for (const auto &[type, sum] : cpu.sums) out.counters.emplace_back(StatName(type), sum);
+  out.cpus = cpu.cpus;
+  if (!out.max_entries) out.max_entries = ReadConntrackMax();  // older kernels lack CTA_STATS_GLOBAL_MAX_ENTRIES
+  return true;
+}
+
+bool AggregateCt(const CtAggregateOptions &options, CtAggregate &out, Failure &failure) {
+  CtSocket socket;
+  if (!socket.Open(options.netns_path, failure)) return false;
+  char buf[MNL_NLMSG_HDRLEN + 128];
+  nlmsghdr *request = Request(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, options.family);
+  if (options.filter_status) {
+    // The kernel still walks the table but copies out only what matches.
+    mnl_attr_put_u32(request, CTA_STATUS, htonl(options.status_value));
+    mnl_attr_put_u32(request, CTA_STATUS_MASK, htonl(options.status_mask));
+  }
+  DumpState state{&options, {}};
+  if (!socket.Run(request, OnConntrack, &state, "IPCTNL_MSG_CT_GET", failure)) return false;
+
+  out.groups.reserve(state.groups.size());
+  for (const auto &[key, c] : state.groups) out.groups.push_back({key, c.flows, c.unreplied, c.assured});
+  state.groups = {};  // free the map before the caller copies the groups out
+  if (options.max_groups && out.groups.size() > options.max_groups) {
+    auto keep = out.groups.begin() + options.max_groups;
+    std::nth_element(out.groups.begin(), keep, out.groups.end(), Larger);
+    for (auto g = keep; g != out.groups.end(); ++g) {
+      out.rest.flows += g->flows;
+      out.rest.unreplied += g->unreplied;
+      out.rest.assured += g->assured;
+      out.rest_groups++;
+    }
+    out.groups.erase(keep, out.groups.end());
+  }
+  std::sort(out.groups.begin(), out.groups.end(), Larger);
+  return true;
+}
+
+std::string TcpStateName(uint8_t state) {
+  // enum tcp_conntrack; 9 was LISTEN, now SYN_SENT2.
+  static const char *const names[] = {"NONE",       "SYN_SENT", "SYN_RECV",  "ESTABLISHED", "FIN_WAIT",
+                                      "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE",       "SYN_SENT2"};
+  if (state == kNoTcpState) return "";
+  if (state < sizeof(names) / sizeof(names[0])) return names[state];
+  return "state_" + std::to_string(state);
+}
+
+}  // namespace flapwatch
