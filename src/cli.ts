@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// The flapwatch command line. Every flag also reads FLAPWATCH_<FLAG> (e.g. FLAPWATCH_LOG_LEVEL=debug).
+import yargs, { type Argv, type Options } from 'yargs';
+import { ConfigError, runConfig, runOptions, snapshotConfig, snapshotOptions, type RunConfig, type SnapshotConfig } from './config';
+
+export type Invocation = { command: 'run'; config: RunConfig } | { command: 'snapshot'; config: SnapshotConfig };
+
+/**
+ * The other command's flags, hidden: one environment serves both commands (`kubectl exec … flapwatch snapshot`
+ * in the daemon's pod sees FLAPWATCH_LISTEN), so they are accepted from FLAPWATCH_* and refused on the
+ * command line. Unknown FLAPWATCH_* names still fail: a typo there is loud.
+ */
+function withForeign(y: Argv, own: Record<string, Options>, other: Record<string, Options>, args: string[]): Argv {
+  const names = Object.keys(other).filter((k) => !(k in own));
+  const given = args.map((a) => /^--(?:no-)?([^=]+)/.exec(a)?.[1]).filter((n) => n !== undefined && names.includes(n));
+  if (given.length) throw new ConfigError(`Unknown argument: ${given.join(', ')}`);
+  return y.options(own).options(Object.fromEntries(names.map((k) => [k, { type: other[k].type, hidden: true }])));
+}
+
+/** The parser; `exit` false leaves --help and errors to the caller (tests). */
+export function parser(args: string[], exit = true): Argv {
+  return yargs(args)
+    .scriptName('flapwatch')
+    .usage('$0 <command> [options]\n\nTells whether failed health checks coincided with packets the kernel dropped, and where.')
+    .command(['run', '$0'], 'Run the monitor: kernel sources, /metrics, /healthz, /readyz (the default command)', (y) =>
+      withForeign(y, runOptions, snapshotOptions, args),
+    )
+    .command('snapshot', 'Watch drops for --duration seconds and print them by reason, location and destination', (y) =>
+      withForeign(y, snapshotOptions, runOptions, args),
+    )
+    .env('FLAPWATCH')
+    .epilogue('Every flag can also be set as FLAPWATCH_<FLAG>, e.g. FLAPWATCH_LISTEN=127.0.0.1:9807 or FLAPWATCH_LOG_LEVEL=debug; an unknown FLAPWATCH_* variable is an error.')
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .version(false)
+    .wrap(Math.min(120, process.stdout.columns || 100))
+    .exitProcess(exit)
+    .fail((msg, err) => {
+      throw err ?? new ConfigError(msg);
+    });
+}
+
+/** Parses and validates; throws ConfigError on a bad flag. Returns null when --help was shown. */
+export async function parseInvocation(args: string[], exit = true): Promise<Invocation | null> {
+  const argv = await parser(args, exit).parseAsync();
+  if (argv.help) return null;
+  return argv._[0] === 'snapshot'
+    ? { command: 'snapshot', config: snapshotConfig(argv) }
+    : { command: 'run', config: runConfig(argv) };
+}
+
+async function main(): Promise<void> {
+  let invocation: Invocation | null;
+  try {
+    invocation = await parseInvocation(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`flapwatch: ${err instanceof Error ? err.message : String(err)}\nTry flapwatch --help.\n`);
+    process.exit(2);
+  }
+  if (!invocation) return;
+  // Loaded here so that parsing (and --help) never touches the kernel side.
+  if (invocation.command === 'snapshot') {
+    const { runSnapshot } = await import('./commands/snapshot');
+    process.exitCode = await runSnapshot(invocation.config);
+  } else {
+    const { runDaemon } = await import('./daemon');
+    await runDaemon(invocation.config);
+  }
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,249 @@
+// DropSource: the addon's drop tracer as a source of observations. It drains the in-kernel aggregation on an
+// interval (never two drains at once), resolves names, hands observations to subscribers and keeps count of
+// what the kernel side could not hand over. It never throws at the daemon: failures become a down status.
+import type { Logger } from 'pino';
+import { addon } from '../native';
+import type { Addon, DrainResult, DropSample, NativeDropTracer, StartInfo, TracerCounters } from '../native';
+import { Listeners } from '../observe/listeners';
+import type { DropObservation, DropSampleObservation, RetransmitObservation, SourceStats, SourceStatus } from '../observe/types';
+import { Kallsyms } from './kallsyms';
+import { DropReasons, reasonNamesFromBtf } from './reasons';
+import { toDrop, toRetransmit, toSample, type Resolvers } from './records';
+import { describeKernelError, missingBtf } from './errors';
+
+export interface DropSourceOptions {
+  /** kernel BTF; '' = the running kernel's (and its modules', which CO-RE needs for nf_conn) */
+  btfPath: string;
+  maxFlows: number;
+  maxRetransmitFlows: number;
+  /** 0 turns samples off */
+  samplesPerSecond: number;
+  ringBytes: number;
+  intervalMs: number;
+  benignReasons: readonly string[];
+  logger: Logger;
+  /** how many recent samples to keep for incident logs */
+  recentSamples?: number;
+  symbols?: Resolvers['symbols'];
+  /** the addon, loaded only in start() so nothing else ever needs it built */
+  native?: () => Pick<Addon, 'DropTracer' | 'btfEnum'>;
+}
+
+/** Totals since start(); all monotonic. */
+export interface DropLosses {
+  /** ring buffer full */
+  samplesLost: number;
+  /** skipped by --samples-per-second */
+  samplesRateLimited: number;
+  /** packets not aggregated because the drops map refused an insert */
+  dropMapFull: number;
+  /** flows the LRU evicted before a drain read them (estimate, see absorb()) */
+  dropFlowsEvicted: number;
+  retransmitMapFull: number;
+  retransmitFlowsEvicted: number;
+}
+
+const NO_COUNTERS: TracerCounters = {
+  drops: 0, dropFlows: 0, dropMapFull: 0, retransmits: 0, retransmitFlows: 0, retransmitMapFull: 0,
+  samples: 0, samplesLimited: 0, samplesLost: 0,
+};
+
+export class DropSource {
+  private readonly log: Logger;
+  private readonly resolvers: Resolvers;
+  private readonly drops: Listeners<DropObservation>;
+  private readonly retransmits: Listeners<RetransmitObservation>;
+  private readonly recent: DropSampleObservation[] = [];
+  private tracer: NativeDropTracer | undefined;
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private draining: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private statuses: SourceStatus[];
+  private drainError: string | undefined;
+  private errors = 0;
+  private counters = NO_COUNTERS;
+  private drainedDropFlows = 0;
+  private drainedRetransmitFlows = 0;
+  private dropFlowsEvicted = 0;
+  private retransmitFlowsEvicted = 0;
+
+  constructor(private readonly opts: DropSourceOptions) {
+    this.log = opts.logger.child({ source: 'drops' });
+    this.resolvers = { reasons: new DropReasons(new Map(), opts.benignReasons), symbols: opts.symbols ?? new Kallsyms() };
+    const onError = (err: unknown) => this.log.error({ err }, 'a drop subscriber failed');
+    this.drops = new Listeners(onError);
+    this.retransmits = new Listeners(onError);
+    this.statuses = this.names().map((source) => ({ source, up: false, reason: 'starting' }));
+  }
+
+  onDrops(listener: (items: DropObservation[]) => void): () => void {
+    return this.drops.add(listener);
+  }
+
+  onRetransmits(listener: (items: RetransmitObservation[]) => void): () => void {
+    return this.retransmits.add(listener);
+  }
+
+  /** Resolves once the tracer is attached or has failed; never rejects. */
+  start(): Promise<void> {
+    this.starting ??= this.startOnce();
+    return this.starting;
+  }
+
+  /** Drains now, after any drain in flight: what was dropped before the call is counted when it resolves. */
+  drain(): Promise<void> {
+    this.draining = this.draining.then(() => this.drainOnce());
+    return this.draining;
+  }
+
+  /** Detaches every program (after a drain in flight settles); idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopOnce();
+    return this.stopping;
+  }
+
+  stats(): SourceStats[] {
+    const lost = this.losses();
+    const eventsLost: Record<string, number> = {
+      drops: lost.dropMapFull + lost.dropFlowsEvicted,
+      drop_samples: lost.samplesLost,
+      retransmits: lost.retransmitMapFull + lost.retransmitFlowsEvicted,
+    };
+    return this.statuses.map((s) => ({
+      ...(this.drainError ? { ...s, up: false, reason: `drain failed: ${this.drainError}` } : s),
+      errors: this.errors,
+      eventsLost: eventsLost[s.source] ?? 0,
+      rateLimited: s.source === 'drop_samples' ? lost.samplesRateLimited : 0,
+    }));
+  }
+
+  losses(): DropLosses {
+    const c = this.counters;
+    return {
+      samplesLost: c.samplesLost,
+      samplesRateLimited: c.samplesLimited,
+      dropMapFull: c.dropMapFull,
+      dropFlowsEvicted: this.dropFlowsEvicted,
+      retransmitMapFull: c.retransmitMapFull,
+      retransmitFlowsEvicted: this.retransmitFlowsEvicted,
+    };
+  }
+
+  /** The most recent samples, oldest first. */
+  recentSamples(): readonly DropSampleObservation[] {
+    return this.recent;
+  }
+
+  private names(): string[] {
+    return this.opts.samplesPerSecond > 0 ? ['drops', 'drop_samples', 'retransmits'] : ['drops', 'retransmits'];
+  }
+
+  private async startOnce(): Promise<void> {
+    try {
+      const noBtf = missingBtf(this.opts.btfPath);
+      if (noBtf) throw new Error(noBtf);
+      const native = (this.opts.native ?? addon)();
+      this.loadReasons(native.btfEnum(this.opts.btfPath, 'skb_drop_reason'));
+      const tracer = new native.DropTracer();
+      const info = await tracer.start({
+        btfPath: this.opts.btfPath,
+        maxFlows: this.opts.maxFlows,
+        maxRetransmitFlows: this.opts.maxRetransmitFlows,
+        samplesPerSecond: this.opts.samplesPerSecond,
+        ringBytes: this.opts.ringBytes,
+        onSamples: (samples) => this.onSamples(samples),
+      });
+      for (const line of info.log) this.log.debug({ libbpf: line }, 'libbpf');
+      if (this.stopping) {
+        tracer.stop(); // stop() came while the programs were loading
+        return;
+      }
+      this.tracer = tracer;
+      this.statuses = this.statusesFrom(info);
+      this.schedule();
+    } catch (err) {
+      this.errors++;
+      const reason = describeKernelError(err, 'loading BPF');
+      this.statuses = this.names().map((source) => ({ source, up: false, reason }));
+    }
+  }
+
+  private loadReasons(enumerators: Record<number, string>): void {
+    const names = reasonNamesFromBtf(enumerators);
+    if (names.size === 0) this.log.warn('this kernel\'s BTF has no enum skb_drop_reason: reasons show as reason_<n>');
+    this.resolvers.reasons = new DropReasons(names, this.opts.benignReasons);
+    const unknown = this.resolvers.reasons.unknownBenign();
+    if (unknown.length) this.log.warn({ unknown }, `benign reasons this kernel does not know: ${unknown.join(', ')}`);
+  }
+
+  // Programs the kernel refused are listed in info.missing: retransmit hooks concern the retransmits stream only.
+  private statusesFrom(info: StartInfo): SourceStatus[] {
+    const isRetransmit = (s: string) => s.startsWith('tcp_retransmit');
+    const missing = (retransmit: boolean) => info.missing.filter((m) => isRetransmit(m) === retransmit).join('; ');
+    const retransmitsUp = info.programs.some(isRetransmit);
+    return this.names().map((source) =>
+      source === 'retransmits'
+        ? { source, up: retransmitsUp, reason: missing(true) || (retransmitsUp ? '' : 'no retransmit hook attached') }
+        : { source, up: true, reason: missing(false) },
+    );
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      void this.drain().then(() => {
+        if (!this.stopping) this.schedule();
+      });
+    }, this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  private async drainOnce(): Promise<void> {
+    const tracer = this.tracer;
+    if (!tracer) return;
+    try {
+      this.absorb(await tracer.drain());
+    } catch (err) {
+      this.errors++;
+      const reason = describeKernelError(err, 'draining BPF maps');
+      if (this.drainError === undefined) this.log.warn({ err }, `drains failing: ${reason}`);
+      this.drainError = reason;
+      return;
+    }
+    if (this.drainError !== undefined) this.log.info('drains work again');
+    this.drainError = undefined;
+  }
+
+  private absorb({ drops, retransmits, counters }: DrainResult): void {
+    this.counters = counters;
+    this.drainedDropFlows += drops.length;
+    this.drainedRetransmitFlows += retransmits.length;
+    // Every flow the kernel inserted is drained exactly once unless the LRU evicted it first. Flows inserted
+    // between the map walk and the counter read make the estimate run ahead by a drain: max() keeps it monotonic.
+    this.dropFlowsEvicted = Math.max(this.dropFlowsEvicted, counters.dropFlows - this.drainedDropFlows);
+    this.retransmitFlowsEvicted = Math.max(this.retransmitFlowsEvicted, counters.retransmitFlows - this.drainedRetransmitFlows);
+    this.drops.emit(drops.map((r) => toDrop(r, this.resolvers)));
+    this.retransmits.emit(retransmits.map(toRetransmit));
+  }
+
+  private onSamples(samples: DropSample[]): void {
+    if (this.stopping) return;
+    const keep = this.opts.recentSamples ?? 1000;
+    const debug = this.log.isLevelEnabled('debug');
+    for (const raw of samples) {
+      const sample = toSample(raw, this.resolvers);
+      this.recent.push(sample);
+      if (debug) this.log.debug({ sample: { ...sample, timeNs: String(sample.timeNs) } }, `drop sample: ${sample.reasonName} at ${sample.location}`);
+    }
+    if (this.recent.length > keep) this.recent.splice(0, this.recent.length - keep);
+  }
+
+  private async stopOnce(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.starting;
+    await this.draining;
+    this.tracer?.stop();
+    this.tracer = undefined;
+    this.statuses = this.statuses.map((s) => ({ ...s, up: false, reason: 'stopped' }));
+  }
+}

@@ -1,0 +1,59 @@
+// The addon's records → normalized observations: reason names, location symbols, decoded conntrack bits.
+import { CT_CONFIRMED, CT_DNAT, CT_PRESENT, CT_REPLY, CT_SNAT } from '../native';
+import type { DropRecord, DropSample, FlowTuple as NativeTuple, RetransmitRecord } from '../native';
+import type { CtFlags, DropObservation, DropSampleObservation, FlowTuple, RetransmitObservation } from '../observe/types';
+import type { DropReasons } from './reasons';
+
+export interface Resolvers {
+  reasons: DropReasons;
+  symbols: { resolve(addr: bigint): string };
+}
+
+// include/net/tcp_states.h
+const TCP_STATES = [
+  '', 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT',
+  'CLOSE', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING', 'NEW_SYN_RECV', 'BOUND_INACTIVE',
+];
+
+export function tcpStateName(state: number): string {
+  return TCP_STATES[state] || `state_${state}`;
+}
+
+export function ctFlags(bits: number): CtFlags {
+  return {
+    present: (bits & CT_PRESENT) !== 0,
+    confirmed: (bits & CT_CONFIRMED) !== 0,
+    dnat: (bits & CT_DNAT) !== 0,
+    snat: (bits & CT_SNAT) !== 0,
+    reply: (bits & CT_REPLY) !== 0,
+  };
+}
+
+function tuple(r: NativeTuple): FlowTuple {
+  return { family: r.family, proto: r.proto, saddr: r.saddr, daddr: r.daddr, sport: r.sport, dport: r.dport };
+}
+
+function dropFields(r: Omit<DropRecord, 'packets' | 'bytes'>, res: Resolvers): Omit<DropObservation, 'packets' | 'bytes'> {
+  return {
+    tuple: tuple(r),
+    netns: r.netns,
+    reason: r.reason,
+    reasonName: res.reasons.name(r.reason),
+    location: res.symbols.resolve(r.location),
+    origDst: r.origDaddr === null ? null : { addr: r.origDaddr, port: r.origDport },
+    ct: ctFlags(r.ct),
+    loss: res.reasons.isLoss(r.reason),
+  };
+}
+
+export function toDrop(r: DropRecord, res: Resolvers): DropObservation {
+  return { ...dropFields(r, res), packets: r.packets, bytes: r.bytes };
+}
+
+export function toSample(s: DropSample, res: Resolvers): DropSampleObservation {
+  return { ...dropFields(s, res), timeNs: s.timeNs, len: s.len, ifindex: s.ifindex };
+}
+
+export function toRetransmit(r: RetransmitRecord): RetransmitObservation {
+  return { tuple: tuple(r), netns: r.netns, state: tcpStateName(r.state), synack: r.synack, packets: r.packets };
+}

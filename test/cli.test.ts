@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { afterEach, test } from 'node:test';
+import { parseInvocation, parser } from '../src/cli';
+import { ConfigError, parseListen } from '../src/config';
+import { DEFAULT_BENIGN_REASONS } from '../src/kernel/reasons';
+
+const parse = (args: string[]) => parseInvocation(args, false);
+
+const saved = { ...process.env };
+afterEach(() => {
+  for (const k of Object.keys(process.env)) if (k.startsWith('FLAPWATCH_') && !(k in saved)) delete process.env[k];
+});
+
+test('run is the default command, with documented defaults', async () => {
+  const inv = await parse([]);
+  assert.equal(inv?.command, 'run');
+  assert.deepEqual(inv?.config, {
+    intervalMs: 1000, btfPath: '', maxFlows: 65536, maxRetransmitFlows: 16384,
+    benignReasons: [...DEFAULT_BENIGN_REASONS], logLevel: 'info',
+    samplesPerSecond: 100, ringBytes: 262144, listen: { host: '0.0.0.0', port: 9807 }, labelCap: 2000,
+  });
+});
+
+test('flags are parsed and normalized', async () => {
+  const inv = await parse(['run', '--listen', '[::1]:9100', '--interval', '0.5', '--benign-reasons', 'queue_purge, reason_7', '--label-cap', '10']);
+  assert.equal(inv?.command, 'run');
+  if (inv?.command !== 'run') return;
+  assert.deepEqual(inv.config.listen, { host: '::1', port: 9100 });
+  assert.equal(inv.config.intervalMs, 500);
+  assert.deepEqual(inv.config.benignReasons, ['QUEUE_PURGE', 'reason_7']);
+  assert.equal(inv.config.labelCap, 10);
+});
+
+test('snapshot takes --duration and --json, and logs quietly by default', async () => {
+  const inv = await parse(['snapshot', '--duration', '2', '--json']);
+  assert.equal(inv?.command, 'snapshot');
+  if (inv?.command !== 'snapshot') return;
+  assert.equal(inv.config.durationMs, 2000);
+  assert.equal(inv.config.json, true);
+  assert.equal(inv.config.logLevel, 'warn');
+});
+
+test('every flag has a FLAPWATCH_ variable', async () => {
+  process.env.FLAPWATCH_LISTEN = '127.0.0.1:1234';
+  process.env.FLAPWATCH_MAX_FLOWS = '2048';
+  process.env.FLAPWATCH_BENIGN_REASONS = '';
+  process.env.FLAPWATCH_LOG_LEVEL = 'debug';
+  const inv = await parse([]);
+  if (inv?.command !== 'run') return assert.fail('not run');
+  assert.deepEqual(inv.config.listen, { host: '127.0.0.1', port: 1234 });
+  assert.equal(inv.config.maxFlows, 2048);
+  assert.deepEqual(inv.config.benignReasons, []);
+  assert.equal(inv.config.logLevel, 'debug');
+  assert.equal((await parse(['--max-flows', '10']))?.config.maxFlows, 10, 'the command line wins');
+});
+
+test('one environment serves both commands; its other flags stay refused on the command line', async () => {
+  process.env.FLAPWATCH_LISTEN = '127.0.0.1:1234';
+  process.env.FLAPWATCH_DURATION = '3';
+  assert.equal((await parse(['snapshot']))?.command, 'snapshot');
+  assert.equal((await parse(['run']))?.command, 'run');
+  await assert.rejects(parse(['snapshot', '--listen', '1.2.3.4:5']), /Unknown argument: listen/);
+  await assert.rejects(parse(['run', '--json']), /Unknown argument: json/);
+});
+
+test('bad values are loud ConfigErrors naming the flag', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--interval', '0'], /--interval must be seconds above 0/],
+    [['--interval', 'soon'], /--interval must be/],
+    [['--max-flows', '1.5'], /--max-flows must be an integer/],
+    [['--ring-bytes', '5000'], /--ring-bytes must be a power of two/],
+    [['--samples-per-second', '-1'], /--samples-per-second must be/],
+    [['--listen', 'localhost'], /--listen must be host:port/],
+    [['--listen', ':70000'], /--listen must be/],
+    [['--benign-reasons', 'QUEUE-PURGE'], /--benign-reasons takes reason names/],
+    [['snapshot', '--duration', '0'], /--duration must be/],
+    [['--label-cap', '0'], /--label-cap must be/],
+  ];
+  for (const [args, message] of cases) {
+    await assert.rejects(parse(args), (err: Error) => err instanceof ConfigError && message.test(err.message), args.join(' '));
+  }
+});
+
+test('unknown flags, commands, choices and FLAPWATCH_ variables fail', async () => {
+  await assert.rejects(parse(['--bogus']), /Unknown argument: bogus/);
+  await assert.rejects(parse(['explode']), /Unknown argument: explode/);
+  await assert.rejects(parse(['--log-level', 'loud']), /Invalid values/);
+  process.env.FLAPWATCH_LISTN = '1.2.3.4:5';
+  await assert.rejects(parse([]), /Unknown argument: listn/);
+});
+
+test('--help lists every flag with its default and the environment variables', async () => {
+  const help = await parser(['--help'], false).getHelp();
+  for (const flag of ['--listen', '--interval', '--btf-path', '--max-flows', '--samples-per-second', '--ring-bytes', '--benign-reasons', '--label-cap', '--log-level']) {
+    assert.ok(help.includes(flag), flag);
+  }
+  assert.match(help, /default: "0\.0\.0\.0:9807"/);
+  assert.match(help, /FLAPWATCH_<FLAG>/);
+  const snapshotHelp = await parser(['snapshot', '--help'], false).getHelp();
+  assert.match(snapshotHelp, /--duration/);
+  assert.match(snapshotHelp, /--json/);
+  assert.ok(!snapshotHelp.includes('--listen'), 'the other command\'s flags stay hidden');
+});
+
+test('parseListen', () => {
+  assert.deepEqual(parseListen(':9807'), { host: '0.0.0.0', port: 9807 });
+  assert.deepEqual(parseListen('[::]:0'), { host: '::', port: 0 });
+});

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatEndpoint, formatJson, formatTable, SnapshotSummary } from '../../src/commands/snapshot';
+import { drop, retransmit } from '../fixtures/observations';
+
+const LOST = { dropFlowsEvicted: 1, dropMapFull: 0, retransmitFlowsEvicted: 0, retransmitMapFull: 0 };
+const DNAT = { present: true, confirmed: false, dnat: true, snat: false, reply: false };
+
+function sample(): SnapshotSummary {
+  const s = new SnapshotSummary();
+  s.addDrops([
+    // two endpoints behind one ClusterIP: one row, under the original destination
+    drop({ packets: 2, bytes: 120, origDst: { addr: '10.96.7.7', port: 80 }, ct: DNAT }),
+    drop({ packets: 3, bytes: 180, origDst: { addr: '10.96.7.7', port: 80 }, ct: DNAT, tuple: { ...drop().tuple, daddr: '10.77.4.3' } }),
+    drop({ packets: 9, bytes: 900, reason: 3, reasonName: 'NO_SOCKET', location: 'udp_queue_rcv_one_skb+0x1', tuple: { ...drop().tuple, proto: 17, dport: 9 } }),
+    drop({ packets: 1, bytes: 52, reason: 104, reasonName: 'QUEUE_PURGE', location: 'tcp_done+0x4', loss: false }),
+  ]);
+  s.addRetransmits([retransmit({ packets: 2 }), retransmit({ packets: 1 })]);
+  return s;
+}
+
+test('rows are grouped by reason, function and destination, sorted by packets', () => {
+  const r = sample().report(5, LOST);
+  assert.deepEqual(
+    r.drops.map((d) => [d.packets, d.reason, d.location, d.proto, formatEndpoint(d.destination), d.original, d.loss]),
+    [
+      [9, 'NO_SOCKET', 'udp_queue_rcv_one_skb', 'udp', '10.77.4.2:9', false, true],
+      [5, 'NETFILTER_DROP', 'nft_do_chain', 'tcp', '10.96.7.7:80', true, true],
+      [1, 'QUEUE_PURGE', 'tcp_done', 'tcp', '10.77.4.2:8080', false, false],
+    ],
+  );
+  assert.deepEqual(r.retransmits, [{ state: 'SYN_SENT', destination: { addr: '10.96.7.7', port: 80 }, packets: 3 }]);
+});
+
+test('a reply-direction packet keeps its own destination', () => {
+  const s = new SnapshotSummary();
+  s.addDrops([drop({ origDst: { addr: '10.96.7.7', port: 80 }, ct: { ...DNAT, reply: true } })]);
+  const [row] = s.report(1, LOST).drops;
+  assert.equal(formatEndpoint(row.destination), '10.77.4.2:8080');
+  assert.equal(row.original, false);
+});
+
+test('the table is aligned, numbers to the right', () => {
+  assert.equal(
+    formatTable(sample().report(5, LOST)),
+    [
+      'Drops in 5 s (LOSS no = a benign free, see --benign-reasons; * = original destination before DNAT):',
+      'PACKETS  BYTES  LOSS  REASON          LOCATION               PROTO  DESTINATION',
+      '      9    900  yes   NO_SOCKET       udp_queue_rcv_one_skb  udp    10.77.4.2:9',
+      '      5    300  yes   NETFILTER_DROP  nft_do_chain           tcp    10.96.7.7:80 *',
+      '      1     52  no    QUEUE_PURGE     tcp_done               tcp    10.77.4.2:8080',
+      '',
+      'TCP retransmits:',
+      'PACKETS  STATE     DESTINATION',
+      '      3  SYN_SENT  10.96.7.7:80',
+      '',
+      'Not seen: 1 drop flows evicted, 0 drops refused by a full map, 0 retransmit flows evicted, 0 retransmits refused by a full map.',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('an empty watch says so', () => {
+  const text = formatTable(new SnapshotSummary().report(2, LOST));
+  assert.match(text, /^No drops in 2 s\.$/m);
+  assert.match(text, /^No TCP retransmits\.$/m);
+});
+
+test('JSON carries names, addresses, ports, counts and what was lost', () => {
+  const parsed = JSON.parse(formatJson(sample().report(5, LOST)));
+  assert.equal(parsed.durationSeconds, 5);
+  assert.deepEqual(parsed.drops[1], {
+    reason: 'NETFILTER_DROP', reasonCode: 12, location: 'nft_do_chain', loss: true, proto: 'tcp',
+    destination: { addr: '10.96.7.7', port: 80 }, original: true, packets: 5, bytes: 300,
+  });
+  assert.equal(parsed.retransmits[0].packets, 3);
+  assert.deepEqual(parsed.lost, LOST);
+});
+
+test('endpoints: IPv6 in brackets, no port for portless protocols', () => {
+  assert.equal(formatEndpoint({ addr: 'fd00::1', port: 80 }), '[fd00::1]:80');
+  assert.equal(formatEndpoint({ addr: '10.0.0.1', port: 0 }), '10.0.0.1');
+});
