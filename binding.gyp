@@ -26,6 +26,7 @@
         "native/src/btf_enum.cc",
         "native/src/drop_tracer.cc",
         "native/src/errors.cc",
+        "native/src/kallsyms.cc",
         "native/src/libbpf_log.cc"
       ],
       "include_dirs": [

@@ -114,6 +114,8 @@ export interface Addon {
   DropTracer: new () => NativeDropTracer;
   /** enumerator value → name of a BTF enum ('skb_drop_reason'); {} when the type is absent */
   btfEnum(btfPath: string, name: string): Record<number, string>;
+  /** kernel addresses → 'symbol+0xoff' (null when unknown) by one pass over a kallsyms file */
+  resolveKernelAddresses(path: string, addrs: bigint[]): Promise<(string | null)[]>;
 }
 
 let cached: Addon | undefined;

@@ -4,6 +4,7 @@
 #include "btf_enum.h"
 #include "conntrack.h"
 #include "drop_tracer.h"
+#include "kallsyms.h"
 #include "libbpf_log.h"
 
 namespace flapwatch {
@@ -20,6 +21,7 @@ class Addon : public Napi::Addon<Addon> {
 
  private:
   Napi::Value BtfEnumMethod(const Napi::CallbackInfo &info) { return BtfEnum(info); }
+  Napi::Value ResolveMethod(const Napi::CallbackInfo &info) { return ResolveKernelAddresses(info); }
   Napi::Value ConntrackStatsMethod(const Napi::CallbackInfo &info) { return ConntrackStats(info); }
   Napi::Value ConntrackAggregateMethod(const Napi::CallbackInfo &info) { return ConntrackAggregate(info); }
 };

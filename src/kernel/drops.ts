@@ -202,7 +202,7 @@ export class DropSource {
     const tracer = this.tracer;
     if (!tracer) return;
     try {
-      this.absorb(await tracer.drain());
+      await this.absorb(await tracer.drain());
     } catch (err) {
       this.errors++;
       const reason = describeKernelError(err, 'draining BPF maps');
@@ -214,7 +214,7 @@ export class DropSource {
     this.drainError = undefined;
   }
 
-  private absorb({ drops, retransmits, counters }: DrainResult): void {
+  private async absorb({ drops, retransmits, counters }: DrainResult): Promise<void> {
     this.counters = counters;
     this.drainedDropFlows += drops.length;
     this.drainedRetransmitFlows += retransmits.length;
@@ -222,11 +222,16 @@ export class DropSource {
     // between the map walk and the counter read make the estimate run ahead by a drain: max() keeps it monotonic.
     this.dropFlowsEvicted = Math.max(this.dropFlowsEvicted, counters.dropFlows - this.drainedDropFlows);
     this.retransmitFlowsEvicted = Math.max(this.retransmitFlowsEvicted, counters.retransmitFlows - this.drainedRetransmitFlows);
+    await this.resolvers.symbols.prepare(drops.map((r) => r.location));
     this.drops.emit(drops.map((r) => toDrop(r, this.resolvers)));
     this.retransmits.emit(retransmits.map(toRetransmit));
   }
 
   private onSamples(samples: DropSample[]): void {
+    void this.resolvers.symbols.prepare(samples.map((s) => s.location)).then(() => this.keepSamples(samples));
+  }
+
+  private keepSamples(samples: DropSample[]): void {
     if (this.stopping) return;
     const keep = this.opts.recentSamples ?? 1000;
     const debug = this.log.isLevelEnabled('debug');

@@ -1,29 +1,13 @@
-// Kernel addresses → `symbol+0xoff`, from /proc/kallsyms. The table (~120k text symbols) is read once, on the
-// first lookup, into a sorted BigUint64Array; lookups are a binary search with a bounded cache in front.
-import { readFileSync } from 'node:fs';
+// Kernel addresses → `symbol+0xoff`, from /proc/kallsyms. The addon resolves a batch of new addresses in one
+// streaming pass on a worker thread and keeps nothing: parsing ~120k symbols into JS cost ~70 MB of RSS, for
+// the few dozen places a node drops packets. Resolved names are cached here, in a bounded map.
+import { addon, type Addon } from '../native';
 
-export interface SymbolTable {
-  /** ascending */
-  addrs: BigUint64Array;
-  names: string[];
-}
-
-// Only code symbols: a drop location is a return address inside a function.
-const TEXT_TYPES = new Set(['t', 'T', 'w', 'W']);
-// No function is this large: a bigger offset means the address lies past the symbols we know.
-const MAX_OFFSET = 0x100000n;
-
-/** Parses kallsyms text (`ffffffff81f62a50 T nft_do_chain\t[nf_tables]`); zero addresses (hidden by kptr_restrict) are skipped. */
-export function parseKallsyms(text: string): SymbolTable {
-  const entries: Array<[bigint, string]> = [];
-  for (const line of text.split('\n')) {
-    const [hex, type, name] = line.split(/\s+/, 3);
-    if (!name || !TEXT_TYPES.has(type)) continue;
-    const addr = BigInt(`0x${hex}`);
-    if (addr !== 0n) entries.push([addr, name]);
-  }
-  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return { addrs: BigUint64Array.from(entries, (e) => e[0]), names: entries.map((e) => e[1]) };
+export interface SymbolResolver {
+  /** resolves what the cache lacks; never rejects (an unreadable file leaves raw addresses) */
+  prepare(addrs: Iterable<bigint>): Promise<void>;
+  /** `nft_do_chain+0x2a1`, or `0x…` for an address prepare() did not resolve */
+  resolve(addr: bigint): string;
 }
 
 /** `nft_do_chain+0x2a1` → `nft_do_chain`; an unresolved `0x…` stays as it is. */
@@ -36,53 +20,32 @@ export function formatAddress(addr: bigint): string {
   return `0x${addr.toString(16)}`;
 }
 
-export class Kallsyms {
-  private table: SymbolTable | undefined;
+export class Kallsyms implements SymbolResolver {
   private readonly cache = new Map<bigint, string>();
 
   constructor(
     private readonly path = '/proc/kallsyms',
     private readonly cacheSize = 4096,
+    private readonly native: () => Pick<Addon, 'resolveKernelAddresses'> = addon,
   ) {}
 
+  async prepare(addrs: Iterable<bigint>): Promise<void> {
+    const unknown = [...new Set(addrs)].filter((a) => !this.cache.has(a));
+    if (unknown.length === 0) return;
+    // No kallsyms (a locked-down container): raw addresses, cached so the file is not retried every drain.
+    const names = await this.native()
+      .resolveKernelAddresses(this.path, unknown)
+      .catch(() => unknown.map(() => null));
+    unknown.forEach((addr, i) => this.remember(addr, names[i] ?? formatAddress(addr)));
+  }
+
   resolve(addr: bigint): string {
-    const hit = this.cache.get(addr);
-    if (hit !== undefined) return hit;
-    const text = lookup(this.load(), addr);
+    return this.cache.get(addr) ?? formatAddress(addr);
+  }
+
+  private remember(addr: bigint, name: string): void {
     // Map keeps insertion order: dropping the first key evicts the oldest entry.
     if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value as bigint);
-    this.cache.set(addr, text);
-    return text;
+    this.cache.set(addr, name);
   }
-
-  private load(): SymbolTable {
-    if (!this.table) {
-      try {
-        this.table = parseKallsyms(readFileSync(this.path, 'utf8'));
-      } catch {
-        // No kallsyms (a locked-down container): every location prints as a raw address.
-        this.table = { addrs: new BigUint64Array(0), names: [] };
-      }
-    }
-    return this.table;
-  }
-}
-
-/** The symbol at or below addr, with the offset into it; addresses outside the known symbols stay raw. */
-export function lookup(table: SymbolTable, addr: bigint): string {
-  const { addrs, names } = table;
-  let lo = 0;
-  let hi = addrs.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    if (addrs[mid] <= addr) {
-      found = mid;
-      lo = mid + 1;
-    } else {
-      hi = mid - 1;
-    }
-  }
-  if (found < 0 || addr - addrs[found] >= MAX_OFFSET) return formatAddress(addr);
-  return `${names[found]}+${formatAddress(addr - addrs[found])}`;
 }

@@ -2,11 +2,12 @@
 import { CT_CONFIRMED, CT_DNAT, CT_PRESENT, CT_REPLY, CT_SNAT } from '../native';
 import type { DropRecord, DropSample, FlowTuple as NativeTuple, RetransmitRecord } from '../native';
 import type { CtFlags, DropObservation, DropSampleObservation, FlowTuple, RetransmitObservation } from '../observe/types';
+import type { SymbolResolver } from './kallsyms';
 import type { DropReasons } from './reasons';
 
 export interface Resolvers {
   reasons: DropReasons;
-  symbols: { resolve(addr: bigint): string };
+  symbols: SymbolResolver;
 }
 
 // include/net/tcp_states.h

@@ -60,7 +60,7 @@ function source(tracer: FakeTracer, over: Partial<DropSourceOptions> = {}): Drop
     intervalMs: 60_000,
     benignReasons: ['QUEUE_PURGE'],
     logger: pino({ level: 'silent' }),
-    symbols: { resolve: (a) => (a === 0x1234n ? 'nft_do_chain+0x2a1' : `0x${a.toString(16)}`) },
+    symbols: { prepare: async () => undefined, resolve: (a) => (a === 0x1234n ? 'nft_do_chain+0x2a1' : `0x${a.toString(16)}`) },
     native: () => ({
       DropTracer: class {
         constructor() {
@@ -208,6 +208,7 @@ test('samples are converted and only the most recent are kept', async () => {
   await s.start();
   const { packets: _p, bytes: _b, ...key } = RECORD;
   tracer.options!.onSamples([1n, 2n, 3n].map((timeNs) => ({ ...key, timeNs, len: 60, ifindex: 2 })));
+  await new Promise((r) => setImmediate(r)); // samples wait for their locations to be resolved
   assert.deepEqual(s.recentSamples().map((x) => [x.timeNs, x.reasonName]), [[2n, 'NETFILTER_DROP'], [3n, 'NETFILTER_DROP']]);
   await s.stop();
 });
