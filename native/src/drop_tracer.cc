@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -124,6 +125,12 @@ class StartWorker : public TracerWorker {
 
   // open → set read-only globals and sizes → load → attach; one cleanup path (Fail).
   void Execute() override {
+    Load();
+    // libbpf parsed the kernel's BTF (~17 MB) on this thread; glibc keeps freed arenas unless asked
+    malloc_trim(0);
+  }
+
+  void Load() {
     LibbpfLogCapture capture(&log_);
     const char *btf_path = options_.btf_path.empty() ? kDefaultBtf : options_.btf_path.c_str();
     if (access(btf_path, R_OK) != 0) {
