@@ -24,6 +24,8 @@
       "sources": [
         "native/src/addon.cc",
         "native/src/btf_enum.cc",
+        "native/src/conntrack.cc",
+        "native/src/conntrack_netlink.cc",
         "native/src/drop_tracer.cc",
         "native/src/errors.cc",
         "native/src/kallsyms.cc",
@@ -35,7 +37,7 @@
         "native/bpf"
       ],
       # Debian's static libbpf/libelf/libz are not PIC: link the shared ones (the image ships libbpf1).
-      "libraries": ["-lbpf", "-lelf", "-lz"],
+      "libraries": ["-lbpf", "-lelf", "-lz", "-lmnl"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       # One exception mode: C++ exceptions, so N-API failures surface as JS errors without manual checks.
       "cflags!": ["-fno-exceptions"],

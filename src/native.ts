@@ -103,6 +103,52 @@ export interface NativeDropTracer {
   stop(): void;
 }
 
+/** Bits of a conntrack entry's status (enum ip_conntrack_status). */
+export const IPS_SEEN_REPLY = 2;
+export const IPS_ASSURED = 4;
+
+/** One netns's conntrack table, over ctnetlink. */
+export interface ConntrackStats {
+  /**
+   * Per-CPU counters summed over CPUs, named as `conntrack -S` prints them (found, invalid, insert,
+   * insert_failed, drop, early_drop, error, search_restart, clash_resolve, chaintoolong, …): only those
+   * this kernel reports; one it has but we cannot name is `stat_<n>`.
+   */
+  counters: Record<string, number>;
+  /** entries in the table now */
+  entries: number;
+  /** nf_conntrack_max */
+  max: number;
+  /** CPUs that reported counters */
+  cpus: number;
+}
+
+export interface ConntrackAggregateOptions {
+  /** '' = the process's own netns; else a netns file such as /run/netns/NAME or /proc/PID/ns/net */
+  netnsPath: string;
+  /** 4 or 6 for one family, 0 for both */
+  family: 0 | 4 | 6;
+  /** only flows whose status & mask === value (IPS_* bits); mask ≠ 0. The kernel filters the dump. */
+  status?: { value: number; mask: number };
+  /** most groups returned; the smaller rest are summed into one last group with daddr '*'. 0 or absent = all */
+  maxGroups?: number;
+}
+
+/** Flows by original destination (the ClusterIP before DNAT) × protocol × TCP state, largest first. */
+export interface ConntrackGroup {
+  daddr: string;
+  dport: number;
+  /** IP protocol number */
+  proto: number;
+  /** TCP conntrack state as conntrack(8) prints it ('SYN_SENT', 'ESTABLISHED', …); '' for other protocols */
+  state: string;
+  flows: number;
+  /** flows without IPS_SEEN_REPLY: nothing came back */
+  unreplied: number;
+  /** flows with IPS_ASSURED */
+  assured: number;
+}
+
 /** Errors from the addon: the failing call, errno and its code. */
 export interface NativeError extends Error {
   code: string;
@@ -114,6 +160,9 @@ export interface Addon {
   DropTracer: new () => NativeDropTracer;
   /** enumerator value → name of a BTF enum ('skb_drop_reason'); {} when the type is absent */
   btfEnum(btfPath: string, name: string): Record<number, string>;
+  conntrackStats(netnsPath: string): Promise<ConntrackStats>;
+  /** one ctnetlink dump, aggregated on a worker thread */
+  conntrackAggregate(options: ConntrackAggregateOptions): Promise<ConntrackGroup[]>;
   /** kernel addresses → 'symbol+0xoff' (null when unknown) by one pass over a kallsyms file */
   resolveKernelAddresses(path: string, addrs: bigint[]): Promise<(string | null)[]>;
 }

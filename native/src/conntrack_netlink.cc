@@ -15,8 +15,6 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <string_view>
-#include <unordered_map>
 
 namespace flapwatch {
 namespace {
@@ -71,31 +69,46 @@ class NetnsScope {
   bool entered_ = false;
 };
 
-// libmnl's attribute loops are macros that do not compile as C++ (void * to nlattr *).
+// Attributes are read inline: libmnl's accessors are calls into a shared library, and a 250k-entry dump
+// makes tens of millions of them. (Its loop macros do not compile as C++ either.)
+uint16_t AttrType(const nlattr *attr) { return attr->nla_type & NLA_TYPE_MASK; }
+uint16_t AttrLen(const nlattr *attr) { return attr->nla_len - NLA_HDRLEN; }
+const void *AttrData(const nlattr *attr) { return reinterpret_cast<const char *>(attr) + NLA_HDRLEN; }
+
+template <typename T>
+T AttrValue(const nlattr *attr) {
+  T value;
+  std::memcpy(&value, AttrData(attr), sizeof(value));
+  return value;
+}
+
 template <typename F>
 void ForEachAttr(const void *start, int len, F &&f) {
-  const auto *attr = static_cast<const nlattr *>(start);
-  while (mnl_attr_ok(attr, len)) {
+  const char *p = static_cast<const char *>(start);
+  while (len >= NLA_HDRLEN) {
+    const auto *attr = reinterpret_cast<const nlattr *>(p);
+    if (attr->nla_len < NLA_HDRLEN || attr->nla_len > len) return;
     f(attr);
-    len -= MNL_ALIGN(attr->nla_len);
-    attr = mnl_attr_next(attr);
+    p += NLA_ALIGN(attr->nla_len);
+    len -= NLA_ALIGN(attr->nla_len);
   }
 }
 
 template <typename F>
 void ForEachNested(const nlattr *nest, F &&f) {
-  ForEachAttr(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), f);
+  ForEachAttr(AttrData(nest), AttrLen(nest), f);
 }
 
-// The attributes of a ctnetlink message, after its nfgenmsg.
+// A ctnetlink message is a nfgenmsg, then attributes; shorter ones are skipped.
+constexpr int kCtHeader = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg));
+
 template <typename F>
 void ForEachCtAttr(const nlmsghdr *nlh, F &&f) {
-  constexpr int kHeader = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(nfgenmsg));
-  if (static_cast<int>(nlh->nlmsg_len) < kHeader) return;
-  ForEachAttr(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)), static_cast<int>(nlh->nlmsg_len) - kHeader, f);
+  if (static_cast<int>(nlh->nlmsg_len) < kCtHeader) return;
+  ForEachAttr(reinterpret_cast<const char *>(nlh) + kCtHeader, static_cast<int>(nlh->nlmsg_len) - kCtHeader, f);
 }
 
-bool IsU32(const nlattr *attr) { return mnl_attr_get_payload_len(attr) == sizeof(uint32_t); }
+bool IsU32(const nlattr *attr) { return AttrLen(attr) == sizeof(uint32_t); }
 
 nlmsghdr *Request(char *buf, uint8_t type, uint16_t flags, uint8_t family) {
   nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -138,7 +151,7 @@ int OnStatsCpu(const nlmsghdr *nlh, void *data) {
   auto *out = static_cast<CpuSums *>(data);
   out->cpus++;
   ForEachCtAttr(nlh, [&](const nlattr *attr) {
-    if (IsU32(attr)) out->sums[mnl_attr_get_type(attr)] += ntohl(mnl_attr_get_u32(attr));
+    if (IsU32(attr)) out->sums[AttrType(attr)] += ntohl(AttrValue<uint32_t>(attr));
   });
   return MNL_CB_OK;
 }
@@ -147,9 +160,9 @@ int OnStatsGlobal(const nlmsghdr *nlh, void *data) {
   auto *out = static_cast<CtStats *>(data);
   ForEachCtAttr(nlh, [&](const nlattr *attr) {
     if (!IsU32(attr)) return;
-    uint32_t value = ntohl(mnl_attr_get_u32(attr));
-    if (mnl_attr_get_type(attr) == CTA_STATS_GLOBAL_ENTRIES) out->entries = value;
-    if (mnl_attr_get_type(attr) == CTA_STATS_GLOBAL_MAX_ENTRIES) out->max_entries = value;
+    uint32_t value = ntohl(AttrValue<uint32_t>(attr));
+    if (AttrType(attr) == CTA_STATS_GLOBAL_ENTRIES) out->entries = value;
+    if (AttrType(attr) == CTA_STATS_GLOBAL_MAX_ENTRIES) out->max_entries = value;
   });
   return MNL_CB_OK;
 }
@@ -162,34 +175,103 @@ uint64_t ReadConntrackMax() {
   return value;
 }
 
-struct KeyHash {
-  size_t operator()(const CtGroupKey &k) const {
-    return std::hash<std::string_view>()(std::string_view(reinterpret_cast<const char *>(&k), sizeof(k)));
-  }
-};
+// Groups by key: open addressing over indices into a dense vector, so 250k groups cost two flat arrays
+// (no node per group) and the vector is already the result. A slot keeps 32 bits of the hash beside the
+// index, so a probe rarely reads a group it does not want; flows are counted in batches whose slots are
+// prefetched first, since with many groups nearly every lookup misses the cache.
+class GroupTable {
+ public:
+  GroupTable() : slots_(1024) {}
 
-struct Counts {
-  uint32_t flows = 0, unreplied = 0, assured = 0;
+  void Add(const CtGroupKey &key, uint32_t status) {
+    Pending &p = pending_[pending_count_++];
+    p = {key, Hash(key), status};
+    __builtin_prefetch(&slots_[p.hash & (slots_.size() - 1)]);
+    if (pending_count_ == kBatch) Flush();
+  }
+
+  std::vector<CtGroup> Take() {
+    Flush();
+    slots_ = {};
+    return std::move(groups_);
+  }
+
+ private:
+  static constexpr uint64_t kTagMask = 0xffffffff00000000ull;
+  static constexpr size_t kBatch = 16;
+
+  struct Pending {
+    CtGroupKey key;
+    uint64_t hash;
+    uint32_t status;
+  };
+
+  static uint64_t Hash(const CtGroupKey &key) {
+    static_assert(sizeof(CtGroupKey) == 24, "three words");
+    uint64_t w[3];
+    std::memcpy(w, &key, sizeof(w));
+    uint64_t h = (w[0] * 0x9e3779b97f4a7c15ull) ^ (w[1] * 0xc2b2ae3d27d4eb4full) ^ (w[2] * 0x165667b19e3779f9ull);
+    return h ^ (h >> 29);
+  }
+
+  void Flush() {
+    for (size_t n = 0; n < pending_count_; n++) {
+      CtGroup &g = Find(pending_[n].key, pending_[n].hash);
+      g.flows++;
+      if (!(pending_[n].status & IPS_SEEN_REPLY)) g.unreplied++;
+      if (pending_[n].status & IPS_ASSURED) g.assured++;
+    }
+    pending_count_ = 0;
+  }
+
+  CtGroup &Find(const CtGroupKey &key, uint64_t hash) {
+    if ((groups_.size() + 1) * 2 > slots_.size()) Grow();  // load ≤ 1/2: short probes
+    for (size_t i = hash;; i++) {
+      uint64_t &slot = slots_[i & (slots_.size() - 1)];
+      if (!slot) {
+        groups_.push_back({key});
+        slot = (hash & kTagMask) | groups_.size();
+        return groups_.back();
+      }
+      CtGroup &g = groups_[(slot & ~kTagMask) - 1];
+      if ((slot & kTagMask) == (hash & kTagMask) && g.key == key) return g;
+    }
+  }
+
+  void Grow() {
+    slots_.assign(slots_.size() * 2, 0);
+    for (size_t n = 1; n <= groups_.size(); n++) {
+      uint64_t hash = Hash(groups_[n - 1].key);
+      size_t i = hash;
+      while (slots_[i & (slots_.size() - 1)]) i++;
+      slots_[i & (slots_.size() - 1)] = (hash & kTagMask) | n;
+    }
+  }
+
+  std::vector<uint64_t> slots_;  // hash tag << 32 | index + 1 into groups_; 0 = empty; a power of two long
+  std::vector<CtGroup> groups_;
+  Pending pending_[kBatch];
+  size_t pending_count_ = 0;
 };
 
 struct DumpState {
   const CtAggregateOptions *options;
-  std::unordered_map<CtGroupKey, Counts, KeyHash> groups;
+  GroupTable groups;
 };
 
 void ParseOrigTuple(const nlattr *tuple, CtGroupKey &key) {
   ForEachNested(tuple, [&](const nlattr *part) {
-    if (mnl_attr_get_type(part) == CTA_TUPLE_IP) {
+    if (AttrType(part) == CTA_TUPLE_IP) {
       ForEachNested(part, [&](const nlattr *ip) {
-        uint16_t type = mnl_attr_get_type(ip), len = mnl_attr_get_payload_len(ip);
+        uint16_t type = AttrType(ip), len = AttrLen(ip);
         if ((type == CTA_IP_V4_DST && len == 4) || (type == CTA_IP_V6_DST && len == 16))
-          std::memcpy(key.addr, mnl_attr_get_payload(ip), len);
+          std::memcpy(key.addr, AttrData(ip), len);
       });
-    } else if (mnl_attr_get_type(part) == CTA_TUPLE_PROTO) {
+    } else if (AttrType(part) == CTA_TUPLE_PROTO) {
       ForEachNested(part, [&](const nlattr *proto) {
-        uint16_t type = mnl_attr_get_type(proto), len = mnl_attr_get_payload_len(proto);
-        if (type == CTA_PROTO_NUM && len == 1) key.proto = mnl_attr_get_u8(proto);
-        if (type == CTA_PROTO_DST_PORT && len == 2) key.port = ntohs(mnl_attr_get_u16(proto));
+        uint16_t type = AttrType(proto), len = AttrLen(proto);
+        if (type == CTA_PROTO_NUM && len == 1) key.proto = AttrValue<uint8_t>(proto);
+        if (type == CTA_PROTO_DST_PORT && len == 2) key.port = ntohs(AttrValue<uint16_t>(proto));
       });
     }
   });
@@ -197,10 +279,10 @@ void ParseOrigTuple(const nlattr *tuple, CtGroupKey &key) {
 
 void ParseTcpState(const nlattr *protoinfo, CtGroupKey &key) {
   ForEachNested(protoinfo, [&](const nlattr *info) {
-    if (mnl_attr_get_type(info) != CTA_PROTOINFO_TCP) return;
+    if (AttrType(info) != CTA_PROTOINFO_TCP) return;
     ForEachNested(info, [&](const nlattr *tcp) {
-      if (mnl_attr_get_type(tcp) == CTA_PROTOINFO_TCP_STATE && mnl_attr_get_payload_len(tcp) == 1)
-        key.tcp_state = mnl_attr_get_u8(tcp);
+      if (AttrType(tcp) == CTA_PROTOINFO_TCP_STATE && AttrLen(tcp) == 1)
+        key.tcp_state = AttrValue<uint8_t>(tcp);
     });
   });
 }
@@ -208,26 +290,24 @@ void ParseTcpState(const nlattr *protoinfo, CtGroupKey &key) {
 int OnConntrack(const nlmsghdr *nlh, void *data) {
   auto *state = static_cast<DumpState *>(data);
   const CtAggregateOptions &o = *state->options;
+  if (static_cast<int>(nlh->nlmsg_len) < kCtHeader) return MNL_CB_OK;
   CtGroupKey key;
   std::memset(&key, 0, sizeof(key));
-  key.family = static_cast<const nfgenmsg *>(mnl_nlmsg_get_payload(nlh))->nfgen_family;
+  key.family = static_cast<const nfgenmsg *>(NLMSG_DATA(nlh))->nfgen_family;
   key.tcp_state = kNoTcpState;
   uint32_t status = 0;
   ForEachCtAttr(nlh, [&](const nlattr *attr) {
-    switch (mnl_attr_get_type(attr)) {
+    switch (AttrType(attr)) {
       case CTA_TUPLE_ORIG: ParseOrigTuple(attr, key); break;
       case CTA_STATUS:
-        if (IsU32(attr)) status = ntohl(mnl_attr_get_u32(attr));
+        if (IsU32(attr)) status = ntohl(AttrValue<uint32_t>(attr));
         break;
       case CTA_PROTOINFO: ParseTcpState(attr, key); break;
     }
   });
   // Kernels older than CTA_STATUS_MASK ignore the filter in the request: apply it here too.
   if (o.filter_status && (status & o.status_mask) != o.status_value) return MNL_CB_OK;
-  Counts &c = state->groups[key];
-  c.flows++;
-  if (!(status & IPS_SEEN_REPLY)) c.unreplied++;
-  if (status & IPS_ASSURED) c.assured++;
+  state->groups.Add(key, status);
   return MNL_CB_OK;
 }
 
@@ -300,7 +380,7 @@ bool CtSocket::Run(nlmsghdr *request, int (*on_message)(const nlmsghdr *, void *
 bool ReadCtStats(const std::string &netns_path, CtStats &out, Failure &failure) {
   CtSocket socket;
   if (!socket.Open(netns_path, failure)) return false;
-  char buf[MNL_NLMSG_HDRLEN + 64];
+  alignas(nlmsghdr) char buf[MNL_NLMSG_HDRLEN + 64];
   CpuSums cpu;
   if (!socket.Run(Request(buf, IPCTNL_MSG_CT_GET_STATS_CPU, NLM_F_DUMP, AF_UNSPEC), OnStatsCpu, &cpu,
                   "IPCTNL_MSG_CT_GET_STATS_CPU", failure))
@@ -318,7 +398,7 @@ bool ReadCtStats(const std::string &netns_path, CtStats &out, Failure &failure) 
 bool AggregateCt(const CtAggregateOptions &options, CtAggregate &out, Failure &failure) {
   CtSocket socket;
   if (!socket.Open(options.netns_path, failure)) return false;
-  char buf[MNL_NLMSG_HDRLEN + 128];
+  alignas(nlmsghdr) char buf[MNL_NLMSG_HDRLEN + 64];
   nlmsghdr *request = Request(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, options.family);
   if (options.filter_status) {
     // The kernel still walks the table but copies out only what matches.
@@ -328,9 +408,7 @@ bool AggregateCt(const CtAggregateOptions &options, CtAggregate &out, Failure &f
   DumpState state{&options, {}};
   if (!socket.Run(request, OnConntrack, &state, "IPCTNL_MSG_CT_GET", failure)) return false;
 
-  out.groups.reserve(state.groups.size());
-  for (const auto &[key, c] : state.groups) out.groups.push_back({key, c.flows, c.unreplied, c.assured});
-  state.groups = {};  // free the map before the caller copies the groups out
+  out.groups = state.groups.Take();
   if (options.max_groups && out.groups.size() > options.max_groups) {
     auto keep = out.groups.begin() + options.max_groups;
     std::nth_element(out.groups.begin(), keep, out.groups.end(), Larger);

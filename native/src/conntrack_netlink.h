@@ -50,7 +50,7 @@ struct CtGroupKey {
   uint8_t family;     // AF_INET or AF_INET6
   uint8_t proto;
   uint8_t tcp_state;  // kNoTcpState for other protocols
-  uint8_t pad;        // zero: keys are compared and hashed as bytes
+  uint8_t pad[3];     // zero: keys are compared and hashed as three 64-bit words
 
   bool operator==(const CtGroupKey &o) const;
 };

@@ -1,0 +1,62 @@
+// Conntrack of a network namespace over ctnetlink (the addon): table health, and flows grouped by original
+// destination. Arguments are checked here; the addon trusts what it is given.
+import { addon, IPS_SEEN_REPLY, type ConntrackGroup, type ConntrackStats } from '../native';
+
+export type { ConntrackGroup, ConntrackStats };
+
+/** Status filters: flows that never saw a reply, and flows that did. */
+export const UNREPLIED = { value: 0, mask: IPS_SEEN_REPLY } as const;
+export const REPLIED = { value: IPS_SEEN_REPLY, mask: IPS_SEEN_REPLY } as const;
+
+/** Enough for every Service and endpoint of a node; a table of 250k distinct destinations stays cheap. */
+export const DEFAULT_MAX_GROUPS = 10_000;
+
+export interface AggregateOptions {
+  /** a name under /run/netns, an absolute path to a netns file (/proc/PID/ns/net), or absent for our own */
+  netns?: string;
+  /** 4 or 6 for one family; 0 (default) for both */
+  family?: 0 | 4 | 6;
+  /** only flows whose status & mask === value, e.g. UNREPLIED */
+  status?: { value: number; mask: number };
+  /** most groups returned; the rest are summed into one group with daddr '*'. 0 = all */
+  maxGroups?: number;
+}
+
+/** '' for our own netns, /run/netns/NAME for a name, an absolute path as it is. */
+export function netnsPath(netns?: string): string {
+  if (netns === undefined || netns === '') return '';
+  if (typeof netns !== 'string' || netns.includes('\0')) throw new TypeError(`conntrack: bad netns ${String(netns)}`);
+  if (netns.startsWith('/')) return netns;
+  if (!/^[A-Za-z0-9_.-]+$/.test(netns) || netns === '.' || netns === '..') {
+    throw new TypeError(`conntrack: bad netns name ${JSON.stringify(netns)}: give a name under /run/netns or an absolute path`);
+  }
+  return `/run/netns/${netns}`;
+}
+
+function isUint32(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+}
+
+/** Per-CPU counters summed, entry count and nf_conntrack_max. Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN for another netns). */
+export async function readConntrackStats(netns?: string): Promise<ConntrackStats> {
+  return addon().conntrackStats(netnsPath(netns));
+}
+
+/** One dump of the table, grouped in C on a worker thread; largest groups first. */
+export async function aggregateConntrack(options: AggregateOptions = {}): Promise<ConntrackGroup[]> {
+  const { family = 0, status, maxGroups = DEFAULT_MAX_GROUPS } = options;
+  if (family !== 0 && family !== 4 && family !== 6) throw new TypeError(`conntrack: family must be 0, 4 or 6, not ${String(family)}`);
+  if (status !== undefined) {
+    if (!isUint32(status.value) || !isUint32(status.mask) || status.mask === 0) {
+      throw new TypeError('conntrack: status needs 32-bit value and mask, mask ≠ 0');
+    }
+    if ((status.value & ~status.mask) !== 0) throw new TypeError('conntrack: status.value has bits outside mask: nothing would match');
+  }
+  if (!isUint32(maxGroups)) throw new TypeError(`conntrack: maxGroups must be a 32-bit count, not ${String(maxGroups)}`);
+  return addon().conntrackAggregate({
+    netnsPath: netnsPath(options.netns),
+    family,
+    ...(status && { status: { value: status.value, mask: status.mask } }),
+    maxGroups,
+  });
+}
