@@ -14,7 +14,7 @@ static __always_inline struct nf_conn *skb_nf_conn(const struct sk_buff *skb)
 	unsigned long nfct;
 
 	if (bpf_core_field_exists(skb->_nfct)) {
-		nfct = BPF_CORE_READ(skb, _nfct);
+		nfct = skb->_nfct;
 		return (struct nf_conn *)(nfct & ~7UL);
 	}
 	return (struct nf_conn *)BPF_CORE_READ((struct sk_buff___old *)skb, nfct);
@@ -23,7 +23,7 @@ static __always_inline struct nf_conn *skb_nf_conn(const struct sk_buff *skb)
 static __always_inline __u8 skb_ctinfo(const struct sk_buff *skb)
 {
 	if (bpf_core_field_exists(skb->_nfct))
-		return BPF_CORE_READ(skb, _nfct) & 7;
+		return skb->_nfct & 7;
 	return 0;
 }
 

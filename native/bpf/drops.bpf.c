@@ -14,7 +14,8 @@
 #define IP_CT_IS_REPLY 3
 #define NSEC_PER_SEC 1000000000ULL
 
-const volatile __u32 samples_per_sec = 100;
+/* the cap on samples per second, divided among CPUs by user space: no shared counter on the hot path */
+const volatile __u32 samples_per_cpu_sec = 100;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -48,7 +49,7 @@ struct rate_window {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct rate_window);
@@ -82,22 +83,23 @@ static __always_inline void count(void *map, const void *key, __u32 bytes, __u32
 	__sync_fetch_and_add(&c->bytes, bytes);
 }
 
+/* tp_btf arguments are BTF pointers: plain loads (checked by the verifier) are cheaper than probe-read helpers */
 static __always_inline __u32 netns_of(struct net_device *dev, const struct sock *sk)
 {
 	if (dev)
-		return BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		return dev->nd_net.net->ns.inum;
 	if (sk)
-		return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		return sk->__sk_common.skc_net.net->ns.inum;
 	return 0;
 }
 
 /* Reads the IP and L4 headers at skb->head + network_header. False when the skb is not IP. */
 static __always_inline bool parse_headers(struct sk_buff *skb, struct fw_tuple *t)
 {
-	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 th = BPF_CORE_READ(skb, transport_header);
+	__u16 proto = bpf_ntohs(skb->protocol);
+	unsigned char *head = skb->head;
+	__u16 nh = skb->network_header;
+	__u16 th = skb->transport_header;
 	__u16 ports[2];
 
 	if (nh == (__u16)~0U)
@@ -145,6 +147,7 @@ static __always_inline bool parse_headers(struct sk_buff *skb, struct fw_tuple *
 static __always_inline void read_conntrack(struct sk_buff *skb, struct fw_drop_key *k)
 {
 	struct nf_conn *ct = skb_nf_conn(skb);
+	struct nf_conntrack_tuple orig;
 	unsigned long status;
 
 	if (!ct)
@@ -159,25 +162,24 @@ static __always_inline void read_conntrack(struct sk_buff *skb, struct fw_drop_k
 		k->ct_flags |= FW_CT_SNAT;
 	if (skb_ctinfo(skb) >= IP_CT_IS_REPLY)
 		k->ct_flags |= FW_CT_REPLY;
-	BPF_CORE_READ_INTO(&k->orig_daddr, ct, tuplehash[0].tuple.dst.u3.all);
-	k->orig_dport = bpf_ntohs(BPF_CORE_READ(ct, tuplehash[0].tuple.dst.u.all));
+	if (BPF_CORE_READ_INTO(&orig, ct, tuplehash[0].tuple))
+		return;
+	__builtin_memcpy(k->orig_daddr, &orig.dst.u3, sizeof(k->orig_daddr));
+	k->orig_dport = bpf_ntohs(orig.dst.u.all);
 }
 
-static __always_inline bool sample_allowed(void)
+static __always_inline bool sample_allowed(__u64 now)
 {
 	__u32 zero = 0;
 	struct rate_window *w = bpf_map_lookup_elem(&sample_rate, &zero);
-	__u64 now;
 
-	if (!w || samples_per_sec == 0)
+	if (!w || samples_per_cpu_sec == 0)
 		return false;
-	now = bpf_ktime_get_ns();
 	if (now - w->start_ns >= NSEC_PER_SEC) {
-		/* racy across CPUs on purpose: at worst a window lets a few more samples through */
 		w->start_ns = now;
 		w->count = 0;
 	}
-	return __sync_fetch_and_add(&w->count, 1) < samples_per_sec;
+	return w->count++ < samples_per_cpu_sec;
 }
 
 static __always_inline int on_drop(struct sk_buff *skb, void *location, __u32 reason)
@@ -187,19 +189,22 @@ static __always_inline int on_drop(struct sk_buff *skb, void *location, __u32 re
 	struct fw_sample *s;
 	__u32 len;
 
+	__u64 now;
+
 	if (!parse_headers(skb, &k.t))
 		return 0;
-	dev = BPF_CORE_READ(skb, dev);
-	k.netns = netns_of(dev, BPF_CORE_READ(skb, sk));
+	dev = skb->dev;
+	k.netns = netns_of(dev, skb->sk);
 	k.reason = reason;
 	k.location = (__u64)location;
 	read_conntrack(skb, &k);
-	len = BPF_CORE_READ(skb, len);
+	len = skb->len;
 
 	stat_add(FW_STAT_DROPS, 1);
 	count(&drops, &k, len, FW_STAT_DROP_FLOWS, FW_STAT_DROP_MAP_FULL);
 
-	if (!sample_allowed()) {
+	now = bpf_ktime_get_ns();
+	if (!sample_allowed(now)) {
 		stat_add(FW_STAT_SAMPLES_LIMITED, 1);
 		return 0;
 	}
@@ -209,9 +214,9 @@ static __always_inline int on_drop(struct sk_buff *skb, void *location, __u32 re
 		return 0;
 	}
 	s->key = k;
-	s->time_ns = bpf_ktime_get_ns();
+	s->time_ns = now;
 	s->len = len;
-	s->ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
+	s->ifindex = dev ? dev->ifindex : 0;
 	bpf_ringbuf_submit(s, 0);
 	stat_add(FW_STAT_SAMPLES, 1);
 	return 0;

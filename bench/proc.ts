@@ -1,0 +1,24 @@
+// Cost of a child process, read from /proc: CPU (user+sys) over an interval, and memory.
+import { readFileSync } from 'node:fs';
+
+const TICK = 100; // USER_HZ on Linux
+
+export interface CpuTimes { user: number; sys: number }
+
+export function cpuSeconds(pid: number): CpuTimes {
+  // fields after the ")" that ends comm: utime is the 12th, stime the 13th
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(f[11]) / TICK, sys: Number(f[12]) / TICK };
+}
+
+/** VmRSS and VmHWM (peak) in MB. */
+export function memoryMB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+export function cores(before: CpuTimes, after: CpuTimes, seconds: number): { user: number; sys: number } {
+  return { user: (after.user - before.user) / seconds, sys: (after.sys - before.sys) / seconds };
+}
