@@ -180,7 +180,10 @@ class StartWorker : public TracerWorker {
     bpf_map__set_max_entries(skel_->maps.drops, options_.max_flows);
     bpf_map__set_max_entries(skel_->maps.retransmits, options_.max_retransmit_flows);
     bpf_map__set_max_entries(skel_->maps.samples, options_.ring_bytes);
-    skel_->rodata->samples_per_sec = options_.samples_per_sec;
+    // each CPU keeps its own window (no shared counter on the hot path): the cap is split among them
+    int ncpu = libbpf_num_possible_cpus();
+    skel_->rodata->samples_per_cpu_sec =
+        options_.samples_per_sec == 0 ? 0 : (options_.samples_per_sec + ncpu - 1) / (ncpu > 0 ? ncpu : 1);
 
     if (int err = drops_bpf__load(skel_)) {
       failure_ = {"bpf_object__load", -err, "loading the drop tracer needs CAP_BPF and CAP_PERFMON"};
