@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { eventually, kernelSkip, tracerProgramsLoaded } from './helpers/env';
+import { eventually, kernelSkip, programIdsHeldBy, unloaded } from './helpers/env';
 
 const CLI = path.resolve(__dirname, '..', 'src', 'cli.js');
 
@@ -46,19 +46,21 @@ async function terminate(d: Daemon): Promise<number | null> {
 describe('flapwatch run', { skip: kernelSkip }, () => {
   test('serves metrics with the tracer up, and SIGTERM detaches every program and exits 0', async () => {
     const d = start([]);
+    let ids: number[] = [];
     try {
       await ready(d);
       assert.match(await metrics(d), /^flapwatch_source_up\{source="drops"\} 1$/m);
       assert.match(await metrics(d), /^process_resident_memory_bytes /m);
       assert.equal((await fetch(`${d.url}/healthz`)).status, 200);
       assert.equal((await fetch(`${d.url}/nope`)).status, 404);
-      assert.ok(tracerProgramsLoaded().length > 0);
+      ids = programIdsHeldBy(d.child.pid!);
+      assert.ok(ids.length >= 3, `programs held by the daemon: ${ids.join(', ')}`);
       const lines = d.logs().filter((l) => l.source === 'drops');
       assert.deepEqual(lines.map((l) => [l.msg, l.up]), [['drops source up', true]], 'one start-up line for the source');
     } finally {
       assert.equal(await terminate(d), 0);
     }
-    await eventually(() => tracerProgramsLoaded().length === 0, 'the programs to be unloaded after SIGTERM');
+    await unloaded(ids, 'the daemon\'s programs to be unloaded after SIGTERM');
   });
 
   test('without BTF it keeps serving, with the drops source down and the reason logged', async () => {

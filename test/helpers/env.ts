@@ -1,6 +1,6 @@
 // What a kernel test needs, and why it skips when it cannot run here (never a silent pass).
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 function whyNot(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (CAP_BPF, CAP_NET_ADMIN): run the suite as root';
@@ -26,13 +26,32 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
   }
 }
 
-/** Names of loaded BPF programs (bpftool prog show). */
-export function bpfProgramNames(): string[] {
+/** IDs of every BPF program loaded on the machine (bpftool prog show). */
+export function loadedProgramIds(): Set<number> {
   const out = execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
-  return (JSON.parse(out) as { name?: string }[]).map((p) => p.name ?? '');
+  return new Set((JSON.parse(out) as { id: number }[]).map((p) => p.id));
 }
 
-/** Our programs still loaded (the kernel keeps 15 characters of a program's name). */
-export function tracerProgramsLoaded(): string[] {
-  return bpfProgramNames().filter((n) => n.startsWith('kfree_skb_') || n.startsWith('tcp_retransmit_'));
+/** IDs of the BPF programs a process holds through its fds (program and link fds carry prog_id in fdinfo). */
+export function programIdsHeldBy(pid: number): number[] {
+  const ids = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    const m = /^prog_id:\s+(\d+)$/m.exec(info);
+    if (m) ids.add(Number(m[1]));
+  }
+  return [...ids];
+}
+
+/** Waits until none of `ids` is loaded any more (the kernel frees programs after an RCU grace period). */
+export async function unloaded(ids: number[], what: string): Promise<void> {
+  await eventually(() => {
+    const loaded = loadedProgramIds();
+    return ids.every((id) => !loaded.has(id));
+  }, what);
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addon, type NativeDropTracer, type NativeError, type TracerOptions } from '../../src/native';
-import { eventually, kernelSkip, tracerProgramsLoaded } from '../helpers/env';
+import { kernelSkip, programIdsHeldBy, unloaded } from '../helpers/env';
 
 const options = (over: Partial<TracerOptions> = {}): TracerOptions => ({
   btfPath: '',
@@ -21,14 +21,15 @@ test('DropTracer on the real kernel', { skip: kernelSkip }, async (t) => {
     assert.ok(info.programs.includes('kfree_skb_reason'), `programs: ${info.programs.join(', ')}`);
     assert.ok(info.programs.includes('tcp_retransmit_skb'));
     assert.deepEqual(info.missing, []);
-    assert.ok(tracerProgramsLoaded().length >= 3);
+    const ids = programIdsHeldBy(process.pid);
+    assert.equal(ids.length, 3, 'one program per hook, held by this process');
     const drained = await tracer.drain();
     assert.ok(Array.isArray(drained.drops));
     assert.equal(typeof drained.counters.drops, 'number');
     tracer.stop();
     tracer.stop(); // idempotent
-    // the kernel frees programs after an RCU grace period
-    await eventually(() => tracerProgramsLoaded().length === 0, 'the programs to be unloaded');
+    assert.deepEqual(programIdsHeldBy(process.pid), []);
+    await unloaded(ids, 'the programs to be unloaded');
   });
 
   await t.test('a second start() after stop() works', async () => {
@@ -61,12 +62,14 @@ test('DropTracer on the real kernel', { skip: kernelSkip }, async (t) => {
   await t.test('stop() while a drain runs detaches at once and frees when the drain ends', async () => {
     const tracer: NativeDropTracer = new (addon().DropTracer)();
     await tracer.start(options());
+    const ids = programIdsHeldBy(process.pid);
     const pending = tracer.drain();
     await assert.rejects(tracer.drain(), /already running/);
     tracer.stop();
     const result = await pending;
     assert.ok(Array.isArray(result.drops));
-    await eventually(() => tracerProgramsLoaded().length === 0, 'the programs to be unloaded');
+    assert.deepEqual(programIdsHeldBy(process.pid), []);
+    await unloaded(ids, 'the programs to be unloaded');
   });
 
   await t.test('btfEnum names the drop reasons of the running kernel', () => {
