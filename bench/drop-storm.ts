@@ -31,11 +31,16 @@ function flapwatch(extra: string[]): (port: number) => Promise<ChildProcess> {
     });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`flapwatch exited ${child.exitCode}: ${out}`);
-      const res = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => null);
-      return !!res && /flapwatch_source_up\{source="drops"\} 1/.test(await res.text());
-    }, `flapwatch to attach (its log: ${out || 'empty'})`);
+    try {
+      await waitFor(async () => {
+        if (child.exitCode !== null) throw new Error(`flapwatch exited ${child.exitCode}: ${out}`);
+        const res = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => null);
+        return !!res && /flapwatch_source_up\{source="drops"\} 1/.test(await res.text());
+      }, 'flapwatch to attach');
+    } catch (err) {
+      await stop(child);
+      throw err;
+    }
     return child;
   };
 }
@@ -134,6 +139,11 @@ export async function dropStorm(): Promise<Bench> {
       title: `Drop storm: UDP into an iptables DROP rule (nft backend), ${SECONDS} s per variant`,
       header: ['variant', 'packets/s dropped (median)', 'each round, kpps', 'tracer CPU, cores (user + sys)', 'idle RSS MB', 'RSS at the end MB'],
       rows,
+      notes: [
+        'The sender is one udpflood process (one packet per syscall: each comes back EPERM from the rule); every drop runs the tracer in its context, so a slower kernel path shows as fewer packets/s.',
+        'Rounds interleave the variants; the spread between rounds is the noise of a shared 2-CPU VM. bpftrace keeps its counts in the kernel too, hence no user CPU.',
+        'per-event sends every drop through the ring buffer to JavaScript (--samples-per-second 1000000): the cost the in-kernel aggregation avoids.',
+      ],
       floors: [
         { what: "flapwatch's user-space CPU at the storm ≤ 0.05 core", ok: fw.cpu <= 0.05, value: fw.cpu.toFixed(3) },
         {
