@@ -15,6 +15,7 @@ class Addon : public Napi::Addon<Addon> {
     InstallLibbpfPrint();
     DefineAddon(exports, {InstanceValue("DropTracer", DropTracer::Define(env), napi_enumerable),
                           InstanceMethod<&Addon::BtfEnumMethod>("btfEnum"),
+                          InstanceMethod<&Addon::ResolveMethod>("resolveKernelAddresses"),
                           InstanceMethod<&Addon::ConntrackStatsMethod>("conntrackStats"),
                           InstanceMethod<&Addon::ConntrackAggregateMethod>("conntrackAggregate")});
   }

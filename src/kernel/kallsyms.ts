@@ -32,10 +32,14 @@ export class Kallsyms implements SymbolResolver {
   async prepare(addrs: Iterable<bigint>): Promise<void> {
     const unknown = [...new Set(addrs)].filter((a) => !this.cache.has(a));
     if (unknown.length === 0) return;
-    // No kallsyms (a locked-down container): raw addresses, cached so the file is not retried every drain.
-    const names = await this.native()
-      .resolveKernelAddresses(this.path, unknown)
-      .catch(() => unknown.map(() => null));
+    // No kallsyms (a locked-down container) or no resolver: raw addresses, cached so that nothing is retried
+    // every drain. A drop is still counted when its location cannot be named.
+    let names: (string | null)[];
+    try {
+      names = await this.native().resolveKernelAddresses(this.path, unknown);
+    } catch {
+      names = unknown.map(() => null);
+    }
     unknown.forEach((addr, i) => this.remember(addr, names[i] ?? formatAddress(addr)));
   }
 

@@ -73,3 +73,13 @@ test('the running kernel\'s kallsyms resolves one of its functions', async (t) =
   await syms.prepare([addr + 0x10n]);
   assert.equal(syms.resolve(addr + 0x10n), 'nf_hook_slow+0x10');
 });
+
+test('a resolver that throws synchronously still leaves raw addresses', async () => {
+  const syms = new Kallsyms('/x', 8, () => ({
+    resolveKernelAddresses: () => {
+      throw new TypeError('not a function');
+    },
+  }));
+  await syms.prepare([0x10n]);
+  assert.equal(syms.resolve(0x10n), '0x10');
+});
