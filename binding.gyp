@@ -25,6 +25,8 @@
         "native/src/addon.cc",
         "native/src/btf_enum.cc",
         "native/src/conntrack.cc",
+        "native/src/conntrack_events.cc",
+        "native/src/conntrack_groups.cc",
         "native/src/conntrack_netlink.cc",
         "native/src/drop_tracer.cc",
         "native/src/errors.cc",

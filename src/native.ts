@@ -134,7 +134,7 @@ export interface ConntrackAggregateOptions {
   maxGroups?: number;
 }
 
-/** Flows by original destination (the ClusterIP before DNAT) × protocol × TCP state, largest first. */
+/** Flows by original destination (the ClusterIP before DNAT) × protocol × TCP state. */
 export interface ConntrackGroup {
   daddr: string;
   dport: number;
@@ -149,6 +149,36 @@ export interface ConntrackGroup {
   assured: number;
 }
 
+/**
+ * ConntrackGroups as columns, largest first (kernel/conntrack.ts makes the objects): thousands of objects
+ * built in C++ would hold the event loop for tens of milliseconds.
+ */
+export interface ConntrackGroupColumns {
+  /** daddr of each group, joined by '\n'; '' when there is none */
+  daddrs: string;
+  /** state of each group, joined by '\n' */
+  states: string;
+  /** five per group: dport, proto, flows, unreplied, assured */
+  values: Uint32Array;
+}
+
+export interface NativeConntrackWatch {
+  /**
+   * Joins the DESTROY event group of that netns ('' = ours); polled from the event loop until stop().
+   * With net.netfilter.nf_conntrack_events=2 (the default) the kernel reports only entries created while
+   * a listener existed: deaths of flows older than start() go uncounted.
+   */
+  start(options: { netnsPath: string; maxGroups: number }): Promise<void>;
+  /**
+   * Entries destroyed without ever seeing a reply since the previous drain (flows = unreplied), by original
+   * destination; past maxGroups destinations the rest are summed under '*'. `overflows`: times the kernel
+   * dropped events because our queue was full, so deaths went uncounted.
+   */
+  drain(): ConntrackGroupColumns & { overflows: number };
+  /** closes the socket; idempotent */
+  stop(): void;
+}
+
 /** Errors from the addon: the failing call, errno and its code. */
 export interface NativeError extends Error {
   code: string;
@@ -158,11 +188,12 @@ export interface NativeError extends Error {
 
 export interface Addon {
   DropTracer: new () => NativeDropTracer;
+  ConntrackWatch: new () => NativeConntrackWatch;
   /** enumerator value → name of a BTF enum ('skb_drop_reason'); {} when the type is absent */
   btfEnum(btfPath: string, name: string): Record<number, string>;
   conntrackStats(netnsPath: string): Promise<ConntrackStats>;
   /** one ctnetlink dump, aggregated on a worker thread */
-  conntrackAggregate(options: ConntrackAggregateOptions): Promise<ConntrackGroup[]>;
+  conntrackAggregate(options: ConntrackAggregateOptions): Promise<ConntrackGroupColumns>;
   /** kernel addresses → 'symbol+0xoff' (null when unknown) by one pass over a kallsyms file */
   resolveKernelAddresses(path: string, addrs: bigint[]): Promise<(string | null)[]>;
 }

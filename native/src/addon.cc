@@ -3,6 +3,7 @@
 
 #include "btf_enum.h"
 #include "conntrack.h"
+#include "conntrack_events.h"
 #include "drop_tracer.h"
 #include "kallsyms.h"
 #include "libbpf_log.h"
@@ -14,6 +15,7 @@ class Addon : public Napi::Addon<Addon> {
   Addon(Napi::Env env, Napi::Object exports) {
     InstallLibbpfPrint();
     DefineAddon(exports, {InstanceValue("DropTracer", DropTracer::Define(env), napi_enumerable),
+                          InstanceValue("ConntrackWatch", ConntrackWatch::Define(env), napi_enumerable),
                           InstanceMethod<&Addon::BtfEnumMethod>("btfEnum"),
                           InstanceMethod<&Addon::ResolveMethod>("resolveKernelAddresses"),
                           InstanceMethod<&Addon::ConntrackStatsMethod>("conntrackStats"),

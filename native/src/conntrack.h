@@ -2,12 +2,19 @@
 #pragma once
 #include <napi.h>
 
+#include <vector>
+
+#include "conntrack_groups.h"
+
 namespace flapwatch {
 
 // conntrackStats(netnsPath: string): Promise<ConntrackStats>
 Napi::Value ConntrackStats(const Napi::CallbackInfo &info);
 
-// conntrackAggregate(options: AggregateOptions): Promise<ConntrackGroup[]>
+// conntrackAggregate(options: ConntrackAggregateOptions): Promise<ConntrackGroupColumns>
 Napi::Value ConntrackAggregate(const Napi::CallbackInfo &info);
+
+// ConntrackGroupColumns: the groups, then `rest` as daddr '*' if it holds any flow.
+Napi::Object GroupColumns(Napi::Env env, const std::vector<CtGroup> &groups, const CtGroup &rest);
 
 }  // namespace flapwatch

@@ -175,88 +175,9 @@ uint64_t ReadConntrackMax() {
   return value;
 }
 
-// Groups by key: open addressing over indices into a dense vector, so 250k groups cost two flat arrays
-// (no node per group) and the vector is already the result. A slot keeps 32 bits of the hash beside the
-// index, so a probe rarely reads a group it does not want; flows are counted in batches whose slots are
-// prefetched first, since with many groups nearly every lookup misses the cache.
-class GroupTable {
- public:
-  GroupTable() : slots_(1024) {}
-
-  void Add(const CtGroupKey &key, uint32_t status) {
-    Pending &p = pending_[pending_count_++];
-    p = {key, Hash(key), status};
-    __builtin_prefetch(&slots_[p.hash & (slots_.size() - 1)]);
-    if (pending_count_ == kBatch) Flush();
-  }
-
-  std::vector<CtGroup> Take() {
-    Flush();
-    slots_ = {};
-    return std::move(groups_);
-  }
-
- private:
-  static constexpr uint64_t kTagMask = 0xffffffff00000000ull;
-  static constexpr size_t kBatch = 16;
-
-  struct Pending {
-    CtGroupKey key;
-    uint64_t hash;
-    uint32_t status;
-  };
-
-  static uint64_t Hash(const CtGroupKey &key) {
-    static_assert(sizeof(CtGroupKey) == 24, "three words");
-    uint64_t w[3];
-    std::memcpy(w, &key, sizeof(w));
-    uint64_t h = (w[0] * 0x9e3779b97f4a7c15ull) ^ (w[1] * 0xc2b2ae3d27d4eb4full) ^ (w[2] * 0x165667b19e3779f9ull);
-    return h ^ (h >> 29);
-  }
-
-  void Flush() {
-    for (size_t n = 0; n < pending_count_; n++) {
-      CtGroup &g = Find(pending_[n].key, pending_[n].hash);
-      g.flows++;
-      if (!(pending_[n].status & IPS_SEEN_REPLY)) g.unreplied++;
-      if (pending_[n].status & IPS_ASSURED) g.assured++;
-    }
-    pending_count_ = 0;
-  }
-
-  CtGroup &Find(const CtGroupKey &key, uint64_t hash) {
-    if ((groups_.size() + 1) * 2 > slots_.size()) Grow();  // load ≤ 1/2: short probes
-    for (size_t i = hash;; i++) {
-      uint64_t &slot = slots_[i & (slots_.size() - 1)];
-      if (!slot) {
-        groups_.push_back({key});
-        slot = (hash & kTagMask) | groups_.size();
-        return groups_.back();
-      }
-      CtGroup &g = groups_[(slot & ~kTagMask) - 1];
-      if ((slot & kTagMask) == (hash & kTagMask) && g.key == key) return g;
-    }
-  }
-
-  void Grow() {
-    slots_.assign(slots_.size() * 2, 0);
-    for (size_t n = 1; n <= groups_.size(); n++) {
-      uint64_t hash = Hash(groups_[n - 1].key);
-      size_t i = hash;
-      while (slots_[i & (slots_.size() - 1)]) i++;
-      slots_[i & (slots_.size() - 1)] = (hash & kTagMask) | n;
-    }
-  }
-
-  std::vector<uint64_t> slots_;  // hash tag << 32 | index + 1 into groups_; 0 = empty; a power of two long
-  std::vector<CtGroup> groups_;
-  Pending pending_[kBatch];
-  size_t pending_count_ = 0;
-};
-
 struct DumpState {
   const CtAggregateOptions *options;
-  GroupTable groups;
+  CtGroupTable groups;
 };
 
 void ParseOrigTuple(const nlattr *tuple, CtGroupKey &key) {
@@ -290,12 +211,23 @@ void ParseTcpState(const nlattr *protoinfo, CtGroupKey &key) {
 int OnConntrack(const nlmsghdr *nlh, void *data) {
   auto *state = static_cast<DumpState *>(data);
   const CtAggregateOptions &o = *state->options;
-  if (static_cast<int>(nlh->nlmsg_len) < kCtHeader) return MNL_CB_OK;
   CtGroupKey key;
+  uint32_t status;
+  if (!ParseCt(nlh, key, status)) return MNL_CB_OK;
+  // Kernels older than CTA_STATUS_MASK ignore the filter in the request: apply it here too.
+  if (o.filter_status && (status & o.status_mask) != o.status_value) return MNL_CB_OK;
+  state->groups.Add(key, status);
+  return MNL_CB_OK;
+}
+
+}  // namespace
+
+bool ParseCt(const nlmsghdr *nlh, CtGroupKey &key, uint32_t &status) {
+  if (static_cast<int>(nlh->nlmsg_len) < kCtHeader) return false;
   std::memset(&key, 0, sizeof(key));
   key.family = static_cast<const nfgenmsg *>(NLMSG_DATA(nlh))->nfgen_family;
   key.tcp_state = kNoTcpState;
-  uint32_t status = 0;
+  status = 0;
   ForEachCtAttr(nlh, [&](const nlattr *attr) {
     switch (AttrType(attr)) {
       case CTA_TUPLE_ORIG: ParseOrigTuple(attr, key); break;
@@ -305,21 +237,8 @@ int OnConntrack(const nlmsghdr *nlh, void *data) {
       case CTA_PROTOINFO: ParseTcpState(attr, key); break;
     }
   });
-  // Kernels older than CTA_STATUS_MASK ignore the filter in the request: apply it here too.
-  if (o.filter_status && (status & o.status_mask) != o.status_value) return MNL_CB_OK;
-  state->groups.Add(key, status);
-  return MNL_CB_OK;
+  return true;
 }
-
-// Largest first; ties in key order so results are stable.
-bool Larger(const CtGroup &a, const CtGroup &b) {
-  if (a.flows != b.flows) return a.flows > b.flows;
-  return std::memcmp(&a.key, &b.key, sizeof(a.key)) < 0;
-}
-
-}  // namespace
-
-bool CtGroupKey::operator==(const CtGroupKey &o) const { return std::memcmp(this, &o, sizeof(o)) == 0; }
 
 CtSocket::~CtSocket() {
   if (nl_) mnl_socket_close(nl_);
@@ -377,6 +296,16 @@ bool CtSocket::Run(nlmsghdr *request, int (*on_message)(const nlmsghdr *, void *
   }
 }
 
+bool CtSocket::Subscribe(unsigned group, Failure &failure) {
+  if (mnl_socket_setsockopt(nl_, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0) {
+    failure = {"setsockopt", errno, "joining a ctnetlink event group"};
+    return false;
+  }
+  return true;
+}
+
+int CtSocket::fd() const { return mnl_socket_get_fd(nl_); }
+
 bool ReadCtStats(const std::string &netns_path, CtStats &out, Failure &failure) {
   CtSocket socket;
   if (!socket.Open(netns_path, failure)) return false;
@@ -408,7 +337,7 @@ bool AggregateCt(const CtAggregateOptions &options, CtAggregate &out, Failure &f
   DumpState state{&options, {}};
   if (!socket.Run(request, OnConntrack, &state, "IPCTNL_MSG_CT_GET", failure)) return false;
 
-  out.groups = state.groups.Take();
+  out.groups = state.groups.Take(&out.rest);  // the table has no limit: rest starts empty
   if (options.max_groups && out.groups.size() > options.max_groups) {
     auto keep = out.groups.begin() + options.max_groups;
     std::nth_element(out.groups.begin(), keep, out.groups.end(), Larger);
@@ -416,21 +345,11 @@ bool AggregateCt(const CtAggregateOptions &options, CtAggregate &out, Failure &f
       out.rest.flows += g->flows;
       out.rest.unreplied += g->unreplied;
       out.rest.assured += g->assured;
-      out.rest_groups++;
     }
     out.groups.erase(keep, out.groups.end());
   }
   std::sort(out.groups.begin(), out.groups.end(), Larger);
   return true;
-}
-
-std::string TcpStateName(uint8_t state) {
-  // enum tcp_conntrack; 9 was LISTEN, now SYN_SENT2.
-  static const char *const names[] = {"NONE",       "SYN_SENT", "SYN_RECV",  "ESTABLISHED", "FIN_WAIT",
-                                      "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE",       "SYN_SENT2"};
-  if (state == kNoTcpState) return "";
-  if (state < sizeof(names) / sizeof(names[0])) return names[state];
-  return "state_" + std::to_string(state);
 }
 
 }  // namespace flapwatch

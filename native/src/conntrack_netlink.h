@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "conntrack_groups.h"
 #include "errors.h"
 
 struct mnl_socket;
@@ -26,13 +27,17 @@ class CtSocket {
   // request). `what` names the request in errors.
   bool Run(nlmsghdr *request, int (*on_message)(const nlmsghdr *, void *), void *data, const char *what,
            Failure &failure);
-
-  mnl_socket *socket() const { return nl_; }
+  // Joins a ctnetlink multicast group (NFNLGRP_CONNTRACK_*) to receive its events.
+  bool Subscribe(unsigned group, Failure &failure);
+  int fd() const;
 
  private:
   mnl_socket *nl_ = nullptr;
   unsigned seq_ = 0;
 };
+
+// Reads a conntrack message (a dump reply or an event): its group key and status. False if too short.
+bool ParseCt(const nlmsghdr *nlh, CtGroupKey &key, uint32_t &status);
 
 struct CtStats {
   std::vector<std::pair<std::string, uint64_t>> counters;  // per-CPU stats summed, in enum order
@@ -42,26 +47,6 @@ struct CtStats {
 };
 
 bool ReadCtStats(const std::string &netns_path, CtStats &out, Failure &failure);
-
-// Original destination × L4 protocol × TCP state: what the groups are keyed by.
-struct CtGroupKey {
-  uint8_t addr[16];
-  uint16_t port;      // host order
-  uint8_t family;     // AF_INET or AF_INET6
-  uint8_t proto;
-  uint8_t tcp_state;  // kNoTcpState for other protocols
-  uint8_t pad[3];     // zero: keys are compared and hashed as three 64-bit words
-
-  bool operator==(const CtGroupKey &o) const;
-};
-constexpr uint8_t kNoTcpState = 0xff;
-
-struct CtGroup {
-  CtGroupKey key;
-  uint32_t flows = 0;
-  uint32_t unreplied = 0;  // no IPS_SEEN_REPLY
-  uint32_t assured = 0;    // IPS_ASSURED
-};
 
 struct CtAggregateOptions {
   std::string netns_path;
@@ -74,13 +59,9 @@ struct CtAggregateOptions {
 
 struct CtAggregate {
   std::vector<CtGroup> groups;  // largest first
-  CtGroup rest;                 // what did not fit in max_groups; rest.key is unused
-  uint32_t rest_groups = 0;
+  CtGroup rest;                 // the flows of groups past max_groups (its key stays zero)
 };
 
 bool AggregateCt(const CtAggregateOptions &options, CtAggregate &out, Failure &failure);
-
-// Name of a TCP conntrack state as conntrack(8) prints it; '' for kNoTcpState.
-std::string TcpStateName(uint8_t state);
 
 }  // namespace flapwatch

@@ -1,6 +1,6 @@
-// Conntrack of a network namespace over ctnetlink (the addon): table health, and flows grouped by original
-// destination. Arguments are checked here; the addon trusts what it is given.
-import { addon, IPS_SEEN_REPLY, type ConntrackGroup, type ConntrackStats } from '../native';
+// Conntrack of a network namespace over ctnetlink (the addon): table health, flows grouped by original
+// destination, and flows that died unanswered. Arguments are checked here; the addon trusts them.
+import { addon, IPS_SEEN_REPLY, type ConntrackGroup, type ConntrackGroupColumns, type ConntrackStats } from '../native';
 
 export type { ConntrackGroup, ConntrackStats };
 
@@ -8,7 +8,7 @@ export type { ConntrackGroup, ConntrackStats };
 export const UNREPLIED = { value: 0, mask: IPS_SEEN_REPLY } as const;
 export const REPLIED = { value: IPS_SEEN_REPLY, mask: IPS_SEEN_REPLY } as const;
 
-/** Enough for every Service and endpoint of a node; a table of 250k distinct destinations stays cheap. */
+/** Enough for every Service and endpoint a node talks to, and still cheap to hand to JS (~2 ms). */
 export const DEFAULT_MAX_GROUPS = 10_000;
 
 export interface AggregateOptions {
@@ -18,8 +18,21 @@ export interface AggregateOptions {
   family?: 0 | 4 | 6;
   /** only flows whose status & mask === value, e.g. UNREPLIED */
   status?: { value: number; mask: number };
-  /** most groups returned; the rest are summed into one group with daddr '*'. 0 = all */
+  /** most groups returned, largest first; the rest are summed into one last group with daddr '*'. 0 = all */
   maxGroups?: number;
+}
+
+export interface ConntrackDeaths {
+  /** flows destroyed without a reply since the previous drain, by original destination (flows = unreplied) */
+  groups: ConntrackGroup[];
+  /** times the kernel dropped events since the previous drain (our queue was full): deaths went uncounted */
+  overflows: number;
+}
+
+export interface ConntrackDeathWatch {
+  drain(): ConntrackDeaths;
+  /** idempotent */
+  stop(): void;
 }
 
 /** '' for our own netns, /run/netns/NAME for a name, an absolute path as it is. */
@@ -35,6 +48,20 @@ export function netnsPath(netns?: string): string {
 
 function isUint32(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+}
+
+function groups({ daddrs, states, values }: ConntrackGroupColumns): ConntrackGroup[] {
+  if (values.length === 0) return [];
+  const state = states.split('\n');
+  return daddrs.split('\n').map((daddr, i) => ({
+    daddr,
+    dport: values[i * 5]!,
+    proto: values[i * 5 + 1]!,
+    state: state[i]!,
+    flows: values[i * 5 + 2]!,
+    unreplied: values[i * 5 + 3]!,
+    assured: values[i * 5 + 4]!,
+  }));
 }
 
 /** Per-CPU counters summed, entry count and nf_conntrack_max. Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN for another netns). */
@@ -53,10 +80,30 @@ export async function aggregateConntrack(options: AggregateOptions = {}): Promis
     if ((status.value & ~status.mask) !== 0) throw new TypeError('conntrack: status.value has bits outside mask: nothing would match');
   }
   if (!isUint32(maxGroups)) throw new TypeError(`conntrack: maxGroups must be a 32-bit count, not ${String(maxGroups)}`);
-  return addon().conntrackAggregate({
+  const columns = await addon().conntrackAggregate({
     netnsPath: netnsPath(options.netns),
     family,
     ...(status && { status: { value: status.value, mask: status.mask } }),
     maxGroups,
   });
+  return groups(columns);
+}
+
+/**
+ * Starts counting entries that die unanswered (DESTROY events without SEEN_REPLY: lost handshakes,
+ * unanswered UDP) by original destination; drain() each interval, stop() at the end. Only flows created
+ * after the start are seen (see NativeConntrackWatch.start). Needs CAP_NET_ADMIN.
+ */
+export async function watchConntrackDeaths(options: { netns?: string; maxGroups?: number } = {}): Promise<ConntrackDeathWatch> {
+  const { maxGroups = DEFAULT_MAX_GROUPS } = options;
+  if (!isUint32(maxGroups) || maxGroups === 0) throw new TypeError(`conntrack: maxGroups must be a 32-bit count ≥ 1, not ${String(maxGroups)}`);
+  const watch = new (addon().ConntrackWatch)();
+  await watch.start({ netnsPath: netnsPath(options.netns), maxGroups });
+  return {
+    drain: () => {
+      const drained = watch.drain();
+      return { groups: groups(drained), overflows: drained.overflows };
+    },
+    stop: () => watch.stop(),
+  };
 }
