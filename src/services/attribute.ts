@@ -1,0 +1,121 @@
+// Attribution: every drop and retransmit gets a Service, a direction, and (drops) the mechanism that lost it.
+// The witnesses, per reference/kernel.md: the drop reason and location, the skb's conntrack entry (present?
+// confirmed? DNATed?), the conntrack stat deltas of the same interval, and which kube-proxy drop/reject rule
+// counters rose. Where they cannot tell two mechanisms apart, both are named.
+import { functionOf } from '../kernel/kallsyms';
+import type { DropObservation, RetransmitObservation } from '../observe/types';
+import { protocolOf, type ServiceIndex, type ServicePortView } from './index';
+
+export type Direction = 'to_service' | 'from_service' | 'node';
+export const MECHANISMS = [
+  'no-endpoints',
+  'conntrack-insert-failed',
+  'conntrack-table-full',
+  'conntrack-invalid',
+  'netfilter-drop',
+  'kernel-drop',
+] as const;
+export type Mechanism = (typeof MECHANISMS)[number];
+
+/** What else the node saw in the interval the drops were drained from. */
+export interface IntervalEvidence {
+  /** the netns whose conntrack stats and rules these are: the node's (the daemon's own) */
+  netns: number;
+  /** conntrack stat deltas over the interval; {} when conntrack could not be read */
+  conntrack: Partial<Record<'drop' | 'invalid' | 'insert_failed', number>>;
+  /** kube-proxy drop/reject rules whose counters rose in the interval */
+  rules: RuleRise[];
+}
+
+export interface RuleRise {
+  kind: string;
+  /** `ns/svc:port` for per-Service rules */
+  service?: string;
+  table: string;
+  chain: string;
+  packets: number;
+}
+
+export interface Attribution {
+  service: ServicePortView | null;
+  direction: Direction;
+}
+
+export interface AttributedDrop extends DropObservation, Attribution {
+  /** one mechanism, or the two the evidence could not tell apart */
+  mechanisms: Mechanism[];
+  /** where, in kube-proxy's terms when known: `filter/KUBE-SERVICES reject_no_endpoints`, or the reason */
+  detail: string;
+}
+
+export type AttributedRetransmit = RetransmitObservation & Attribution;
+
+export const NO_EVIDENCE: IntervalEvidence = { netns: 0, conntrack: {}, rules: [] };
+
+/** Service and direction of a packet from its addresses (and, for drops, the pre-DNAT destination). */
+export function attribute(
+  index: ServiceIndex,
+  t: { saddr: string; daddr: string; sport: number; dport: number; proto: number },
+  orig?: { addr: string; port: number } | null,
+): Attribution {
+  const proto = protocolOf(t.proto);
+  if (!proto) return { service: null, direction: 'node' };
+  const to = (orig && index.byVip(orig.addr, orig.port, proto)) || index.byVip(t.daddr, t.dport, proto) || index.byEndpoint(t.daddr, t.dport, proto);
+  if (to) return { service: to, direction: 'to_service' };
+  const from = index.byEndpoint(t.saddr, t.sport, proto) || index.byVip(t.saddr, t.sport, proto);
+  if (from) return { service: from, direction: 'from_service' };
+  return { service: null, direction: 'node' };
+}
+
+function rulesRose(ev: IntervalEvidence, kind: string, service?: string): RuleRise[] {
+  return ev.rules.filter((r) => r.kind === kind && (service === undefined || r.service === service));
+}
+
+const where = (rules: RuleRise[]) => rules.map((r) => `${r.table}/${r.chain} ${r.kind}`).join(', ');
+
+function mechanism(d: DropObservation, a: Attribution, ev: IntervalEvidence): { mechanisms: Mechanism[]; detail: string } {
+  if (d.reasonName !== 'NETFILTER_DROP') return { mechanisms: ['kernel-drop'], detail: d.reasonName };
+  // stat deltas and rule counters are the node's: they witness only drops in the node's netns
+  const node = d.netns === ev.netns;
+  const ct = node ? ev.conntrack : {};
+  const fn = functionOf(d.location);
+
+  if (!d.ct.present) {
+    // no entry: conntrack refused the packet (table full) or called it INVALID and a rule dropped it
+    const full = (ct.drop ?? 0) > 0;
+    const invalidRules = node ? rulesRose(ev, 'drop_invalid') : [];
+    const invalid = (ct.invalid ?? 0) > 0 || invalidRules.length > 0;
+    if (full && !invalid) return { mechanisms: ['conntrack-table-full'], detail: 'conntrack table full (stat drop rose)' };
+    if (invalid && !full) return { mechanisms: ['conntrack-invalid'], detail: where(invalidRules) || 'ctstate INVALID (stat invalid rose)' };
+    if (full && invalid) return { mechanisms: ['conntrack-table-full', 'conntrack-invalid'], detail: 'both conntrack stats drop and invalid rose' };
+    // no witness: in nf_hook_slow conntrack itself is the likely dropper, in nft_do_chain a rule on an untracked packet
+    return fn === 'nft_do_chain'
+      ? { mechanisms: ['conntrack-invalid', 'netfilter-drop'], detail: `${fn}: a rule dropped a packet conntrack did not track` }
+      : { mechanisms: ['conntrack-table-full', 'conntrack-invalid'], detail: `${fn}: no conntrack entry and no stat witness` };
+  }
+
+  const svc = a.service;
+  if (svc && a.direction === 'to_service' && !d.ct.dnat && !d.ct.confirmed) {
+    // sent to the ClusterIP and never DNATed: kube-proxy had no endpoint to send it to
+    const spn = svc.portName ? `${svc.namespace}/${svc.name}:${svc.portName}` : `${svc.namespace}/${svc.name}`;
+    const rejects = node ? rulesRose(ev, 'reject_no_endpoints', spn) : [];
+    if (rejects.length > 0 || svc.endpoints.length === 0) {
+      return { mechanisms: ['no-endpoints'], detail: where(rejects) || `${spn} has no endpoints` };
+    }
+  }
+  if (!d.ct.confirmed && (ct.insert_failed ?? 0) > 0 && fn !== 'nft_do_chain') {
+    return { mechanisms: ['conntrack-insert-failed'], detail: 'conntrack insert failed (stat insert_failed rose)' };
+  }
+  const rules = node ? ev.rules.filter((r) => r.kind !== 'reject_no_endpoints') : [];
+  return { mechanisms: ['netfilter-drop'], detail: where(rules) || `a rule verdict in ${fn}` };
+}
+
+export function attributeDrop(index: ServiceIndex, d: DropObservation, ev: IntervalEvidence): AttributedDrop {
+  // a reply's conntrack original destination is the other side's: only forward packets use it
+  const a = attribute(index, d.tuple, d.ct.reply ? null : d.origDst);
+  return { ...d, ...a, ...mechanism(d, a, ev) };
+}
+
+export function attributeRetransmit(index: ServiceIndex, r: RetransmitObservation): AttributedRetransmit {
+  return { ...r, ...attribute(index, r.tuple) };
+}
