@@ -19,7 +19,7 @@ import { conntrackLab } from '../test/kernel/conntrack-lab';
 import { nsRun, run } from '../test/lab/netns';
 import type { Bench } from './types';
 
-const ROUNDS = 5;
+const ROUNDS = 7;
 const ENTRIES = 250_000;
 const REPLIED_FLOWS = 30;
 const ROOT = path.resolve(__dirname, '..', '..');

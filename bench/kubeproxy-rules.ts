@@ -1,0 +1,150 @@
+// kube-proxy's rules at 10,000 Services × 2 endpoints (80,000 rules) in a throwaway netns, per iptables
+// backend: `iptables-save -c` alone, against flapwatch's whole read (the same child, streamed into the parser
+// and the model), and the cheap per-interval read of the drop and reject rules. The child's peak RSS comes from
+// /usr/bin/time; flapwatch's extra heap is its peak and retained heapUsed over a collected baseline.
+import { spawn as nodeSpawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { run, type Spawn } from '../src/kubeproxy/command';
+import { readIptablesDump, readLegacyFilter, readNftFilter, type Backend } from '../src/kubeproxy/dumps';
+import { IptablesModelBuilder } from '../src/kubeproxy/iptables-model';
+import type { RulesModel } from '../src/kubeproxy/model';
+import { renderIptables } from '../test/kubeproxy/render';
+import { makeServices } from '../test/kubeproxy/services';
+import type { Bench } from './types';
+
+const SERVICES = 10_000;
+const RUNS = 5;
+const TIME = '/usr/bin/time';
+
+export interface Row {
+  backend: Backend;
+  what: string;
+  /** median wall time over RUNS */
+  seconds: number;
+  /** the child's peak RSS */
+  childMB?: number;
+  /** flapwatch's heap above a collected baseline: peak during the read, and what the model keeps */
+  peakHeapMB?: number;
+  retainedHeapMB?: number;
+}
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** Runs children under /usr/bin/time inside the netns, reporting their peak RSS into `out`. */
+function timed(out: string): Spawn {
+  return (file, args, opts) => {
+    const inner = file === 'ip' && args[0] === 'netns' ? 3 : 0;
+    const argv = [...args.slice(0, inner), TIME, '-f', '%M', '-o', out, ...(inner ? args.slice(inner) : [file, ...args])];
+    return inner ? nodeSpawn(file, argv, opts) : nodeSpawn(argv[0]!, argv.slice(1), opts);
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** RUNS timed runs after a warm-up (the daemon reads repeatedly, so its JIT is warm); returns the last result too. */
+async function measure<T>(what: string, backend: Backend, once: (spawn: Spawn) => Promise<T>, heap = false): Promise<[Row, Awaited<T>]> {
+  const out = path.join(os.tmpdir(), `fwkp-time-${process.pid}`);
+  const times: number[] = [];
+  const child: number[] = [];
+  let peak = 0;
+  let retained = 0;
+  let kept: Awaited<T> | undefined = await once(timed(out));
+  for (let i = 0; i < RUNS; i++) {
+    kept = undefined; // the baseline holds no model
+    gc();
+    const base = process.memoryUsage().heapUsed;
+    let top = base;
+    const sampler = setInterval(() => (top = Math.max(top, process.memoryUsage().heapUsed)), 2);
+    const t0 = process.hrtime.bigint();
+    kept = await once(timed(out));
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    clearInterval(sampler);
+    top = Math.max(top, process.memoryUsage().heapUsed);
+    child.push(Number(readFileSync(out, 'utf8').trim().split('\n').pop()) / 1024);
+    gc();
+    if (heap) [peak, retained] = [Math.max(peak, top - base), Math.max(retained, process.memoryUsage().heapUsed - base)];
+  }
+  rmSync(out, { force: true });
+  const row = {
+    backend, what, seconds: median(times), childMB: median(child),
+    ...(heap ? { peakHeapMB: peak / 2 ** 20, retainedHeapMB: retained / 2 ** 20 } : {}),
+  };
+  return [row, kept!];
+}
+
+export async function benchRules(): Promise<Row[]> {
+  if (process.getuid?.() !== 0) throw new Error('the kube-proxy rules benchmark needs root (ip netns add)');
+  const netns = `fwkp${randomBytes(4).toString('hex')}`;
+  const rules = renderIptables(makeServices(SERVICES, { variety: false }), { clusterCIDR: '10.0.0.0/8' });
+  const rows: Row[] = [];
+  await run(['ip', 'netns', 'add', netns]);
+  try {
+    for (const backend of ['nft', 'legacy'] as const) {
+      const restore = await new Promise<number | null>((resolve, reject) => {
+        const c = nodeSpawn('ip', ['netns', 'exec', netns, `iptables-${backend}-restore`, '-w'], { stdio: ['pipe', 'ignore', 'inherit'] });
+        c.once('error', reject).once('close', resolve);
+        c.stdin.end(rules);
+      });
+      if (restore !== 0) throw new Error(`iptables-${backend}-restore failed`);
+      const save = [`iptables-${backend}-save`, '-c'];
+      const alone = await measure('`iptables-save -c` alone (stdout to /dev/null)', backend, (spawn) =>
+        run(['sh', '-c', `exec ${save.join(' ')} > /dev/null`], { netns, spawn }));
+      const whole = await measure('flapwatch full read: the same child, parser and model', backend, async (spawn): Promise<RulesModel> => {
+        const builder = new IptablesModelBuilder();
+        const dump = await readIptablesDump(backend, 'ipv4', builder, { netns, spawn });
+        const model = builder.finish(dump.summary);
+        if (model.services.size !== SERVICES) throw new Error(`read ${model.services.size} Services, not ${SERVICES}`);
+        return model;
+      }, true);
+      const model = whole[1];
+      const cheap = await measure(backend === 'nft' ? 'per interval: `nft -j list table ip filter`, parsed' : 'per interval: `iptables-legacy-save -c -t filter`, parsed', backend, (spawn) =>
+        backend === 'nft' ? readNftFilter('ipv4', model, { netns, spawn }) : readLegacyFilter('ipv4', { netns, spawn }));
+      rows.push(alone[0], whole[0], cheap[0]);
+      if (backend === 'nft') {
+        rows.push((await measure('for comparison: `iptables-nft-save -c -t filter` alone', backend, (spawn) =>
+          run(['sh', '-c', 'exec iptables-nft-save -c -t filter > /dev/null'], { netns, spawn })))[0]);
+      }
+    }
+  } finally {
+    await run(['ip', 'netns', 'del', netns]);
+  }
+  return rows;
+}
+
+/** For bench/run.ts: the rows as a table, with the issue's floors checked. */
+export async function rulesBench(): Promise<Bench> {
+  const rows = await benchRules();
+  const floors = (['nft', 'legacy'] as const).flatMap((b) => {
+    const alone = rows.find((r) => r.backend === b && r.what.includes('alone'))!;
+    const ours = rows.find((r) => r.backend === b && r.what.startsWith('flapwatch'))!;
+    return [
+      { what: `${b}: whole read ≤ 1.3× \`iptables-save -c\``, ok: ours.seconds <= 1.3 * alone.seconds, value: `${(ours.seconds / alone.seconds).toFixed(2)}×` },
+      { what: `${b}: ≤ 20 MB extra heap`, ok: ours.peakHeapMB! <= 20, value: `${ours.peakHeapMB!.toFixed(1)} MB peak, ${ours.retainedHeapMB!.toFixed(1)} MB kept` },
+    ];
+  });
+  const mb = (x?: number) => (x === undefined ? '' : x.toFixed(1));
+  return {
+    title: `kube-proxy's rules: ${SERVICES.toLocaleString('en')} Services × 2 endpoints`,
+    header: ['backend', 'read', 'time (s, median of 5)', 'child peak RSS (MB)', 'flapwatch peak heap (MB)', 'kept by the model (MB)'],
+    rows: rows.map((r) => [r.backend, r.what, r.seconds.toFixed(3), mb(r.childMB), mb(r.peakHeapMB), mb(r.retainedHeapMB)]),
+    floors,
+    notes: [`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine slows every row alike)`],
+  };
+}
+
+if (require.main === module) {
+  rulesBench().then((b) => {
+    const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+    console.log([`## ${b.title}`, '', line(b.header), line(b.header.map(() => '---')), ...b.rows.map(line), '',
+      ...b.floors.map((f) => `- ${f.ok ? 'met' : 'NOT MET'}: ${f.what} — ${f.value}`), ...(b.notes ?? []).map((n) => `- ${n}`)].join('\n'));
+  }, (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

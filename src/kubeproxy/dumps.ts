@@ -1,0 +1,109 @@
+// One command each: a dump streamed into its parser. The reader decides which to run and when.
+import { CommandError, run, type RunOptions } from './command';
+import { IptablesModelBuilder, classifyDrop } from './iptables-model';
+import { IptablesSaveParser, type ParseSummary } from './iptables-save';
+import { countProblem, type Problems } from './rule';
+import { JsonElements } from './json-elements';
+import { dropKey, type DropRule, type Family, type RulesModel } from './model';
+import { NftFilterReader, type FilterReading } from './nft-filter';
+import { NftModelBuilder } from './nft-json';
+
+export type Backend = 'nft' | 'legacy';
+export type DumpOptions = Omit<RunOptions, 'onData'>;
+
+const TOOL: Record<Family, string> = { ipv4: 'iptables', ipv6: 'ip6tables' };
+const NFT_FAMILY: Record<Family, string> = { ipv4: 'ip', ipv6: 'ip6' };
+// Masquerade marking is three rules in eight at scale and tells nothing about Services or drops.
+const SKIP_TARGETS = ['KUBE-MARK-MASQ'];
+
+async function stream(argv: string[], write: (chunk: Buffer) => void, opts: DumpOptions): Promise<string> {
+  const res = await run(argv, { ...opts, onData: write });
+  if (res.code !== 0) throw new CommandError(opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv, res.code, res.stderr);
+  return res.stderr;
+}
+
+function warnings(stderr: string, problems: Problems): void {
+  for (const line of stderr.split('\n')) if (line.startsWith('# Warning:')) countProblem(problems, 'warning');
+}
+
+export interface IptablesDump {
+  summary: ParseSummary;
+  /** lines that name a KUBE- chain, as kube-proxy's iptables wrapper counts them to pick a backend */
+  kubeLines: number;
+  /** KUBE-IPVS-* chains: what IPVS mode leaves in iptables */
+  ipvsChains: number;
+}
+
+/** `iptables-<backend>-save -c` (ip6tables- for IPv6), streamed into the builder. */
+export async function readIptablesDump(backend: Backend, family: Family, builder: IptablesModelBuilder, opts: DumpOptions = {}): Promise<IptablesDump> {
+  let kubeLines = 0;
+  let ipvsChains = 0;
+  builder.family = family;
+  const parser = new IptablesSaveParser(
+    (r) => {
+      if (r.chain.startsWith('KUBE-') || r.target?.startsWith('KUBE-')) kubeLines++;
+      builder.rule(r);
+    },
+    {
+      skipTargets: SKIP_TARGETS,
+      onChain: (c) => {
+        if (c.chain.startsWith('KUBE-')) kubeLines++;
+        if (c.chain.startsWith('KUBE-IPVS')) ipvsChains++;
+      },
+    },
+  );
+  const stderr = await stream([`${TOOL[family]}-${backend}-save`, '-c'], (c) => parser.write(c), opts);
+  const summary = parser.end();
+  warnings(stderr, summary.problems);
+  return { summary, kubeLines: kubeLines + summary.skipped, ipvsChains };
+}
+
+/** `nft -j list table <family> kube-proxy` (nftables mode), streamed into the builder. */
+export async function readNftTable(family: Family, builder: NftModelBuilder, opts: DumpOptions = {}): Promise<void> {
+  const elements = new JsonElements((el) => builder.element(el));
+  await stream(['nft', '-j', 'list', 'table', NFT_FAMILY[family], 'kube-proxy'], (c) => elements.write(c), opts);
+  builder.noteListing(elements.end(), elements.bad);
+}
+
+/** nftables mode, per interval: the verdict maps that say which Services drop or reject (no counters). */
+export async function readNftDropMaps(family: Family, opts: DumpOptions = {}): Promise<FilterReading> {
+  const builder = new NftModelBuilder();
+  for (const map of ['no-endpoint-services', 'no-endpoint-nodeports', 'firewall-ips']) {
+    const elements = new JsonElements((el) => builder.element(el));
+    await stream(['nft', '-j', 'list', 'map', NFT_FAMILY[family], 'kube-proxy', map], (c) => elements.write(c), opts);
+    builder.noteListing(elements.end(), elements.bad);
+  }
+  const model = builder.finish();
+  // firewall drops need their chains' rules, which only the full listing has
+  const drops = model.drops.filter((d) => d.kind !== 'firewall_drop');
+  return { drops, fingerprint: drops.map((d) => d.key).sort().join('\n'), problems: model.problems };
+}
+
+/** iptables-nft, per interval: the filter table's drop rules and counters through nft's JSON (see nft-filter.ts). */
+export async function readNftFilter(family: Family, model: RulesModel, opts: DumpOptions = {}): Promise<FilterReading> {
+  const reader = new NftFilterReader(model);
+  const elements = new JsonElements((el) => reader.element(el));
+  await stream(['nft', '-j', 'list', 'table', NFT_FAMILY[family], 'filter'], (c) => elements.write(c), opts);
+  const reading = reader.finish();
+  if (!elements.end()) countProblem(reading.problems, 'truncated');
+  return reading;
+}
+
+/** iptables-legacy, per interval: `-t filter` reads only that table from the kernel, so it stays cheap. */
+export async function readLegacyFilter(family: Family, opts: DumpOptions = {}): Promise<FilterReading> {
+  const drops: DropRule[] = [];
+  const text: string[] = [];
+  const parser = new IptablesSaveParser((r) => {
+    const d = classifyDrop(r, family);
+    if (d) drops.push({ ...d, key: dropKey(d) });
+  });
+  const stderr = await stream([`${TOOL[family]}-legacy-save`, '-c', '-t', 'filter'], (c) => {
+    parser.write(c);
+    text.push(c.toString('utf8'));
+  }, opts);
+  const summary = parser.end();
+  warnings(stderr, summary.problems);
+  // the rules without their counters and the dump's dated comments: it changes when a rule does
+  const fingerprint = text.join('').replace(/\[\d+:\d+\]|^#.*$/gm, '');
+  return { drops, fingerprint, problems: summary.problems };
+}

@@ -1,0 +1,131 @@
+// kube-proxy's chain names, recomputed so that chains map back to Services without comments.
+// iptables: pkg/proxy/iptables/proxier.go portProtoHash / servicePortEndpointChainName;
+// nftables: pkg/proxy/nftables/proxier.go hashAndTruncate / servicePort(Endpoint)ChainNameBase.
+import crypto from 'node:crypto';
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'; // RFC 4648, as Go's base32.StdEncoding
+
+export type Protocol = 'tcp' | 'udp' | 'sctp';
+
+// One-shot hash (Node >= 20.12) costs half of createHash for these few-dozen-byte inputs.
+const sha256: (input: string) => Buffer = crypto.hash
+  ? (input) => crypto.hash('sha256', input, 'buffer')
+  : (input) => crypto.createHash('sha256').update(input).digest();
+
+/** The first `chars` (at most 51) base32 characters of sha256(input), as Go's base32.StdEncoding. */
+export function base32Sha256(input: string, chars: number): string {
+  const digest = sha256(input);
+  let out = '';
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; out.length < chars; i++) {
+    acc = ((acc << 8) | digest[i]!) & 0xfff;
+    bits += 8;
+    while (bits >= 5 && out.length < chars) {
+      bits -= 5;
+      out += ALPHABET[(acc >>> bits) & 31];
+    }
+  }
+  return out;
+}
+
+/** name[offset..offset+chars) is the base32 of sha256(input): checked without building strings. */
+export function hashMatches(name: string, offset: number, input: string, chars: number): boolean {
+  const digest = sha256(input);
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0, k = 0; k < chars; i++) {
+    acc = ((acc << 8) | digest[i]!) & 0xfff;
+    for (bits += 8; bits >= 5 && k < chars; k++) {
+      bits -= 5;
+      if (ALPHABET.charCodeAt((acc >>> bits) & 31) !== name.charCodeAt(offset + k)) return false;
+    }
+  }
+  return name.length >= offset + chars;
+}
+
+export type ServiceChainPrefix = 'KUBE-SVC-' | 'KUBE-SVL-' | 'KUBE-EXT-' | 'KUBE-FW-';
+export const SERVICE_CHAIN_PREFIXES: readonly ServiceChainPrefix[] = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-EXT-', 'KUBE-FW-'];
+
+/** The 16 characters shared by a Service port's SVC/SVL/EXT/FW chains. */
+export function portProtoHash(servicePortName: string, protocol: string): string {
+  return base32Sha256(servicePortName + protocol, 16);
+}
+
+export function serviceChain(prefix: ServiceChainPrefix, servicePortName: string, protocol: string): string {
+  return prefix + portProtoHash(servicePortName, protocol);
+}
+
+/** `endpoint` is `IP:port`, IPv6 as `[IP]:port`. */
+export function endpointChain(servicePortName: string, protocol: string, endpoint: string): string {
+  return 'KUBE-SEP-' + base32Sha256(servicePortName + protocol + endpoint, 16);
+}
+
+/** `chain` is the KUBE-SEP chain of this endpoint of this Service port. */
+export function isEndpointChain(chain: string, servicePortName: string, protocol: string, endpoint: string): boolean {
+  return chain.length === 25 && chain.startsWith('KUBE-SEP-') && hashMatches(chain, 9, servicePortName + protocol + endpoint, 16);
+}
+
+/** `ns/svc:port` → its parts; the port name is '' when the Service port is unnamed. */
+export function splitServicePortName(spn: string): { namespace: string; name: string; portName: string } | null {
+  const slash = spn.indexOf('/');
+  if (slash <= 0) return null;
+  const colon = spn.indexOf(':', slash);
+  return {
+    namespace: spn.slice(0, slash),
+    name: spn.slice(slash + 1, colon < 0 ? undefined : colon),
+    portName: colon < 0 ? '' : spn.slice(colon + 1),
+  };
+}
+
+// knftables.NameLengthMax (256) minus the longest prefix (16)
+const NFT_BASE_MAX = 240;
+
+/** nftables mode: `HASH8-rest`, truncated with `...` as kube-proxy does (never reached with valid names). */
+export function nftHashAndTruncate(rest: string): string {
+  const name = `${base32Sha256(rest, 8)}-${rest}`;
+  return name.length > NFT_BASE_MAX ? `${name.slice(0, NFT_BASE_MAX - 3)}...` : name;
+}
+
+/** `ns/svc/proto/portName` from `ns/svc:portName`. */
+export function nftServiceRest(servicePortName: string, protocol: string): string {
+  const p = splitServicePortName(servicePortName);
+  return p ? `${p.namespace}/${p.name}/${protocol}/${p.portName}` : '';
+}
+
+/** `ns/svc/proto/portName__IP/port`; IPv6 colons become dots. */
+export function nftEndpointRest(servicePortName: string, protocol: string, endpoint: string): string {
+  const colon = endpoint.lastIndexOf(':');
+  const ip = endpoint.slice(0, colon).replace(/^\[|\]$/g, '').replaceAll(':', '.');
+  return `${nftServiceRest(servicePortName, protocol)}__${ip}/${endpoint.slice(colon + 1)}`;
+}
+
+export type NftChainKind = 'service' | 'local' | 'external' | 'firewall' | 'endpoint' | 'affinity';
+
+export interface NftChainName {
+  kind: NftChainKind;
+  /** `ns/svc:port` */
+  servicePortName: string;
+  protocol: string;
+  /** `IP/port` part of endpoint and affinity names, as written in the name (IPv6 with dots) */
+  endpoint?: string;
+  /** the HASH8 matches the rest of the name */
+  verified: boolean;
+}
+
+const NFT_CHAIN = /^(service|local|external|firewall|endpoint|affinity)-([A-Z2-7]{8})-([^/]+)\/([^/]+)\/([a-z]+)\/([^_/]*)(?:__(.+))?$/;
+
+/** Parses a Service or endpoint chain name of nftables mode; null for any other chain. */
+export function parseNftChainName(chain: string): NftChainName | null {
+  const m = NFT_CHAIN.exec(chain);
+  if (!m) return null;
+  const [, kind, , ns, svc, protocol, portName, endpoint] = m as unknown as string[];
+  const rest = chain.slice(kind!.length + 10);
+  return {
+    kind: kind as NftChainKind,
+    servicePortName: `${ns}/${svc}${portName ? `:${portName}` : ''}`,
+    protocol: protocol!,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    verified: hashMatches(chain, kind!.length + 1, rest, 8),
+  };
+}

@@ -1,0 +1,125 @@
+// One model of kube-proxy's rules, whichever mode wrote them: Service ports with their addresses and
+// endpoints, and the rules that drop or reject their packets, with counters where the mode has them.
+import type { Problems } from './rule';
+
+export type Family = 'ipv4' | 'ipv6';
+
+export const DROP_KINDS = [
+  'reject_no_endpoints', // "<svc> has no endpoints" REJECT; nftables: no-endpoint-services → goto reject-chain
+  'drop_no_local_endpoints', // "<svc> has no local endpoints" DROP (before 1.24: -j KUBE-MARK-DROP in KUBE-XLB-*)
+  'drop_invalid', // KUBE-FORWARD ctstate INVALID DROP: node-wide
+  'firewall_drop', // loadBalancerSourceRanges: KUBE-PROXY-FIREWALL, nftables firewall-* chains
+  'drop_localnet', // KUBE-FIREWALL "block incoming localnet connections": node-wide
+  'drop_marked', // kubelet's KUBE-FIREWALL mark 0x8000 DROP (KUBE-MARK-DROP), before 1.28: node-wide
+  'reject_invalid_port', // nftables cluster-ips-check: a ClusterIP on a port no Service has: node-wide
+  'drop_unallocated_ip', // nftables cluster-ips-check: an address in the Service CIDRs nobody has: node-wide
+] as const;
+export type DropKind = (typeof DROP_KINDS)[number];
+
+export interface ServicePort {
+  /** `ns/svc:port`, or `ns/svc` for an unnamed port */
+  name: string;
+  protocol: string;
+  /** one per family on dual-stack Services */
+  clusterIPs: string[];
+  port?: number;
+  /** for a Service without endpoints the rules do not tell external IPs from load-balancer IPs: both are here */
+  externalIPs: string[];
+  loadBalancerIPs: string[];
+  nodePort?: number;
+  /** `IP:port`, `[IPv6]:port`; sorted */
+  endpoints: string[];
+}
+
+export interface DropRule {
+  kind: DropKind;
+  /** `ns/svc:port`; absent for node-wide rules */
+  service?: string;
+  family: Family;
+  table: string;
+  /** the chain holding the rule (nftables mode: the verdict map for no-endpoint drops) */
+  chain: string;
+  /** what the rule matches: `IP:port/proto`, `*:nodePort/proto`, or '' for node-wide rules */
+  destination: string;
+  /** absent in nftables mode, whose rules have no counters */
+  packets?: number;
+  bytes?: number;
+  /** identity across readings, for counter accounting */
+  key: string;
+  /** changes when the rule was re-created (nft rule handle), which resets its counters */
+  instance?: string;
+}
+
+export interface RulesModel {
+  mode: 'iptables' | 'nftables';
+  services: Map<string, ServicePort>;
+  drops: DropRule[];
+  problems: Problems;
+  /** the first instance of each kind of problem */
+  examples: Record<string, string>;
+}
+
+/** A copy that does not keep the dump's text alive: V8 substrings point into their parent string. */
+export function own(s: string): string {
+  return (' ' + s).slice(1);
+}
+
+export function destination(ip: string | undefined, port: string | number | undefined, protocol: string | undefined): string {
+  const host = ip === undefined ? '*' : ip.includes(':') ? `[${ip}]` : ip;
+  return `${host}:${port ?? '*'}/${protocol ?? '*'}`;
+}
+
+export function dropKey(d: Pick<DropRule, 'family' | 'kind' | 'service' | 'chain' | 'destination'>): string {
+  return `${d.family} ${d.kind} ${d.service ?? '-'} ${d.chain} ${d.destination}`;
+}
+
+/** Builds a model; every mode's reader fills one. */
+export class ModelSink {
+  readonly services = new Map<string, ServicePort>();
+  readonly drops: DropRule[] = [];
+  readonly problems: Problems = {};
+  readonly examples: Record<string, string> = {};
+
+  service(name: string, protocol?: string): ServicePort {
+    let s = this.services.get(name);
+    if (!s) {
+      s = { name: own(name), protocol: protocol ? own(protocol) : '', clusterIPs: [], externalIPs: [], loadBalancerIPs: [], endpoints: [] };
+      this.services.set(s.name, s);
+    } else if (!s.protocol && protocol) s.protocol = own(protocol);
+    return s;
+  }
+
+  drop(d: Omit<DropRule, 'key'>): DropRule {
+    const rule: DropRule = { ...d, key: dropKey(d) };
+    this.drops.push(rule);
+    return rule;
+  }
+
+  problem(kind: string, example: string): void {
+    this.problems[kind] = (this.problems[kind] ?? 0) + 1;
+    this.examples[kind] ??= example;
+  }
+
+  model(mode: RulesModel['mode']): RulesModel {
+    for (const s of this.services.values()) {
+      s.endpoints.sort();
+      // a drop rule names an address without saying which kind; another rule may have said it is a load balancer's
+      if (s.loadBalancerIPs.length) s.externalIPs = s.externalIPs.filter((ip) => !s.loadBalancerIPs.includes(ip));
+    }
+    return { mode, services: this.services, drops: this.drops, problems: this.problems, examples: this.examples };
+  }
+}
+
+export function addUnique(list: string[], value: string): void {
+  if (!list.includes(value)) list.push(own(value));
+}
+
+/** `IP:port/proto` (ClusterIP, external and load-balancer IPs) and `*:nodePort/proto` → Service name. */
+export function indexDestinations(model: RulesModel): Map<string, string> {
+  const index = new Map<string, string>();
+  for (const s of model.services.values()) {
+    for (const ip of [...s.clusterIPs, ...s.externalIPs, ...s.loadBalancerIPs]) index.set(destination(ip, s.port, s.protocol), s.name);
+    if (s.nodePort !== undefined) index.set(destination(undefined, s.nodePort, s.protocol), s.name);
+  }
+  return index;
+}
