@@ -186,18 +186,3 @@ export async function benchConntrack(): Promise<Bench> {
   }
 }
 
-if (require.main === module) {
-  benchConntrack().then(
-    (b) => {
-      const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-      console.log([`## ${b.title}`, '', line(b.header), line(b.header.map(() => '---')), ...b.rows.map(line), ''].join('\n'));
-      for (const f of b.floors) console.log(`- ${f.ok ? 'met' : 'NOT MET'}: ${f.what} — measured ${f.value}`);
-      for (const n of b.notes ?? []) console.log(`- ${n}`);
-      process.exitCode = b.floors.every((f) => f.ok) ? 0 : 1;
-    },
-    (err) => {
-      console.error(err);
-      process.exit(2);
-    },
-  );
-}

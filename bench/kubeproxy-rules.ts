@@ -138,13 +138,3 @@ export async function rulesBench(): Promise<Bench> {
   };
 }
 
-if (require.main === module) {
-  rulesBench().then((b) => {
-    const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-    console.log([`## ${b.title}`, '', line(b.header), line(b.header.map(() => '---')), ...b.rows.map(line), '',
-      ...b.floors.map((f) => `- ${f.ok ? 'met' : 'NOT MET'}: ${f.what} — ${f.value}`), ...(b.notes ?? []).map((n) => `- ${n}`)].join('\n'));
-  }, (err: unknown) => {
-    console.error(err);
-    process.exitCode = 1;
-  });
-}

@@ -2,11 +2,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { benchConntrack } from './conntrack';
 import { dropStorm } from './drop-storm';
+import { rulesBench } from './kubeproxy-rules';
 import type { Bench } from './types';
 
 const BENCHES: Record<string, () => Promise<Bench>> = {
   drops: dropStorm,
+  rules: rulesBench,
+  conntrack: benchConntrack,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');
 

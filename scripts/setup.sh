@@ -10,7 +10,7 @@ declare -A need=(
   [/usr/include/bpf/libbpf.h]=libbpf-dev [/usr/include/libelf.h]=libelf-dev [/usr/include/zlib.h]=zlib1g-dev
   [/usr/include/libmnl/libmnl.h]=libmnl-dev
   [iptables]=iptables [iptables-legacy]=iptables [nft]=nftables [conntrack]=conntrack [ip]=iproute2 [tc]=iproute2
-  [bpftrace]=bpftrace [capsh]=libcap2-bin [make]=make [g++]=g++ [python3]=python3
+  [bpftrace]=bpftrace [/usr/bin/time]=time [capsh]=libcap2-bin [make]=make [g++]=g++ [python3]=python3
 )
 missing=()
 for probe in "${!need[@]}"; do
