@@ -11,6 +11,7 @@ declare -A need=(
   [/usr/include/libmnl/libmnl.h]=libmnl-dev
   [iptables]=iptables [iptables-legacy]=iptables [nft]=nftables [conntrack]=conntrack [ip]=iproute2 [tc]=iproute2
   [bpftrace]=bpftrace [/usr/bin/time]=time [capsh]=libcap2-bin [make]=make [g++]=g++ [python3]=python3
+  [openssl]=openssl
 )
 missing=()
 for probe in "${!need[@]}"; do
