@@ -29,8 +29,23 @@ export const tracerOptions = {
 const logLevel = (fallback: LogLevel) =>
   ({ type: 'string', choices: LOG_LEVELS, default: fallback, describe: 'Log level' }) as const satisfies Options;
 
+/** Flags of the commands that read conntrack and kube-proxy's rules besides the tracer. */
+export const nodeOptions = {
+  'unreplied-interval': {
+    type: 'number',
+    default: 10,
+    describe: 'Seconds between dumps of the conntrack flows still waiting for a reply (the kernel filters the dump); 0 turns them off',
+  },
+  'rules-full-interval': {
+    type: 'number',
+    default: 300,
+    describe: "Seconds between full reads of kube-proxy's rules when nothing changed (a change brings one sooner)",
+  },
+} as const satisfies Record<string, Options>;
+
 export const runOptions = {
   ...tracerOptions,
+  ...nodeOptions,
   'samples-per-second': { type: 'number', default: 100, describe: 'Cap on per-packet drop samples sent to user space for logs; 0 turns samples off' },
   'ring-bytes': { type: 'number', default: 262144, describe: 'Size of the sample ring buffer: a power of two, at least 4096' },
   listen: { type: 'string', default: `0.0.0.0:${DEFAULT_PORT}`, describe: 'HTTP address for /metrics, /healthz and /readyz (host:port, [v6]:port)' },
@@ -40,28 +55,32 @@ export const runOptions = {
 
 export const snapshotOptions = {
   ...tracerOptions,
+  ...nodeOptions,
   duration: { type: 'number', default: 5, describe: 'Seconds to watch' },
   json: { type: 'boolean', default: false, describe: 'Print JSON instead of a table' },
   'log-level': logLevel('warn'),
 } as const satisfies Record<string, Options>;
 
-export interface TracerConfig {
+export interface SourcesConfig {
   intervalMs: number;
   btfPath: string;
   maxFlows: number;
   maxRetransmitFlows: number;
   benignReasons: string[];
   logLevel: LogLevel;
+  /** 0 = off */
+  unrepliedIntervalMs: number;
+  rulesFullIntervalMs: number;
 }
 
-export interface RunConfig extends TracerConfig {
+export interface RunConfig extends SourcesConfig {
   samplesPerSecond: number;
   ringBytes: number;
   listen: { host: string; port: number };
   labelCap: number;
 }
 
-export interface SnapshotConfig extends TracerConfig {
+export interface SnapshotConfig extends SourcesConfig {
   durationMs: number;
   json: boolean;
 }
@@ -91,7 +110,7 @@ export function parseReasons(value: string): string[] {
   return names.map(normalizeReasonName);
 }
 
-function tracerConfig(argv: Argv): TracerConfig {
+function sourcesConfig(argv: Argv): SourcesConfig {
   return {
     intervalMs: num(argv, 'interval', seconds, 'seconds above 0 and at most 86400') * 1000,
     btfPath: String(argv['btf-path']),
@@ -99,12 +118,14 @@ function tracerConfig(argv: Argv): TracerConfig {
     maxRetransmitFlows: num(argv, 'max-retransmit-flows', int(1, 1 << 24), 'an integer from 1 to 16777216'),
     benignReasons: parseReasons(String(argv['benign-reasons'])),
     logLevel: argv['log-level'] as LogLevel,
+    unrepliedIntervalMs: num(argv, 'unreplied-interval', (n) => n === 0 || seconds(n), '0 or seconds at most 86400') * 1000,
+    rulesFullIntervalMs: num(argv, 'rules-full-interval', seconds, 'seconds above 0 and at most 86400') * 1000,
   };
 }
 
 export function runConfig(argv: Argv): RunConfig {
   return {
-    ...tracerConfig(argv),
+    ...sourcesConfig(argv),
     samplesPerSecond: num(argv, 'samples-per-second', int(0, 1_000_000), 'an integer from 0 to 1000000'),
     ringBytes: num(argv, 'ring-bytes', (n) => int(4096, 1 << 30)(n) && (n & (n - 1)) === 0, 'a power of two from 4096 to 1073741824'),
     listen: parseListen(String(argv.listen)),
@@ -114,7 +135,7 @@ export function runConfig(argv: Argv): RunConfig {
 
 export function snapshotConfig(argv: Argv): SnapshotConfig {
   return {
-    ...tracerConfig(argv),
+    ...sourcesConfig(argv),
     durationMs: num(argv, 'duration', seconds, 'seconds above 0 and at most 86400') * 1000,
     json: Boolean(argv.json),
   };

@@ -2,14 +2,20 @@
 // sources, one start-up line each, metrics fed from their observations; SIGTERM/SIGINT detach and exit 0.
 import type { Logger } from 'pino';
 import type { RunConfig } from './config';
+import { ConntrackSource } from './kernel/conntrack-source';
 import { DropSource } from './kernel/drops';
+import { RulesSource } from './kubeproxy/source';
 import { createLogger } from './log';
-import type { SourceStats } from './observe/types';
+import type { Source, SourceStats } from './observe/types';
 import { startHttp, type HttpServer } from './report/http';
+import { conntrackMetrics } from './report/metrics/conntrack';
 import { dropsMetric } from './report/metrics/drops';
+import { kubeProxyMetrics } from './report/metrics/kubeproxy';
 import { createRegistry } from './report/metrics/registry';
 import { retransmitsMetric } from './report/metrics/retransmits';
 import { sourceMetrics } from './report/metrics/sources';
+import { ServiceIndex } from './services/index';
+import { NodeIntervals } from './services/interval';
 
 export interface Daemon {
   /** serves, then starts the sources; rejects only when the HTTP port cannot be bound */
@@ -27,8 +33,13 @@ function logStartup(logger: Logger, s: SourceStats): void {
 
 export function createDaemon(config: RunConfig, logger: Logger): Daemon {
   const registry = createRegistry();
-  const drops = new DropSource({ ...config, logger });
-  const sources = [drops];
+  const index = new ServiceIndex();
+  // NodeIntervals drains the tracer, so that drops and their witnesses share an interval
+  const drops = new DropSource({ ...config, intervalMs: 0, logger });
+  const conntrack = new ConntrackSource({ unrepliedIntervalMs: config.unrepliedIntervalMs, logger });
+  const rules = new RulesSource({ index, logger, fullIntervalMs: config.rulesFullIntervalMs });
+  const sources: Source[] = [drops, conntrack, rules];
+  const intervals = new NodeIntervals({ index, drops, conntrack, rules, intervalMs: config.intervalMs, logger });
   let ready = false;
   let server: HttpServer | undefined;
   let stopping: Promise<void> | undefined;
@@ -40,9 +51,17 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
   };
   const dropsTotal = dropsMetric(registry, capDeps);
   const retransmitsTotal = retransmitsMetric(registry, capDeps);
+  const conntrackTotals = conntrackMetrics(registry, { ...capDeps, index, current: () => conntrack.current(), lastUnreplied: () => conntrack.lastUnreplied() });
+  const rulesTotals = kubeProxyMetrics(registry, { ...capDeps, problems: () => rules.problemCounts() });
   sourceMetrics(registry, { stats: () => sources.flatMap((s) => s.stats()) });
-  drops.onDrops((items) => dropsTotal.add(items));
-  drops.onRetransmits((items) => retransmitsTotal.add(items));
+  intervals.onInterval((list) => {
+    for (const iv of list) {
+      dropsTotal.add(iv.drops);
+      retransmitsTotal.add(iv.retransmits);
+      if (iv.conntrack) conntrackTotals.add(iv.conntrack);
+      rulesTotals.add(iv.rules);
+    }
+  });
 
   return {
     async start() {
@@ -51,11 +70,13 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
       logger.info({ host, port: server.port }, `serving /metrics, /healthz and /readyz on ${host}:${server.port}`);
       await Promise.all(sources.map((s) => s.start()));
       for (const s of sources.flatMap((src) => src.stats())) logStartup(logger, s);
+      if (!stopping) intervals.start();
       ready = true;
       return server;
     },
     stop() {
       stopping ??= (async () => {
+        await intervals.stop();
         await Promise.all(sources.map((s) => s.stop()));
         await server?.close();
       })();

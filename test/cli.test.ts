@@ -16,7 +16,7 @@ test('run is the default command, with documented defaults', async () => {
   assert.equal(inv?.command, 'run');
   assert.deepEqual(inv?.config, {
     intervalMs: 1000, btfPath: '', maxFlows: 65536, maxRetransmitFlows: 16384,
-    benignReasons: [...DEFAULT_BENIGN_REASONS], logLevel: 'info',
+    benignReasons: [...DEFAULT_BENIGN_REASONS], logLevel: 'info', unrepliedIntervalMs: 10_000, rulesFullIntervalMs: 300_000,
     samplesPerSecond: 100, ringBytes: 262144, listen: { host: '0.0.0.0', port: 9807 }, labelCap: 2000,
   });
 });

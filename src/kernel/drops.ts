@@ -19,6 +19,7 @@ export interface DropSourceOptions {
   /** 0 turns samples off */
   samplesPerSecond: number;
   ringBytes: number;
+  /** between drains; 0 = only when drain() is called (NodeIntervals drives it with the other sources) */
   intervalMs: number;
   benignReasons: readonly string[];
   logger: Logger;
@@ -190,6 +191,7 @@ export class DropSource {
   }
 
   private schedule(): void {
+    if (this.opts.intervalMs <= 0) return;
     this.timer = setTimeout(() => {
       void this.drain().then(() => {
         if (!this.stopping) this.schedule();

@@ -18,14 +18,14 @@ interface ErrorLike {
   syscall?: unknown;
 }
 
-/** `doing` says what failed, e.g. 'loading BPF'. */
-export function describeKernelError(err: unknown, doing: string): string {
+/** `doing` says what failed, e.g. 'loading BPF'; `needs` names the capabilities it takes. */
+export function describeKernelError(err: unknown, doing: string, needs = 'CAP_BPF and CAP_PERFMON'): string {
   const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as ErrorLike;
   const message = String(e.message ?? '').split('\n')[0];
   const code = typeof e.code === 'string' ? e.code : '';
   const call = typeof e.syscall === 'string' && e.syscall ? ` (${e.syscall})` : '';
   if (code === 'EPERM' || code === 'EACCES') {
-    return `${code} ${doing}${call}: needs CAP_BPF and CAP_PERFMON (or root)`;
+    return `${code} ${doing}${call}: needs ${needs} (or root)`;
   }
   if (/No native build was found/.test(message)) {
     return `native addon not built: run npm run build (${message})`;

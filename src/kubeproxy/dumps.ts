@@ -2,7 +2,7 @@
 import { CommandError, run, type RunOptions } from './command';
 import { IptablesModelBuilder, classifyDrop } from './iptables-model';
 import { IptablesSaveParser, type ParseSummary } from './iptables-save';
-import { countProblem, type Problems } from './rule';
+import { countProblem } from './rule';
 import { JsonElements } from './json-elements';
 import { dropKey, type DropRule, type Family, type RulesModel } from './model';
 import { NftFilterReader, type FilterReading } from './nft-filter';
@@ -22,8 +22,13 @@ async function stream(argv: string[], write: (chunk: Buffer) => void, opts: Dump
   return res.stderr;
 }
 
-function warnings(stderr: string, problems: Problems): void {
-  for (const line of stderr.split('\n')) if (line.startsWith('# Warning:')) countProblem(problems, 'warning');
+/** iptables-nft-save warns on stderr too (legacy tables present, …): counted with the dump's own warnings. */
+function warnings(stderr: string, summary: ParseSummary): void {
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('# Warning:')) continue;
+    countProblem(summary.problems, 'warning');
+    summary.examples.warning ??= line.slice(0, 160);
+  }
 }
 
 export interface IptablesDump {
@@ -54,7 +59,7 @@ export async function readIptablesDump(backend: Backend, family: Family, builder
   );
   const stderr = await stream([`${TOOL[family]}-${backend}-save`, '-c'], (c) => parser.write(c), opts);
   const summary = parser.end();
-  warnings(stderr, summary.problems);
+  warnings(stderr, summary);
   return { summary, kubeLines: kubeLines + summary.skipped, ipvsChains };
 }
 
@@ -102,7 +107,7 @@ export async function readLegacyFilter(family: Family, opts: DumpOptions = {}): 
     text.push(c.toString('utf8'));
   }, opts);
   const summary = parser.end();
-  warnings(stderr, summary.problems);
+  warnings(stderr, summary);
   // the rules without their counters and the dump's dated comments: it changes when a rule does
   const fingerprint = text.join('').replace(/\[\d+:\d+\]|^#.*$/gm, '');
   return { drops, fingerprint, problems: summary.problems };

@@ -1,10 +1,11 @@
 // A streaming, tolerant parser of `iptables-save -c` output. It never throws on input: what it cannot read
 // it skips and counts by kind, so that the caller logs one line per kind. Lines are independent, so one
 // damaged line costs that line only; rules of a table with no COMMIT (a truncated dump) are still kept.
-// Lines are read in place in the decoded chunk and one rule object is refilled: at 80,000 rules per dump,
-// per-line substrings and objects were most of the parser's cost on a slow node.
-import { StringDecoder } from 'node:string_decoder';
+// Lines are read in the chunk's bytes (a line cut between chunks is carried over, bytes too, so no UTF-8
+// character is ever split) and one rule object is refilled: decoding 9 MB of text, and a string or object
+// per line, was most of the parser's cost at 80,000 rules, and its garbage outgrew the young generation.
 import { O, optionCode } from './iptables-options';
+import { decode, equal, Interner } from './interner';
 import { copyRule, countProblem, ReusedRule, type ChainDecl, type Problems, type Rule } from './rule';
 import { Words } from './words';
 
@@ -20,6 +21,7 @@ export interface ParseSummary {
 }
 
 export interface ParserOptions {
+  /** reused for the next chain line, as rules are: copy what you keep */
   onChain?: (chain: ChainDecl) => void;
   /** targets whose rules the caller does not need: not parsed (a line quoting ` -j ` is parsed anyway) */
   skipTargets?: readonly string[];
@@ -35,43 +37,62 @@ const KNOWN_MATCHES = new Set([
 const PORT_MATCHES = new Set(['tcp', 'udp', 'sctp']);
 // The rest of such a rule is read normally; what the unreadable match tested is unknown.
 const KEPT_DESPITE = new Set(['unknown_match', 'unsupported_revision']);
+const NEWLINE = 10;
 
-function host(value: string): string {
-  return value.endsWith('/32') || value.endsWith('/128') ? value.slice(0, value.lastIndexOf('/')) : value;
+/** `-s`/`-d`'s value without `/32` or `/128`. */
+function host(w: Words): string {
+  return w.value(w.endsWith('/32') ? 3 : w.endsWith('/128') ? 4 : 0);
 }
+const SPACE = 32;
 
-/** Reads `[p:b]` at t[s] into `out`; returns the index after `]`, or -1. */
-function counters(t: string, s: number, out: { packets: number; bytes: number }): number {
-  let i = s + 1;
-  for (let k = 0; k < 2; k++) {
-    const start = i;
-    let n = 0;
-    for (let c = t.charCodeAt(i); c >= 48 && c <= 57; c = t.charCodeAt(++i)) n = n * 10 + (c - 48);
-    if (i === start || t.charCodeAt(i) !== (k === 0 ? 58 : 93)) return -1;
-    if (k === 0) out.packets = n;
-    else out.bytes = n;
-    i++;
+/** Reads the decimal number b[s..e) (Number() past 15 digits, which it rounds correctly); -1 if not digits. */
+function decimal(b: Buffer, s: number, e: number): number {
+  if (s >= e) return -1;
+  let n = 0;
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    if (c < 48 || c > 57) return -1;
+    n = n * 10 + (c - 48);
   }
-  return i;
+  return e - s > 15 ? Number(decode(b, s, e)) : n;
 }
 
-/** The rule t[s..e)'s `-j` target is one of `targets`, found without splitting the line. */
-function skipped(t: string, s: number, e: number, targets: readonly string[]): boolean {
-  const j = t.lastIndexOf(' -j ', e) + 4;
-  if (j < s + 4) return false;
-  const quote = t.indexOf('"', j);
-  if (quote >= 0 && quote < e) return false;
-  return targets.some((x) => t.startsWith(x, j) && (j + x.length === e || t.charCodeAt(j + x.length) === 32));
+/** Reads `[p:b]` at b[s] (before e) into `out`; returns the index after `]`, or -1. */
+function counters(b: Buffer, s: number, e: number, out: { packets: number; bytes: number }): number {
+  let i = s + 1;
+  while (i < e && b[i] !== 58) i++;
+  const packets = decimal(b, s + 1, i);
+  const close = i + 1;
+  for (i = close; i < e && b[i] !== 93; ) i++;
+  const bytes = i < e ? decimal(b, close, i) : -1;
+  if (packets < 0 || bytes < 0) return -1;
+  out.packets = packets;
+  out.bytes = bytes;
+  return i + 1;
+}
+
+/** The rule b[s..e)'s last ` -j ` is unquoted and its target one of `targets`, found without splitting the line. */
+function skipped(b: Buffer, s: number, e: number, targets: readonly string[]): boolean {
+  let j = e - 4;
+  while (j >= s && !(b[j] === SPACE && b[j + 1] === 45 && b[j + 2] === 106 && b[j + 3] === SPACE)) j--;
+  if (j < s) return false;
+  j += 4;
+  for (let i = j; i < e; i++) if (b[i] === 34) return false;
+  for (const x of targets) if (e - j >= x.length && equal(x, b, j) && (j + x.length === e || b[j + x.length] === SPACE)) return true;
+  return false;
 }
 
 export class IptablesSaveParser {
-  private readonly decoder = new StringDecoder('utf8');
-  private rest = '';
+  /** the start of a line the next chunk ends */
+  private carry = Buffer.allocUnsafe(4096);
+  private carried = 0;
   private table: string | null = null;
   private readonly summary: ParseSummary = { problems: {}, examples: {}, tables: [], rules: 0, skipped: 0 };
   private readonly words = new Words();
+  private readonly names = new Interner();
   private readonly count = { packets: 0, bytes: 0 };
   private readonly rule = new ReusedRule();
+  private readonly chain: ChainDecl = { table: '', chain: '', policy: '', packets: 0, bytes: 0 };
 
   constructor(
     private readonly onRule: (rule: Rule) => void,
@@ -79,19 +100,38 @@ export class IptablesSaveParser {
   ) {}
 
   write(chunk: Buffer | string): void {
-    const text = this.rest + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     let start = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-      this.line(text, start, nl);
+    if (this.carried > 0) {
+      const nl = b.indexOf(NEWLINE);
+      this.keep(b, 0, nl < 0 ? b.length : nl);
+      if (nl < 0) return;
+      this.line(this.carry, 0, this.carried);
+      this.carried = 0;
       start = nl + 1;
     }
-    this.rest = text.slice(start);
+    for (let nl = b.indexOf(NEWLINE, start); nl >= 0; nl = b.indexOf(NEWLINE, start)) {
+      this.line(b, start, nl);
+      start = nl + 1;
+    }
+    if (start < b.length) this.keep(b, start, b.length);
+  }
+
+  /** Appends b[s..e) to the carried line. */
+  private keep(b: Buffer, s: number, e: number): void {
+    const need = this.carried + e - s;
+    if (need > this.carry.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(need, 2 * this.carry.length));
+      this.carry.copy(bigger, 0, 0, this.carried);
+      this.carry = bigger;
+    }
+    this.carried += b.copy(this.carry, this.carried, s, e);
   }
 
   /** Ends the input: a last line without a newline, or a table without COMMIT, means the dump was cut. */
   end(): ParseSummary {
-    const last = this.rest + this.decoder.end();
-    this.rest = '';
+    const last = decode(this.carry, 0, this.carried);
+    this.carried = 0;
     if (last.trim() !== '') this.problem('truncated', last);
     else if (this.table !== null) this.problem('truncated', `*${this.table} has no COMMIT`);
     this.table = null;
@@ -99,18 +139,22 @@ export class IptablesSaveParser {
   }
 
   /** Counts a problem; the first line of each kind is kept, cut to 160 characters. */
-  private problem(kind: string, t: string, s = 0, e = t.length): null {
+  private problem(kind: string, line: string): null {
     countProblem(this.summary.problems, kind);
-    this.summary.examples[kind] ??= e - s > 160 ? `${t.slice(s, s + 157)}...` : t.slice(s, e);
+    this.summary.examples[kind] ??= line.length > 160 ? `${line.slice(0, 157)}...` : line;
     return null;
   }
 
-  private line(t: string, s: number, e: number): void {
+  private problemAt(kind: string, b: Buffer, s: number, e: number): null {
+    return this.problem(kind, kind in this.summary.examples ? '' : decode(b, s, e));
+  }
+
+  private line(b: Buffer, s: number, e: number): void {
     let rule: Rule | null = null;
     try {
-      rule = this.parseLine(t, s, e);
+      rule = this.parseLine(b, s, e);
     } catch (err) {
-      this.problem('parser_error', `${(err as Error).message}: ${t.slice(s, e)}`);
+      this.problem('parser_error', `${(err as Error).message}: ${decode(b, s, e)}`);
     }
     if (rule) {
       this.summary.rules++;
@@ -118,10 +162,11 @@ export class IptablesSaveParser {
     }
   }
 
-  private parseLine(t: string, s: number, e: number): Rule | null {
-    const c = t.charCodeAt(s);
-    if (c === 91 || c === 45) return this.ruleLine(t, s, e); // `[p:b] -A …`, or `-A …` without counters
-    const line = t.slice(s, e).trimEnd();
+  private parseLine(b: Buffer, s: number, e: number): Rule | null {
+    const c = s < e ? b[s] : NEWLINE;
+    if (c === 91 || c === 45) return this.ruleLine(b, s, e); // `[p:b] -A …`, or `-A …` without counters
+    if (c === 58 && this.chainFast(b, s, e)) return null;
+    const line = decode(b, s, e).trimEnd();
     switch (c) {
       case 35: // #
         return line.startsWith('# Warning:') ? this.problem('warning', line) : null;
@@ -141,38 +186,64 @@ export class IptablesSaveParser {
     }
   }
 
+  /**
+   * `:CHAIN POLICY [packets:bytes]` in printable ASCII, trailing blanks allowed, read in place: true if read.
+   * Any other line starting with `:` is left to the regular expression, which decides.
+   */
+  private chainFast(b: Buffer, s: number, e: number): boolean {
+    if (this.table === null) return false;
+    while (e > s && (b[e - 1] === SPACE || (b[e - 1]! >= 9 && b[e - 1]! <= 13))) e--;
+    const name = s + 1;
+    let i = name;
+    while (i < e && b[i]! > SPACE && b[i]! < 127) i++;
+    const policy = i + 1;
+    if (i === name || policy >= e || b[i] !== SPACE) return false;
+    for (i = policy; i < e && b[i]! > SPACE && b[i]! < 127; ) i++;
+    if (i === policy || i + 1 >= e || b[i] !== SPACE || b[i + 1] !== 91 || counters(b, i + 1, e, this.count) !== e) return false;
+    const c = this.chain;
+    c.table = this.table;
+    c.chain = this.names.get(b, name, policy - 1);
+    c.policy = this.names.get(b, policy, i);
+    c.packets = this.count.packets;
+    c.bytes = this.count.bytes;
+    this.opts.onChain?.(c);
+    return true;
+  }
+
   private chainLine(line: string): null {
     const m = /^:(\S+) (\S+) \[(\d+):(\d+)\]$/.exec(line);
     if (!m || this.table === null) return this.problem(this.table === null ? 'rule_outside_table' : 'bad_chain', line);
-    this.opts.onChain?.({ table: this.table, chain: m[1]!, policy: m[2]!, packets: Number(m[3]), bytes: Number(m[4]) });
+    const c = this.chain;
+    [c.table, c.chain, c.policy, c.packets, c.bytes] = [this.table, m[1]!, m[2]!, Number(m[3]), Number(m[4])];
+    this.opts.onChain?.(c);
     return null;
   }
 
-  private ruleLine(t: string, s: number, e: number): Rule | null {
-    if (this.table === null) return this.problem('rule_outside_table', t, s, e);
+  private ruleLine(b: Buffer, s: number, e: number): Rule | null {
+    if (this.table === null) return this.problemAt('rule_outside_table', b, s, e);
     const { words: w, count } = this;
     count.packets = count.bytes = 0;
     let from = s;
-    if (t.charCodeAt(s) === 91) {
-      from = counters(t, s, count);
-      if (from < 0) return this.problem('bad_counters', t, s, e);
-    } else this.problem('missing_counters', t, s, e);
-    if (this.opts.skipTargets && skipped(t, s, e, this.opts.skipTargets)) {
+    if (b[s] === 91) {
+      from = counters(b, s, e, count);
+      if (from < 0) return this.problemAt('bad_counters', b, s, e);
+    } else this.problemAt('missing_counters', b, s, e);
+    if (this.opts.skipTargets && skipped(b, s, e, this.opts.skipTargets)) {
       this.summary.skipped++;
       return null;
     }
-    w.reset(t, from, e);
+    w.reset(b, from, e);
     if (!w.next() || !(w.is('-A') || w.is('--append')) || !w.next() || w.quoted) {
-      return this.problem(w.unbalanced ? 'unbalanced_quote' : 'bad_rule', t, s, e);
+      return this.problemAt(w.unbalanced ? 'unbalanced_quote' : 'bad_rule', b, s, e);
     }
-    const rule = this.rule.reset(this.table, w.value(), count.packets, count.bytes);
+    const rule = this.rule.reset(this.table, w.name(this.names), count.packets, count.bytes);
     let kind = this.options(rule);
     if (kind === null) return rule;
     if (!KEPT_DESPITE.has(kind)) {
       while (w.next()); // an open quote further on explains the stray word better
       if (w.unbalanced) kind = 'unbalanced_quote';
     }
-    this.problem(kind, t, s, e);
+    this.problemAt(kind, b, s, e);
     return KEPT_DESPITE.has(kind) ? rule : null;
   }
 
@@ -203,35 +274,36 @@ export class IptablesSaveParser {
         continue;
       }
       if (!(opt === O.Comment ? w.next() : w.peekValue() && w.next())) return w.unbalanced ? 'unbalanced_quote' : 'missing_value';
-      const v = w.value();
+      // names recur and are interned; comments and addresses are mostly one-offs
+      const names = this.names;
       switch (opt) {
-        case O.Source: rule.set('source', host(v), negated); break;
-        case O.Destination: rule.set('destination', host(v), negated); break;
-        case O.Protocol: rule.set('protocol', v, negated); break;
-        case O.InInterface: rule.set('inInterface', v, negated); break;
-        case O.OutInterface: rule.set('outInterface', v, negated); break;
+        case O.Source: rule.set('source', host(w), negated); break;
+        case O.Destination: rule.set('destination', host(w), negated); break;
+        case O.Protocol: rule.set('protocol', w.name(names), negated); break;
+        case O.InInterface: rule.set('inInterface', w.name(names), negated); break;
+        case O.OutInterface: rule.set('outInterface', w.name(names), negated); break;
         case O.Match:
-          match = v;
+          match = w.name(names);
           if (!KNOWN_MATCHES.has(match)) problem ??= 'unknown_match';
           break;
         case O.Jump:
         case O.Goto:
-          rule.target = v;
+          rule.target = w.name(names);
           rule.goto = opt === O.Goto;
           afterTarget = true;
           break;
-        case O.DPort: if (PORT_MATCHES.has(match)) rule.set('dport', v, negated); break;
-        case O.SPort: if (PORT_MATCHES.has(match)) rule.set('sport', v, negated); break;
-        case O.Comment: rule.comment = v; break;
-        case O.CtState: rule.set('ctstate', v, negated); break;
-        case O.Probability: rule.probability = Number(v); break;
-        case O.Mark: if (match === 'mark') rule.set('mark', v, negated); break;
-        case O.SrcType: rule.set('srcType', v, negated); break;
-        case O.DstType: rule.set('dstType', v, negated); break;
-        case O.Nfacct: rule.nfacct = v; break;
-        case O.ToDestination: rule.toDestination = v; break;
-        case O.RejectWith: rule.rejectWith = v; break;
-        case O.SetXmark: rule.setXmark = v; break;
+        case O.DPort: if (PORT_MATCHES.has(match)) rule.set('dport', w.name(names), negated); break;
+        case O.SPort: if (PORT_MATCHES.has(match)) rule.set('sport', w.name(names), negated); break;
+        case O.Comment: rule.comment = w.value(); break;
+        case O.CtState: rule.set('ctstate', w.name(names), negated); break;
+        case O.Probability: rule.probability = Number(w.name(names)); break;
+        case O.Mark: if (match === 'mark') rule.set('mark', w.name(names), negated); break;
+        case O.SrcType: rule.set('srcType', w.name(names), negated); break;
+        case O.DstType: rule.set('dstType', w.name(names), negated); break;
+        case O.Nfacct: rule.nfacct = w.name(names); break;
+        case O.ToDestination: rule.toDestination = w.value(); break;
+        case O.RejectWith: rule.rejectWith = w.name(names); break;
+        case O.SetXmark: rule.setXmark = w.name(names); break;
       }
       negated = false;
     }
@@ -249,7 +321,7 @@ export interface ParsedDump {
 export function parseIptablesSave(text: string | Buffer): ParsedDump {
   const rules: Rule[] = [];
   const chains: ChainDecl[] = [];
-  const parser = new IptablesSaveParser((r) => rules.push(copyRule(r)), { onChain: (c) => chains.push(c) });
+  const parser = new IptablesSaveParser((r) => rules.push(copyRule(r)), { onChain: (c) => chains.push({ ...c }) });
   parser.write(text);
   return { rules, chains, summary: parser.end() };
 }

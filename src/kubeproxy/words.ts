@@ -1,7 +1,9 @@
-// A cursor over the words of one rule line, split as iptables-restore does (xtables add_param_to_argv):
-// blanks separate words, `"` opens and closes quoting anywhere in a word and is removed, `\` escapes the next
-// character inside quotes only. Words are not copied until asked for: at 80,000 rules a dump has a million
-// words, and slicing each one cost more than the rest of the parse.
+// A cursor over the words of one rule line, in the dump's bytes, split as iptables-restore does (xtables
+// add_param_to_argv): blanks separate words, `"` opens and closes quoting anywhere in a word and is removed,
+// `\` escapes the next character inside quotes only. No string is made until a value is asked for: at 80,000
+// rules a dump has a million words, and decoding the text, let alone each word, was most of the parse's
+// time and garbage.
+import { decode, equal, type Interner } from './interner';
 
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -11,19 +13,21 @@ function blank(c: number): boolean {
 }
 
 export class Words {
-  /** the text holding the line, which is text[from..end) */
-  line = '';
-  /** the current word is line[start..end), unless it had quotes */
+  /** the bytes holding the line */
+  line: Buffer = Buffer.alloc(0);
+  /** the current word is line[start..end), quotes included */
   start = 0;
   end = 0;
+  /** the word had quotes: its value, unquoted, is in `unquoted` */
   quoted = false;
   unbalanced = false;
   private pos = 0;
   private stop = 0;
-  private text = '';
+  private unquoted = Buffer.allocUnsafe(256);
+  private length = 0;
 
-  reset(text: string, from: number, end: number): void {
-    this.line = text;
+  reset(line: Buffer, from: number, end: number): void {
+    this.line = line;
     this.pos = from;
     this.stop = end;
     this.unbalanced = false;
@@ -34,54 +38,78 @@ export class Words {
     const l = this.line;
     const n = this.stop;
     let i = this.pos;
-    while (i < n && blank(l.charCodeAt(i))) i++;
+    while (i < n && blank(l[i]!)) i++;
     if (i >= n) return false;
     this.start = i;
     let c = 0;
-    while (i < n && !blank((c = l.charCodeAt(i))) && c !== QUOTE) i++;
+    while (i < n && !blank((c = l[i]!)) && c !== QUOTE) i++;
     this.quoted = i < n && c === QUOTE;
     if (!this.quoted) {
       this.end = this.pos = i;
       return true;
     }
-    let word = l.slice(this.start, i);
-    while (i < n && !blank((c = l.charCodeAt(i)))) {
+    this.length = 0;
+    this.copy(this.start, i);
+    while (i < n && !blank((c = l[i]!))) {
       if (c !== QUOTE) {
         const from = i;
-        while (i < n && !blank((c = l.charCodeAt(i))) && c !== QUOTE) i++;
-        word += l.slice(from, i);
+        while (i < n && !blank((c = l[i]!)) && c !== QUOTE) i++;
+        this.copy(from, i);
         continue;
       }
       for (i++; ; ) {
         // inside quotes: copy up to the closing quote, unescaping
         let j = i;
         let d = 0;
-        while (j < n && (d = l.charCodeAt(j)) !== QUOTE && d !== BACKSLASH) j++;
+        while (j < n && (d = l[j]!) !== QUOTE && d !== BACKSLASH) j++;
         if (j >= n || (d === BACKSLASH && j + 1 >= n)) {
           this.unbalanced = true;
           return false;
         }
-        word += l.slice(i, j);
+        this.copy(i, j);
         if (d === QUOTE) {
           i = j + 1;
           break;
         }
-        word += l[j + 1];
+        this.copy(j + 1, j + 2);
         i = j + 2;
       }
     }
-    this.text = word;
     this.end = this.pos = i;
     return true;
   }
 
-  value(): string {
-    return this.quoted ? this.text : this.line.slice(this.start, this.end);
+  /** Appends line[from..to) to the unquoted value. */
+  private copy(from: number, to: number): void {
+    if (this.length + to - from > this.unquoted.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * this.unquoted.length, this.length + to - from));
+      this.unquoted.copy(bigger, 0, 0, this.length);
+      this.unquoted = bigger;
+    }
+    const u = this.unquoted;
+    const l = this.line;
+    for (let i = from; i < to; i++) u[this.length++] = l[i]!;
+  }
+
+  /** The current word, unquoted, less its last `cut` bytes: a new string. */
+  value(cut = 0): string {
+    return this.quoted ? decode(this.unquoted, 0, this.length - cut) : decode(this.line, this.start, this.end - cut);
+  }
+
+  /** The current word, unquoted, as the interner's string: for names, which recur. */
+  name(names: Interner): string {
+    return this.quoted ? names.get(this.unquoted, 0, this.length) : names.get(this.line, this.start, this.end);
+  }
+
+  /** The current word, unquoted, ends with the ASCII `suffix`. */
+  endsWith(suffix: string): boolean {
+    if (this.quoted) return this.length >= suffix.length && equal(suffix, this.unquoted, this.length - suffix.length);
+    return this.end - this.start >= suffix.length && equal(suffix, this.line, this.end - suffix.length);
   }
 
   /** The current word, unquoted, is exactly `word`. */
   is(word: string): boolean {
-    return !this.quoted && this.end - this.start === word.length && this.line.startsWith(word, this.start);
+    return !this.quoted && this.end - this.start === word.length && equal(word, this.line, this.start);
   }
 
   /** The next word is a value: quoted, or neither an option nor `!`. Does not move. */
@@ -89,9 +117,9 @@ export class Words {
     const l = this.line;
     const n = this.stop;
     let i = this.pos;
-    while (i < n && blank(l.charCodeAt(i))) i++;
+    while (i < n && blank(l[i]!)) i++;
     if (i >= n) return false;
-    const c = l.charCodeAt(i);
-    return c === QUOTE || (c !== 45 && !(c === 33 && (i + 1 === n || blank(l.charCodeAt(i + 1)))));
+    const c = l[i]!;
+    return c === QUOTE || (c !== 45 && !(c === 33 && (i + 1 === n || blank(l[i + 1]!))));
   }
 }

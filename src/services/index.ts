@@ -1,5 +1,7 @@
 // ServiceIndex: which Service an address belongs to. Sources publish whole views (kube-proxy's rules now,
 // the Kubernetes API later, through the same call); the API's view of a Service wins over the rules'.
+import type { PodRef } from '../observe/types';
+
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 
 /** A Service port: the unit kube-proxy programs and the unit flapwatch attributes to. */
@@ -16,11 +18,31 @@ export interface Address {
   port: number;
 }
 
+/** An endpoint of a Service port; the Kubernetes API knows its pod, node and readiness, the rules only the address. */
+export interface EndpointView extends Address {
+  pod?: PodRef;
+  nodeName?: string;
+  /** EndpointSlice conditions.ready; absent when unknown (rules list only endpoints kube-proxy uses) */
+  ready?: boolean;
+}
+
+/** An opt-in active health probe (annotation `flapwatch.io/health` and friends on the Service). */
+export interface ActiveProbeSpec {
+  /** HTTP path, e.g. /health */
+  path: string;
+  /** the Service port to probe through the ClusterIP; the endpoint's port straight to pods */
+  port: number;
+  intervalSeconds: number;
+  timeoutSeconds: number;
+}
+
 export interface ServicePortView extends ServicePortRef {
   /** ClusterIPs, external and load-balancer IPs, each with the Service port */
   vips: Address[];
   nodePort?: number;
-  endpoints: Address[];
+  endpoints: EndpointView[];
+  /** from the API only */
+  activeProbe?: ActiveProbeSpec;
 }
 
 /** Publishers, weakest first: a later one's view of a Service replaces an earlier one's. */

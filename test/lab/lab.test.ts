@@ -1,11 +1,10 @@
-// The lab itself: kube-proxy's chain names and rule text, then a real lab (root only) and every fault injector.
+// The lab itself (root only): every fault injector, cleanup, and each way kube-proxy may program the node.
+// The rules it loads are test/kubeproxy/render*.ts's, tested against kube-proxy's fixtures there.
 // Run alone (`--test-concurrency=1`): conntrackFull changes the global nf_conntrack_max.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { test } from 'node:test';
-import { sepChain, svcChain } from './kube-hash';
-import { renderRules } from './kube-rules';
 import { Lab } from './lab';
 import { udpflood } from './udpflood';
 
@@ -36,39 +35,6 @@ function processesOf(prefix: string): string[] {
 function namespacesOf(prefix: string): string[] {
   return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(prefix));
 }
-
-// Vectors from kube-proxy's proxier tests (see /work/shared/reference/kube-proxy.md).
-test('chain names hash like kube-proxy', () => {
-  assert.equal(svcChain('default/kubernetes:https', 'tcp'), 'KUBE-SVC-NPX46M4PTMTKRN6Y');
-  assert.equal(svcChain('kube-system/kube-dns:dns', 'udp'), 'KUBE-SVC-TCOU7JCQXEZGVUNU');
-  assert.equal(svcChain('ns1/svc1:p80', 'tcp'), 'KUBE-SVC-XPGD46QRK7WJZT7O');
-  assert.equal(sepChain('ns1/svc1:p80', 'tcp', '10.180.0.1:80'), 'KUBE-SEP-SXIVWICOYRO3J4NJ');
-  assert.equal(sepChain('ns1/svc1:p80', 'tcp', '10.180.2.1:80'), 'KUBE-SEP-ZX7GRIZKSNUQ3LAJ');
-});
-
-test('rules render as in kube-proxy\'s fixture, and a Service losing its endpoints becomes a REJECT', () => {
-  const svc = {
-    namespace: 'ns1', name: 'svc1', portName: 'p80', protocol: 'tcp' as const, clusterIP: '172.30.0.41', port: 80,
-    endpoints: [{ podIndex: 0, port: 80 }, { podIndex: 1, port: 80 }],
-  };
-  const ips = ['10.180.0.1', '10.180.2.1'];
-  const first = renderRules([svc], ips);
-  const lines = first.text.split('\n');
-  for (const line of [
-    '-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O',
-    '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-SXIVWICOYRO3J4NJ',
-    '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.2.1:80" -j KUBE-SEP-ZX7GRIZKSNUQ3LAJ',
-    '-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80',
-    '-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP',
-  ]) assert.ok(lines.includes(line), `missing: ${line}\n${first.text}`);
-  assert.deepEqual(first.chains, ['KUBE-SVC-XPGD46QRK7WJZT7O', 'KUBE-SEP-SXIVWICOYRO3J4NJ', 'KUBE-SEP-ZX7GRIZKSNUQ3LAJ']);
-
-  const second = renderRules([{ ...svc, endpoints: [] }], ips, first.chains);
-  const after = second.text.split('\n');
-  assert.ok(after.includes('-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 has no endpoints" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j REJECT'));
-  for (const chain of first.chains) assert.ok(after.includes(`-X ${chain}`), `stale ${chain} not deleted`);
-  assert.deepEqual(second.chains, []);
-});
 
 test('a lab: Services, faults, cleanup', { timeout: 180_000 }, async (t) => {
   const reason = labUnavailable();
@@ -160,19 +126,28 @@ test('a lab: Services, faults, cleanup', { timeout: 180_000 }, async (t) => {
   assert.deepEqual(processesOf(lab.prefix), []);
 });
 
-test('a lab on the iptables-legacy backend serves its ClusterIP', { timeout: 60_000 }, async (t) => {
-  const reason = labUnavailable();
-  if (reason) {
-    t.skip(reason);
-    return;
-  }
-  const lab = await Lab.create({ pods: 1, backend: 'legacy' });
-  try {
-    const web = lab.service('web');
-    assert.equal((await lab.httpGet(lab.client, web.clusterIP, web.port)).status, 200);
-    assert.match((await lab.exec(lab.node, 'iptables-legacy-save', ['-t', 'nat'])).stdout, /-j KUBE-SVC-/);
-  } finally {
-    await lab.destroy();
-  }
-  assert.deepEqual(namespacesOf(lab.prefix), []);
-});
+for (const [kubeProxy, listing] of [['iptables-legacy', ['iptables-legacy-save', '-t', 'nat']], ['nftables', ['nft', 'list', 'table', 'ip', 'kube-proxy']]] as const) {
+  test(`a lab in kube-proxy mode ${kubeProxy} serves its ClusterIP, and a Service without endpoints is refused`, { timeout: 60_000 }, async (t) => {
+    const reason = labUnavailable();
+    if (reason) {
+      t.skip(reason);
+      return;
+    }
+    const lab = await Lab.create({ pods: 1, kubeProxy, services: [{ name: 'web', portName: 'http' }, { name: 'gone', endpoints: [] }] });
+    try {
+      const web = lab.service('web');
+      assert.equal((await lab.httpGet(lab.client, web.clusterIP, web.port)).status, 200);
+      assert.match((await lab.exec(lab.node, listing[0], listing.slice(1))).stdout, kubeProxy === 'nftables' ? /dnat to 10\.77\./ : /-j KUBE-SVC-/);
+      const gone = lab.service('gone');
+      assert.equal((await lab.tcpConnect(lab.client, gone.clusterIP, gone.port)).error, 'ECONNREFUSED');
+      const undo = await lab.dropOnPath(0, 1);
+      await lab.rejectService('web').then((restore) => restore()); // a re-sync keeps the lab's fault rule
+      assert.equal((await lab.httpGet(lab.client, web.clusterIP, web.port, '/health', 500)).error, 'ETIMEDOUT');
+      await undo();
+      assert.equal((await lab.httpGet(lab.client, web.clusterIP, web.port)).status, 200);
+    } finally {
+      await lab.destroy();
+    }
+    assert.deepEqual(namespacesOf(lab.prefix), []);
+  });
+}

@@ -5,7 +5,9 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BASE_RULES, Endpoint, Protocol, Service, renderRules } from './kube-rules';
+import type { Protocol } from '../../src/kubeproxy/hash';
+import { renderIptables, type RenderService } from '../kubeproxy/render';
+import { renderNft } from '../kubeproxy/render-nft';
 import { netnsInode, nsRun, RunResult, run, sysctlSet } from './netns';
 import type { Command } from './pod-server';
 
@@ -14,6 +16,26 @@ const CT_MAX = '/proc/sys/net/netfilter/nf_conntrack_max';
 const POD_SERVER = path.join(__dirname, 'pod-server.js');
 const PROBE = path.join(__dirname, 'probe.js');
 const SERVICE_RANGE = '10.96.0.0/16';
+const POD_RANGE = '10.77.0.0/16';
+
+interface LabService {
+  namespace: string;
+  name: string;
+  portName?: string;
+  protocol: Protocol;
+  clusterIP: string;
+  port: number;
+  endpoints: Endpoint[];
+}
+
+/** An endpoint of a lab Service: one of the lab's pods. */
+export interface Endpoint {
+  podIndex: number;
+  port: number;
+}
+
+/** How kube-proxy programs the lab's node: iptables mode on either backend, or nftables mode. */
+export type KubeProxyMode = 'iptables-nft' | 'iptables-legacy' | 'nftables';
 
 export interface ServiceOptions {
   name: string;
@@ -28,7 +50,7 @@ export interface ServiceOptions {
 export interface LabOptions {
   pods?: number; // default 2
   podPort?: number; // default 8080
-  backend?: 'nft' | 'legacy'; // iptables-restore or iptables-legacy-restore; default nft
+  kubeProxy?: KubeProxyMode; // default iptables-nft
   services?: ServiceOptions[]; // default one Service default/web:http port 80
 }
 
@@ -142,13 +164,15 @@ export class Lab {
   readonly pods: readonly string[];
   readonly podPort: number;
   private readonly subnet = nextSubnet++ % 256;
-  private readonly iptablesCmd: string;
-  private readonly restoreCmd: string;
-  private readonly services: Service[];
+  readonly kubeProxy: KubeProxyMode;
+  /** the iptables command for fault rules: the legacy one when kube-proxy uses legacy, else the nft one */
+  readonly iptablesCmd: string;
+  private readonly services: LabService[];
   private readonly podIps: string[];
   private readonly servers: PodServer[] = [];
   private readonly marker = path.join(STATE_DIR, `${this.prefix}.pid`);
-  private chains: string[] = [];
+  /** fault rules (iptables arguments after -I) that a re-sync of kube-proxy's rules must keep */
+  private readonly faults = new Set<string[]>();
   private requestId = 0;
   private destroying: Promise<void> | undefined;
 
@@ -158,9 +182,8 @@ export class Lab {
     this.pods = Array.from({ length: pods }, (_, i) => `${this.prefix}-p${i}`);
     this.podIps = this.pods.map((_, i) => `10.77.${this.subnet}.${10 + i}`);
     this.podPort = opts.podPort ?? 8080;
-    const legacy = opts.backend === 'legacy';
-    this.iptablesCmd = legacy ? 'iptables-legacy' : 'iptables';
-    this.restoreCmd = legacy ? 'iptables-legacy-restore' : 'iptables-restore';
+    this.kubeProxy = opts.kubeProxy ?? 'iptables-nft';
+    this.iptablesCmd = this.kubeProxy === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
     const allPods = this.pods.map((_, podIndex) => ({ podIndex, port: this.podPort }));
     this.services = (opts.services ?? [{ name: 'web', portName: 'http' }]).map((s, i) => ({
       namespace: s.namespace ?? 'default',
@@ -224,10 +247,23 @@ export class Lab {
   /** Drops forwarded packets to the pod with probability p (filter FORWARD, before kube-proxy's chains). */
   async dropOnPath(podIndex: number, probability: number): Promise<Undo> {
     if (!(probability > 0 && probability <= 1)) throw new Error(`Lab: probability must be in (0, 1], got ${probability}`);
-    const rule = ['FORWARD', '-d', this.podIp(podIndex), '-m', 'statistic', '--mode', 'random',
-      '--probability', String(probability), '-j', 'DROP'];
+    return this.fault(['FORWARD', '-d', this.podIp(podIndex), '-m', 'statistic', '--mode', 'random',
+      '--probability', String(probability), '-j', 'DROP']);
+  }
+
+  /** Drops packets the node sends to the pod itself (filter OUTPUT): kubelet's probe path, not the Service's. */
+  async dropFromNode(podIndex: number, probability: number): Promise<Undo> {
+    if (!(probability > 0 && probability <= 1)) throw new Error(`Lab: probability must be in (0, 1], got ${probability}`);
+    return this.fault(['OUTPUT', '-d', this.podIp(podIndex), '-m', 'statistic', '--mode', 'random',
+      '--probability', String(probability), '-j', 'DROP']);
+  }
+
+  /** A rule of the lab's own in the node's filter table, first in its chain; kept across re-syncs until undone. */
+  private async fault(rule: string[]): Promise<Undo> {
     await nsRun(this.node, this.iptablesCmd, ['-w', '-I', ...rule]);
+    this.faults.add(rule);
     return once(async () => {
+      this.faults.delete(rule);
       await nsRun(this.node, this.iptablesCmd, ['-w', '-D', ...rule]);
     });
   }
@@ -310,7 +346,7 @@ export class Lab {
     return [this.client, ...this.pods, this.node];
   }
 
-  private findService(name: string): Service {
+  private findService(name: string): LabService {
     const s = this.services.find((x) => x.name === name || `${x.namespace}/${x.name}` === name);
     if (!s) throw new Error(`Lab: no Service ${name}`);
     return s;
@@ -345,15 +381,24 @@ export class Lab {
     await sysctlSet(this.node, 'net.ipv4.ip_forward', 1);
     // REJECT answers with ICMP, which is rate-limited: without this, counted rejects turn into timeouts.
     for (const ns of [this.node, ...this.pods]) await sysctlSet(ns, 'net.ipv4.icmp_ratelimit', 0);
-    await nsRun(this.node, this.restoreCmd, ['-w'], { input: BASE_RULES });
     await this.sync();
     await Promise.all(this.pods.map((_, i) => this.startServer(i)));
   }
 
+  /** A full kube-proxy sync: every rule rewritten (counters restart, as on a real node), the lab's faults kept. */
   private async sync(): Promise<void> {
-    const { text, chains } = renderRules(this.services, this.podIps, this.chains);
-    await nsRun(this.node, this.restoreCmd, ['-w', '--noflush'], { input: text });
-    this.chains = chains;
+    const services: RenderService[] = this.services.map((s) => ({
+      ...s,
+      endpoints: s.endpoints.map((e) => ({ ip: this.podIp(e.podIndex), port: e.port, local: true })),
+    }));
+    if (this.kubeProxy === 'nftables') {
+      const fresh = 'add table ip kube-proxy\ndelete table ip kube-proxy\n';
+      await nsRun(this.node, 'nft', ['-f', '-'], { input: fresh + renderNft(services, { clusterCIDR: POD_RANGE, serviceCIDRs: [SERVICE_RANGE] }) });
+      return;
+    }
+    const restore = this.kubeProxy === 'iptables-legacy' ? 'iptables-legacy-restore' : 'iptables-nft-restore';
+    await nsRun(this.node, restore, ['-w'], { input: renderIptables(services, { clusterCIDR: POD_RANGE }) });
+    for (const rule of this.faults) await nsRun(this.node, this.iptablesCmd, ['-w', '-I', ...rule]);
   }
 
   private async startServer(i: number): Promise<void> {

@@ -1,26 +1,33 @@
 import type { Registry } from 'prom-client';
 import { functionOf } from '../../kernel/kallsyms';
-import type { DropObservation } from '../../observe/types';
+import type { AttributedDrop } from '../../services/attribute';
 import { cappedCounter, type CapDeps } from './capped-counter';
+import { serviceLabels } from './service-labels';
 
 /**
  * flapwatch_drops_total: packets lost, so benign frees (kernel/reasons.ts) are not counted. location is the
- * function without its offset, to bound cardinality. Until Services are indexed, namespace and service are
- * empty and direction is "node".
+ * function without its offset, to bound cardinality; mechanism is kube-proxy's way of losing it, or two
+ * joined by "+" when the evidence could not tell them apart.
  */
 export function dropsMetric(registry: Registry, deps: CapDeps) {
   const counter = cappedCounter(registry, {
     name: 'flapwatch_drops_total',
-    help: 'Packets the kernel dropped, by drop reason and the kernel function that dropped them (benign frees excluded)',
-    labelNames: ['reason', 'location', 'namespace', 'service', 'direction'] as const,
+    help: 'Packets the kernel dropped, by drop reason, kernel function, Service, direction and mechanism (benign frees excluded)',
+    labelNames: ['reason', 'location', 'namespace', 'service', 'direction', 'mechanism'] as const,
     overflow: { location: 'other', service: 'other' },
     ...deps,
   });
   return {
-    add(items: DropObservation[]): void {
+    add(items: AttributedDrop[]): void {
       for (const d of items) {
         if (!d.loss) continue;
-        const labels = { reason: d.reasonName, location: functionOf(d.location), namespace: '', service: '', direction: 'node' };
+        const labels = {
+          reason: d.reasonName,
+          location: functionOf(d.location),
+          ...serviceLabels(d.service),
+          direction: d.direction,
+          mechanism: d.mechanisms.join('+'),
+        };
         counter.inc(labels, d.packets);
       }
     },

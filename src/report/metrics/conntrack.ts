@@ -1,0 +1,78 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ConntrackGroup } from '../../kernel/conntrack';
+import type { ConntrackReading } from '../../kernel/conntrack-source';
+import { protocolOf, type ServiceIndex, type ServicePortView } from '../../services/index';
+import { cappedCounter, type CapDeps } from './capped-counter';
+import { serviceLabels } from './service-labels';
+
+export interface ConntrackMetricDeps extends CapDeps {
+  /** the last reading, at scrape time */
+  current: () => ConntrackReading | undefined;
+  lastUnreplied: () => readonly ConntrackGroup[];
+  index: ServiceIndex;
+}
+
+function serviceOf(index: ServiceIndex, g: ConntrackGroup): ServicePortView | undefined {
+  const proto = protocolOf(g.proto);
+  return proto && (index.byVip(g.daddr, g.dport, proto) ?? index.byEndpoint(g.daddr, g.dport, proto));
+}
+
+/**
+ * flapwatch_conntrack_stat_total{stat} (the kernel's totals, as `conntrack -S` sums them), _entries, _max,
+ * _unreplied_flows{namespace,service} (flows still waiting for their first reply, at the last dump), and
+ * _unanswered_flows_total{namespace,service} (flows that died without ever seeing a reply: lost handshakes).
+ */
+export function conntrackMetrics(registry: Registry, deps: ConntrackMetricDeps) {
+  new Counter({
+    name: 'flapwatch_conntrack_stat_total',
+    help: "conntrack's per-CPU statistics summed over CPUs (insert_failed, drop, early_drop, invalid, clash_resolve, …)",
+    labelNames: ['stat'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [stat, v] of Object.entries(deps.current()?.counters ?? {})) this.inc({ stat }, v);
+    },
+  });
+  const gauge = (name: string, help: string, value: (r: ConntrackReading) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const r = deps.current();
+        if (r) this.set(value(r));
+        else this.reset();
+      },
+    });
+  gauge('flapwatch_conntrack_entries', 'Entries in the conntrack table', (r) => r.entries);
+  gauge('flapwatch_conntrack_max', 'The conntrack table limit (nf_conntrack_max)', (r) => r.max);
+  new Gauge({
+    name: 'flapwatch_conntrack_unreplied_flows',
+    help: 'Flows still waiting for their first reply, by the Service of their original destination ("" when none)',
+    labelNames: ['namespace', 'service'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const sums = new Map<string, { labels: { namespace: string; service: string }; n: number }>();
+      for (const g of deps.lastUnreplied()) {
+        const labels = serviceLabels(serviceOf(deps.index, g));
+        const key = `${labels.namespace}/${labels.service}`;
+        const s = sums.get(key) ?? sums.set(key, { labels, n: 0 }).get(key)!;
+        s.n += g.unreplied;
+      }
+      for (const { labels, n } of sums.values()) this.set(labels, n);
+    },
+  });
+  const unanswered = cappedCounter(registry, {
+    name: 'flapwatch_conntrack_unanswered_flows_total',
+    help: 'Flows conntrack destroyed without ever seeing a reply (lost handshakes, unanswered UDP), by the Service of their original destination',
+    labelNames: ['namespace', 'service'] as const,
+    overflow: { service: 'other' },
+    ...deps,
+  });
+  return {
+    add(reading: ConntrackReading): void {
+      for (const g of reading.diedUnreplied) unanswered.inc(serviceLabels(serviceOf(deps.index, g)), g.flows);
+    },
+  };
+}

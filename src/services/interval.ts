@@ -1,0 +1,123 @@
+// NodeIntervals: every interval, one look at the node — the drops and retransmits drained from the kernel,
+// the conntrack stats and the kube-proxy rule counters read at the same moment — attributed to Services.
+// The sources are read together so that a drop and its witnesses (a stat delta, a REJECT counter) land in
+// the same interval; never two intervals at once.
+import { statSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { ConntrackReading, ConntrackSource } from '../kernel/conntrack-source';
+import type { DropSource } from '../kernel/drops';
+import type { RulesReading, RulesSource } from '../kubeproxy/source';
+import { Listeners } from '../observe/listeners';
+import type { DropObservation, RetransmitObservation } from '../observe/types';
+import {
+  attributeDrop, attributeRetransmit, type AttributedDrop, type AttributedRetransmit, type IntervalEvidence, type RuleRise,
+} from './attribute';
+import type { ServiceIndex } from './index';
+
+export interface NodeInterval {
+  /** ms since the epoch: the interval is (start, end] */
+  start: number;
+  end: number;
+  /** loss drops and benign frees alike; `loss` tells them apart */
+  drops: AttributedDrop[];
+  retransmits: AttributedRetransmit[];
+  /** absent when conntrack could not be read */
+  conntrack?: ConntrackReading;
+  rules: RuleRise[];
+  /** absent when the rules could not be read */
+  rulesReading?: RulesReading;
+}
+
+export interface NodeIntervalsOptions {
+  index: ServiceIndex;
+  drops: DropSource;
+  conntrack?: ConntrackSource;
+  rules?: RulesSource;
+  intervalMs: number;
+  /** the node's netns (a name under /run/netns); absent = the daemon's own */
+  netns?: string;
+  logger: Logger;
+  now?: () => number;
+}
+
+const CT_WITNESSES = ['drop', 'invalid', 'insert_failed'] as const;
+
+export function netnsInode(netns?: string): number {
+  return statSync(netns ? `/run/netns/${netns}` : '/proc/self/ns/net').ino;
+}
+
+export class NodeIntervals {
+  private readonly listeners: Listeners<NodeInterval>;
+  private readonly netns: number;
+  private pendingDrops: DropObservation[] = [];
+  private pendingRetransmits: RetransmitObservation[] = [];
+  private last: number;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly opts: NodeIntervalsOptions) {
+    this.listeners = new Listeners((err) => opts.logger.error({ err }, 'an interval subscriber failed'));
+    this.netns = netnsInode(opts.netns);
+    this.last = this.now();
+    opts.drops.onDrops((items) => this.pendingDrops.push(...items));
+    opts.drops.onRetransmits((items) => this.pendingRetransmits.push(...items));
+  }
+
+  onInterval(listener: (intervals: NodeInterval[]) => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  /** Ticks every intervalMs until stop(). */
+  start(): void {
+    const tick = () => {
+      this.timer = setTimeout(() => void this.collect().then(() => !this.stopped && tick()), this.opts.intervalMs);
+      this.timer.unref();
+    };
+    tick();
+  }
+
+  /** One interval now, after any in flight; resolves when its listeners have run. */
+  collect(): Promise<void> {
+    this.running = this.running.then(() => this.collectOnce());
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  private async collectOnce(): Promise<void> {
+    const [, conntrack, rulesReading] = await Promise.all([
+      this.opts.drops.drain(),
+      this.opts.conntrack?.read(),
+      this.opts.rules?.read(),
+    ]);
+    const end = this.now();
+    const drops = this.pendingDrops;
+    const retransmits = this.pendingRetransmits;
+    this.pendingDrops = [];
+    this.pendingRetransmits = [];
+    const rules = rulesReading?.rises ?? [];
+    const evidence: IntervalEvidence = { netns: this.netns, conntrack: {}, rules };
+    for (const k of CT_WITNESSES) if (conntrack?.deltas[k] !== undefined) evidence.conntrack[k] = conntrack.deltas[k];
+    const { index } = this.opts;
+    const interval: NodeInterval = {
+      start: this.last,
+      end,
+      drops: drops.map((d) => attributeDrop(index, d, evidence)),
+      retransmits: retransmits.map((r) => attributeRetransmit(index, r)),
+      rules,
+      ...(conntrack && { conntrack }),
+      ...(rulesReading && { rulesReading }),
+    };
+    this.last = end;
+    this.listeners.emit([interval]);
+  }
+}
