@@ -1,7 +1,8 @@
 // What kubelet's `Unhealthy` Events and EndpointSlice readiness flips say, as HealthObservations. The message
 // shapes are kubelet's (pkg/kubelet/prober/prober.go: "%s probe failed: %s" / "%s probe errored: %v", with the
 // outputs of pkg/probe/{http,tcp,grpc,exec}); the detail is kept verbatim for the incident.
-import type { FailureKind, HealthObservation, PodRef, ProbeSpec, ProbeType } from '../observe/types';
+import type { ReadinessFlip, UnhealthyEvent } from '../kube/types';
+import type { FailureKind, HealthObservation, ProbeSpec, ProbeType } from '../observe/types';
 import { flipLookbackMs, probeLookbackMs, type ProbeLookup } from './pods';
 
 export interface ProbeMessage {
@@ -43,76 +44,29 @@ export function classifyProbeMessage(message: string, handler?: ProbeSpec['handl
   return { ...base, kind: 'unknown' };
 }
 
-/** An `Unhealthy` Event as the kube source hands it over. */
-export interface UnhealthyEvent {
-  pod: PodRef;
-  /** the Event object's uid: kubelet updates one Event (count + 1) when a failure repeats */
-  uid: string;
-  message: string;
-  /** the Event's own count (`count`, or `series.count`): a running total, NOT a delta */
-  count: number;
-  /** ms since the epoch of the latest occurrence */
-  at: number;
-  /** from involvedObject.fieldPath `spec.containers{NAME}`, when the source reads it */
-  container?: string;
-}
-
-export interface UnhealthyEventsOptions {
-  probes?: ProbeLookup;
-  /** Events whose latest occurrence is older prime their count and say nothing (the initial list). Default: now */
-  since?: number;
-  /** Events remembered for their counts; the oldest are forgotten first. Default 10,000 */
-  maxTracked?: number;
-}
-
-/** Turns each new occurrence of an Unhealthy Event into one observation whose count is what it added. */
-export class UnhealthyEvents {
-  private readonly counts = new Map<string, number>();
-  private readonly since: number;
-  private readonly maxTracked: number;
-
-  constructor(private readonly opts: UnhealthyEventsOptions = {}) {
-    this.since = opts.since ?? Date.now();
-    this.maxTracked = opts.maxTracked ?? 10_000;
-  }
-
-  convert(ev: UnhealthyEvent): HealthObservation | undefined {
-    const total = Number.isFinite(ev.count) && ev.count > 0 ? ev.count : 1;
-    const before = this.counts.get(ev.uid);
-    this.counts.delete(ev.uid); // re-inserted last: the Map's order is the eviction order
-    this.counts.set(ev.uid, Math.max(total, before ?? 0));
-    if (this.counts.size > this.maxTracked) this.counts.delete(this.counts.keys().next().value as string);
-    const added = before === undefined ? (ev.at < this.since ? 0 : total) : total - before;
-    if (added <= 0) return undefined;
-    const spec = (type: ProbeType | undefined) => (type ? this.opts.probes?.(ev.pod, ev.container, type) : undefined);
-    const first = classifyProbeMessage(ev.message);
-    const probe = spec(first.type);
-    const msg = probe ? classifyProbeMessage(ev.message, probe.handler.kind) : first;
-    if (msg.outcome === 'warning') return undefined; // a redirect kubelet did not follow: the probe passed
-    return {
-      at: ev.at,
-      source: 'event',
-      ok: false,
-      pod: ev.pod,
-      ...(ev.container ? { container: ev.container } : {}),
-      probe: msg.type ?? 'unknown',
-      kind: msg.kind,
-      ...(msg.status !== undefined ? { status: msg.status } : {}),
-      detail: msg.detail,
-      lookbackMs: probeLookbackMs(probe),
-      count: added,
-    };
-  }
-}
-
-/** An endpoint of a Service on this node changing its EndpointSlice `conditions.ready`. */
-export interface ReadinessFlip {
-  service: PodRef;
-  pod?: PodRef;
-  addr: string;
-  port?: number;
-  ready: boolean;
-  at: number;
+/**
+ * One Unhealthy Event update as the kube source hands it over; `count` is already what the update added (the kube
+ * source diffs Event.count by the Event's uid), so each observation carries it as it is.
+ */
+export function fromUnhealthyEvent(ev: UnhealthyEvent, probes?: ProbeLookup): HealthObservation | undefined {
+  if (!(ev.count > 0)) return undefined; // a re-delivered update that added nothing
+  const first = classifyProbeMessage(ev.message);
+  const spec = first.type ? probes?.(ev.pod, ev.container, first.type) : undefined;
+  const msg = spec ? classifyProbeMessage(ev.message, spec.handler.kind) : first;
+  if (msg.outcome === 'warning') return undefined; // a redirect kubelet did not follow: the probe passed
+  return {
+    at: ev.at,
+    source: 'event',
+    ok: false,
+    pod: ev.pod,
+    ...(ev.container ? { container: ev.container } : {}),
+    probe: msg.type ?? 'unknown',
+    kind: msg.kind,
+    ...(msg.status !== undefined ? { status: msg.status } : {}),
+    detail: msg.detail,
+    lookbackMs: probeLookbackMs(spec),
+    count: ev.count,
+  };
 }
 
 /** ready → false is a failure; ready → true says nothing (undefined). */
@@ -127,7 +81,6 @@ export function fromReadinessFlip(flip: ReadinessFlip, probes?: ProbeLookup): He
     service: flip.service,
     ...(flip.pod ? { pod: flip.pod } : {}),
     probe: 'Readiness',
-    ...(flip.port !== undefined ? { target: { addr: flip.addr, port: flip.port } } : {}),
     kind: 'unknown',
     detail: `${who} became not ready in ${flip.service.namespace}/${flip.service.name}'s EndpointSlice`,
     // not ready after failureThreshold failures in a row: the first of them lies that many periods back

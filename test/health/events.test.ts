@@ -1,8 +1,9 @@
 // Unhealthy Event messages as kubelet writes them (pkg/kubelet/prober/prober.go and pkg/probe/*), their
-// conversion with Event count deltas, and EndpointSlice readiness flips.
+// conversion, and EndpointSlice readiness flips.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classifyProbeMessage, fromReadinessFlip, UnhealthyEvents, type UnhealthyEvent } from '../../src/health/events';
+import { classifyProbeMessage, fromReadinessFlip, fromUnhealthyEvent } from '../../src/health/events';
+import type { UnhealthyEvent } from '../../src/kube/types';
 import type { ProbeSpec } from '../../src/observe/types';
 
 // [message, kind, status?] — each one a message kubelet really emits
@@ -48,54 +49,39 @@ test('an exec probe\'s output is whatever the command printed: only the spec cal
 
 const EXEC_PROBE: ProbeSpec = { container: 'db', type: 'Liveness', timeoutSeconds: 3, periodSeconds: 20, failureThreshold: 3, handler: { kind: 'exec' } };
 
-test('Event counts become deltas; the initial list primes; warnings are not failures', () => {
-  const t0 = Date.now();
-  const events = new UnhealthyEvents({ since: t0, probes: (_pod, _c, type) => (type === 'Liveness' ? EXEC_PROBE : undefined) });
+test('an Event update becomes one observation with what it added; warnings are not failures', () => {
+  const probes = (_pod: unknown, _c: string | undefined, type: string) => (type === 'Liveness' ? EXEC_PROBE : undefined);
   const pod = { namespace: 'shop', name: 'web-1' };
   const ev = (over: Partial<UnhealthyEvent>): UnhealthyEvent => ({
-    pod, uid: 'e1', message: 'Readiness probe failed: HTTP probe failed with statuscode: 503', count: 1, at: t0 + 10, ...over,
+    pod, uid: 'e1', message: 'Readiness probe failed: HTTP probe failed with statuscode: 503', count: 1, at: 10, ...over,
   });
-  assert.equal(events.convert(ev({ uid: 'old', count: 40, at: t0 - 60_000 })), undefined, 'listed at start: history');
-  assert.deepEqual(events.convert(ev({ uid: 'old', count: 41, at: t0 + 5 }))?.count, 1, 'then its next occurrence counts');
-
-  const first = events.convert(ev({}));
-  assert.deepEqual(first, {
-    at: t0 + 10, source: 'event', ok: false, pod, probe: 'Readiness', kind: 'http-status', status: 503,
+  assert.deepEqual(fromUnhealthyEvent(ev({}), probes), {
+    at: 10, source: 'event', ok: false, pod, probe: 'Readiness', kind: 'http-status', status: 503,
     detail: 'HTTP probe failed with statuscode: 503', lookbackMs: 11_000, count: 1,
   });
-  assert.equal(events.convert(ev({ count: 1 })), undefined, 'a re-delivered update adds nothing');
-  assert.equal(events.convert(ev({ count: 4, at: t0 + 30_000 }))?.count, 3);
-  assert.equal(events.convert(ev({ count: 2 })), undefined, 'a count never goes back');
+  assert.equal(fromUnhealthyEvent(ev({ count: 3 }))?.count, 3);
+  assert.equal(fromUnhealthyEvent(ev({ count: 0 })), undefined, 'an update that added nothing');
 
-  const exec = events.convert(ev({ uid: 'e2', container: 'db', message: 'Liveness probe failed: FATAL: the database system is starting up' }));
+  const exec = fromUnhealthyEvent(ev({ container: 'db', message: 'Liveness probe failed: FATAL: the database system is starting up' }), probes);
   assert.equal(exec?.kind, 'exec', 'the spec says exec');
   assert.equal(exec?.container, 'db');
+  assert.equal(exec?.detail, 'FATAL: the database system is starting up');
   assert.equal(exec?.lookbackMs, 23_000);
-  assert.equal(events.convert(ev({ uid: 'e3', message: 'Readiness probe warning: Probe terminated redirects, Response body: ' })), undefined);
-});
-
-test('remembered Events are bounded: the oldest are forgotten first', () => {
-  const events = new UnhealthyEvents({ since: 0, maxTracked: 2 });
-  const ev = (uid: string, count: number): UnhealthyEvent => ({ pod: { namespace: 'a', name: 'b' }, uid, message: 'Readiness probe failed: x', count, at: 1 });
-  events.convert(ev('a', 1));
-  events.convert(ev('b', 1));
-  events.convert(ev('a', 2)); // a is now the newest
-  events.convert(ev('c', 1)); // b goes
-  assert.equal(events.convert(ev('a', 2)), undefined, 'a is still known');
-  assert.equal(events.convert(ev('b', 1))?.count, 1, 'b was forgotten: seen anew');
+  assert.equal(fromUnhealthyEvent(ev({ message: 'Readiness probe warning: Probe terminated redirects, Response body: ' })), undefined);
+  assert.equal(fromUnhealthyEvent(ev({ message: 'something else entirely' }))?.probe, 'unknown');
 });
 
 test('an EndpointSlice flip to not ready is a failure; back to ready is not', () => {
   const service = { namespace: 'shop', name: 'web' };
   const pod = { namespace: 'shop', name: 'web-1' };
-  const o = fromReadinessFlip({ service, pod, addr: '10.244.1.7', port: 8080, ready: false, at: 5 });
+  const o = fromReadinessFlip({ service, pod, addr: '10.244.1.7', ready: false, at: 5 });
   assert.deepEqual(o, {
-    at: 5, source: 'endpointslice', ok: false, service, pod, probe: 'Readiness', target: { addr: '10.244.1.7', port: 8080 },
+    at: 5, source: 'endpointslice', ok: false, service, pod, probe: 'Readiness',
     kind: 'unknown', detail: 'pod shop/web-1 (10.244.1.7) became not ready in shop/web\'s EndpointSlice',
     lookbackMs: 31_000, // kubelet's defaults: 3 failures 10 s apart, the first with its 1 s timeout
   });
   const spec = { ...EXEC_PROBE, type: 'Readiness' as const, periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 1 };
   assert.equal(fromReadinessFlip({ service, pod, addr: '10.244.1.7', ready: false, at: 5 }, () => spec)?.lookbackMs, 11_000);
   assert.equal(fromReadinessFlip({ service, pod, addr: '10.244.1.7', ready: true, at: 6 }), undefined);
-  assert.equal(fromReadinessFlip({ service, addr: '10.244.1.8', ready: false, at: 7 })?.target, undefined);
+  assert.match(fromReadinessFlip({ service, addr: '10.244.1.8', ready: false, at: 7 })?.detail ?? '', /^10\.244\.1\.8 became not ready/);
 });
