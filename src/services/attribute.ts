@@ -25,6 +25,12 @@ export interface IntervalEvidence {
   conntrack: Partial<Record<'drop' | 'invalid' | 'insert_failed', number>>;
   /** kube-proxy drop/reject rules whose counters rose in the interval */
   rules: RuleRise[];
+  /**
+   * where this node's kube-proxy rule verdicts land: nft_do_chain (iptables-nft, nftables mode) or
+   * nf_hook_slow (iptables-legacy); absent when unknown. With nft-based rules, a drop in nf_hook_slow is
+   * not a rule's: conntrack (or another non-nft hook) refused the packet.
+   */
+  ruleLocation?: 'nft_do_chain' | 'nf_hook_slow';
 }
 
 export interface RuleRise {
@@ -85,6 +91,13 @@ function mechanism(d: DropObservation, a: Attribution, ev: IntervalEvidence): { 
     const full = (ct.drop ?? 0) > 0;
     const invalidRules = node ? rulesRose(ev, 'drop_invalid') : [];
     const invalid = (ct.invalid ?? 0) > 0 || invalidRules.length > 0;
+    const byLocation = node && ev.ruleLocation === 'nft_do_chain' && (fn === 'nf_hook_slow' || fn === 'nft_do_chain');
+    if (byLocation && fn === 'nf_hook_slow' && full) return { mechanisms: ['conntrack-table-full'], detail: 'conntrack table full (stat drop rose; dropped at the conntrack hook, not by a rule)' };
+    if (byLocation && fn === 'nft_do_chain') {
+      return invalid
+        ? { mechanisms: ['conntrack-invalid'], detail: where(invalidRules) || 'a rule dropped an untracked packet (stat invalid rose)' }
+        : { mechanisms: ['netfilter-drop'], detail: `${fn}: a rule dropped a packet conntrack did not track` };
+    }
     if (full && !invalid) return { mechanisms: ['conntrack-table-full'], detail: 'conntrack table full (stat drop rose)' };
     if (invalid && !full) return { mechanisms: ['conntrack-invalid'], detail: where(invalidRules) || 'ctstate INVALID (stat invalid rose)' };
     if (full && invalid) return { mechanisms: ['conntrack-table-full', 'conntrack-invalid'], detail: 'both conntrack stats drop and invalid rose' };

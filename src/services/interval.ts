@@ -42,6 +42,13 @@ export interface NodeIntervalsOptions {
 
 const CT_WITNESSES = ['drop', 'invalid', 'insert_failed'] as const;
 
+function ruleLocation(r: RulesReading | undefined): Pick<IntervalEvidence, 'ruleLocation'> {
+  const d = r?.detection;
+  if (d?.mode === 'nftables' || (d?.mode === 'iptables' && d.backend === 'nft')) return { ruleLocation: 'nft_do_chain' };
+  if (d?.mode === 'iptables' && d.backend === 'legacy') return { ruleLocation: 'nf_hook_slow' };
+  return {};
+}
+
 export function netnsInode(netns?: string): number {
   return statSync(netns ? `/run/netns/${netns}` : '/proc/self/ns/net').ino;
 }
@@ -105,7 +112,7 @@ export class NodeIntervals {
     this.pendingDrops = [];
     this.pendingRetransmits = [];
     const rules = rulesReading?.rises ?? [];
-    const evidence: IntervalEvidence = { netns: this.netns, conntrack: {}, rules };
+    const evidence: IntervalEvidence = { netns: this.netns, conntrack: {}, rules, ...ruleLocation(rulesReading) };
     for (const k of CT_WITNESSES) if (conntrack?.deltas[k] !== undefined) evidence.conntrack[k] = conntrack.deltas[k];
     const { index } = this.opts;
     const interval: NodeInterval = {

@@ -54,7 +54,7 @@ for (const backend of ['nft', 'legacy'] as const) {
     let lab: Lab;
     let t: Awaited<ReturnType<typeof tracer>>;
     before(async () => {
-      lab = await Lab.create({ backend, pods: 2, services: [{ name: 'web' }, { name: 'db', endpoints: [{ podIndex: 1, port: 8080 }] }] });
+      lab = await Lab.create({ kubeProxy: `iptables-${backend}`, pods: 2, services: [{ name: 'web' }, { name: 'db', endpoints: [{ podIndex: 1, port: 8080 }] }] });
       t = await tracer();
     });
     after(async () => {

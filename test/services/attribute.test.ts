@@ -78,6 +78,18 @@ test('without a conntrack entry the stat deltas tell table full from INVALID, an
   assert.deepEqual(attributeDrop(index(), drop({ ...toVip('10.96.0.20', 5432) }), ev()).mechanisms, ['conntrack-invalid', 'netfilter-drop']);
 });
 
+test('with nft-based rules the location tells the conntrack hook from a rule, even when both stats rose', () => {
+  const nft = { ruleLocation: 'nft_do_chain' as const, conntrack: { drop: 1, invalid: 1 } };
+  const atHook = drop({ ...toVip('10.96.0.20', 5432), location: 'nf_hook_slow+0x8f' });
+  assert.deepEqual(attributeDrop(index(), atHook, ev(nft)).mechanisms, ['conntrack-table-full']);
+  const byRule = drop({ ...toVip('10.96.0.20', 5432), location: 'nft_do_chain+0x2a1' });
+  assert.deepEqual(attributeDrop(index(), byRule, ev(nft)).mechanisms, ['conntrack-invalid']);
+  // a rule dropping an untracked packet with no INVALID witness is a plain rule drop
+  assert.deepEqual(attributeDrop(index(), byRule, ev({ ruleLocation: 'nft_do_chain' })).mechanisms, ['netfilter-drop']);
+  // legacy rules land in nf_hook_slow too: there the stats must decide, and both is the honest answer
+  assert.deepEqual(attributeDrop(index(), atHook, ev({ ...nft, ruleLocation: 'nf_hook_slow' })).mechanisms, ['conntrack-table-full', 'conntrack-invalid']);
+});
+
 test("the node's stat deltas do not explain drops in another netns", () => {
   const d = drop({ ...toVip('10.96.0.20', 5432), netns: 123, location: 'nf_hook_slow+0x8f' });
   assert.deepEqual(attributeDrop(index(), d, ev({ conntrack: { drop: 9 } })).mechanisms, ['conntrack-table-full', 'conntrack-invalid']);
