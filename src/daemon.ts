@@ -2,10 +2,8 @@
 // sources, one start-up line each, metrics fed from their observations; SIGTERM/SIGINT detach and exit 0.
 import type { Logger } from 'pino';
 import type { RunConfig } from './config';
-import { ConntrackSource } from './kernel/conntrack-source';
-import { DropSource } from './kernel/drops';
-import { RulesSource } from './kubeproxy/source';
 import { createLogger } from './log';
+import { nodeSources } from './node';
 import type { Source, SourceStats } from './observe/types';
 import { startHttp, type HttpServer } from './report/http';
 import { conntrackMetrics } from './report/metrics/conntrack';
@@ -14,8 +12,6 @@ import { kubeProxyMetrics } from './report/metrics/kubeproxy';
 import { createRegistry } from './report/metrics/registry';
 import { retransmitsMetric } from './report/metrics/retransmits';
 import { sourceMetrics } from './report/metrics/sources';
-import { ServiceIndex } from './services/index';
-import { NodeIntervals } from './services/interval';
 
 export interface Daemon {
   /** serves, then starts the sources; rejects only when the HTTP port cannot be bound */
@@ -33,13 +29,8 @@ function logStartup(logger: Logger, s: SourceStats): void {
 
 export function createDaemon(config: RunConfig, logger: Logger): Daemon {
   const registry = createRegistry();
-  const index = new ServiceIndex();
-  // NodeIntervals drains the tracer, so that drops and their witnesses share an interval
-  const drops = new DropSource({ ...config, intervalMs: 0, logger });
-  const conntrack = new ConntrackSource({ unrepliedIntervalMs: config.unrepliedIntervalMs, logger });
-  const rules = new RulesSource({ index, logger, fullIntervalMs: config.rulesFullIntervalMs });
-  const sources: Source[] = [drops, conntrack, rules];
-  const intervals = new NodeIntervals({ index, drops, conntrack, rules, intervalMs: config.intervalMs, logger });
+  const { index, conntrack, rules, intervals, all } = nodeSources({ ...config, logger });
+  const sources: Source[] = [...all];
   let ready = false;
   let server: HttpServer | undefined;
   let stopping: Promise<void> | undefined;

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatEndpoint, formatJson, formatTable, SnapshotSummary } from '../../src/commands/snapshot';
-import { drop, retransmit } from '../fixtures/observations';
+import { formatEndpoint, formatJson, formatTable, SnapshotSummary } from '../../src/report/snapshot';
+import { ServiceIndex } from '../../src/services/index';
+import type { NodeInterval } from '../../src/services/interval';
+import { attributedDrop, attributedRetransmit, drop, retransmit, WEB } from '../fixtures/observations';
 
 const LOST = { dropFlowsEvicted: 1, dropMapFull: 0, retransmitFlowsEvicted: 0, retransmitMapFull: 0 };
 const DNAT = { present: true, confirmed: false, dnat: true, snat: false, reply: false };
@@ -54,6 +56,10 @@ test('the table is aligned, numbers to the right', () => {
       'PACKETS  STATE     DESTINATION',
       '      3  SYN_SENT  10.96.7.7:80',
       '',
+      'No Service lost anything.',
+      '',
+      'Conntrack: not readable.',
+      '',
       'Not seen: 1 drop flows evicted, 0 drops refused by a full map, 0 retransmit flows evicted, 0 retransmits refused by a full map.',
       '',
     ].join('\n'),
@@ -80,4 +86,42 @@ test('JSON carries names, addresses, ports, counts and what was lost', () => {
 test('endpoints: IPv6 in brackets, no port for portless protocols', () => {
   assert.equal(formatEndpoint({ addr: 'fd00::1', port: 80 }), '[fd00::1]:80');
   assert.equal(formatEndpoint({ addr: '10.0.0.1', port: 0 }), '10.0.0.1');
+});
+
+test('per Service: drops by mechanism, retransmits, unreplied flows, rule packets; the node\'s conntrack health', () => {
+  const s = new SnapshotSummary();
+  const DB = { ...WEB, name: 'db', portName: 'pg', vips: [{ ip: '10.96.7.8', port: 5432 }], endpoints: [] };
+  const interval = (over: Partial<NodeInterval>): NodeInterval => ({ start: 0, end: 1000, drops: [], retransmits: [], rules: [], ...over });
+  s.addInterval(interval({
+    drops: [
+      attributedDrop({ packets: 3, service: DB, direction: 'to_service', mechanisms: ['no-endpoints'] }),
+      attributedDrop({ packets: 2, service: WEB, direction: 'to_service', mechanisms: ['netfilter-drop'] }),
+      attributedDrop({ packets: 1, service: WEB, direction: 'to_service', mechanisms: ['conntrack-table-full', 'conntrack-invalid'] }),
+      attributedDrop({ packets: 8, service: WEB, loss: false, reasonName: 'QUEUE_PURGE' }),
+    ],
+    retransmits: [attributedRetransmit({ packets: 4, service: WEB, direction: 'to_service' })],
+    rules: [
+      { kind: 'reject_no_endpoints', service: 'shop/db:pg', table: 'filter', chain: 'KUBE-SERVICES', packets: 3 },
+      { kind: 'drop_invalid', table: 'filter', chain: 'KUBE-FORWARD', packets: 1 },
+    ],
+    conntrack: { counters: {}, deltas: { drop: 1, invalid: 0 }, entries: 10, max: 1000, diedUnreplied: [] },
+  }));
+  s.addInterval(interval({ conntrack: { counters: {}, deltas: { drop: 2, invalid: 0 }, entries: 12, max: 1000, diedUnreplied: [] } }));
+  const index = new ServiceIndex();
+  index.publish('rules', [WEB, DB]);
+  s.setUnreplied([{ daddr: '10.96.7.7', dport: 80, proto: 6, state: 'SYN_SENT', flows: 5, unreplied: 5, assured: 0 }], index);
+  const r = s.report(2, LOST);
+  assert.deepEqual(r.services, [
+    { namespace: 'shop', name: 'web', drops: { 'netfilter-drop': 2, 'conntrack-table-full+conntrack-invalid': 1 }, retransmits: 4, unrepliedFlows: 5, rulePackets: {} },
+    { namespace: 'shop', name: 'db', drops: { 'no-endpoints': 3 }, retransmits: 0, unrepliedFlows: 0, rulePackets: { reject_no_endpoints: 3 } },
+  ]);
+  assert.deepEqual(r.conntrack, { entries: 12, max: 1000, stats: { drop: 3, invalid: 0 } });
+  assert.deepEqual(r.nodeRulePackets, { drop_invalid: 1 });
+  const text = formatTable(r);
+  assert.match(text, /^SERVICE {3}DROPS BY MECHANISM +RETRANSMITS {2}UNREPLIED {2}KUBE-PROXY REJECT\/DROP RULES$/m);
+  assert.match(text, /^shop\/web  netfilter-drop 2, conntrack-table-full\+conntrack-invalid 1  4 +5 +-$/m);
+  assert.match(text, /^shop\/db   no-endpoints 3 +0 +0 +reject_no_endpoints 3$/m);
+  assert.match(text, /^Node-wide kube-proxy rules: drop_invalid 1\.$/m);
+  assert.match(text, /^Conntrack: 12 of 1000 entries \(1\.2%\); rose: drop 3\.$/m);
+  assert.deepEqual(JSON.parse(formatJson(r)).services[1].rulePackets, { reject_no_endpoints: 3 });
 });
