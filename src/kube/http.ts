@@ -33,6 +33,15 @@ export interface WatchEvent {
   object: { metadata?: { resourceVersion?: string } } & Record<string, unknown>;
 }
 
+export interface WatchOptions {
+  /** no byte for this long: the connection is dead */
+  idleMs: number;
+  onOpen: () => void;
+  onEvent: (e: WatchEvent) => void;
+  /** aborting ends the watch as 'cut' */
+  signal?: AbortSignal;
+}
+
 /** How a watch ended when the server did not report an error. */
 export type WatchEnd = 'ended' | 'cut';
 
@@ -77,8 +86,10 @@ export class ApiClient {
   }
 
   /** Resolves when the stream ends without an error event; rejects with the server's Status otherwise. */
-  async watch(path: string, query: Record<string, string>, idleMs: number, onEvent: (e: WatchEvent) => void): Promise<WatchEnd> {
-    const res = await this.open(path, { ...query, watch: 'true' }, idleMs);
+  async watch(path: string, query: Record<string, string>, opts: WatchOptions): Promise<WatchEnd> {
+    const { onEvent } = opts;
+    const res = await this.open(path, { ...query, watch: 'true' }, opts.idleMs, opts.signal);
+    opts.onOpen();
     res.setEncoding('utf8');
     return new Promise<WatchEnd>((resolve, reject) => {
       let buf = '';
@@ -131,7 +142,7 @@ export class ApiClient {
     }
   }
 
-  private async open(path: string, query: Record<string, string>, timeoutMs: number): Promise<IncomingMessage> {
+  private async open(path: string, query: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<IncomingMessage> {
     if (this.closed) throw new ApiError('stopped');
     const access = this.access();
     const auth = await access.prepare();
@@ -140,7 +151,7 @@ export class ApiClient {
     const tls = url.protocol === 'https:';
     const agent = this.agentFor(tls, auth.tls);
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = (tls ? https : http).request(url, { headers: { Accept: 'application/json', ...auth.headers }, agent }, resolve);
+      const req = (tls ? https : http).request(url, { headers: { Accept: 'application/json', ...auth.headers }, agent, ...(signal && { signal }) }, resolve);
       this.inflight.add(req);
       req.once('close', () => this.inflight.delete(req));
       req.setTimeout(timeoutMs, () => req.destroy(new ApiError(`no answer from ${url.host} for ${timeoutMs / 1000} s`)));

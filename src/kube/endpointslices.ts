@@ -1,0 +1,73 @@
+// An EndpointSlice as flapwatch keeps it: per port, the endpoint views the index will hold (made once here
+// and shared by every publish), plus the readiness of the endpoints on this node, for flips.
+import type { PodRef } from '../observe/types';
+import type { EndpointView, Protocol } from '../services/index';
+import { protocolFrom } from './services';
+import { arr, num, str, type WireEndpointSlice } from './wire';
+
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+export interface SlicePort {
+  name: string;
+  protocol: Protocol;
+  endpoints: EndpointView[];
+}
+
+export interface LocalEndpoint {
+  ip: string;
+  ready: boolean;
+  pod?: PodRef;
+}
+
+export interface SliceRecord {
+  /** the Service's `ns/name` */
+  service: string;
+  ports: SlicePort[];
+  /** endpoints whose nodeName is this node */
+  local: LocalEndpoint[];
+}
+
+/** The same string object for equal values: 50,000 endpoints name a few hundred nodes and namespaces. */
+export class Interner {
+  private readonly strings = new Map<string, string>();
+
+  get(s: string): string {
+    const known = this.strings.get(s);
+    if (known !== undefined) return known;
+    this.strings.set(s, s);
+    return s;
+  }
+}
+
+export function sliceRecord(slice: WireEndpointSlice, nodeName: string, intern: Interner): SliceRecord | undefined {
+  const namespace = intern.get(str(slice.metadata?.namespace));
+  const service = str(slice.metadata?.labels?.[SERVICE_NAME_LABEL]);
+  if (!service) return undefined;
+  const rec: SliceRecord = { service: `${namespace}/${service}`, ports: [], local: [] };
+  if (slice.addressType === 'FQDN') return rec;
+  const endpoints = arr(slice.endpoints).map((e) => {
+    const ref = e.targetRef;
+    const pod = ref?.kind === 'Pod' && str(ref.name) ? { namespace: intern.get(str(ref.namespace) || namespace), name: str(ref.name) } : undefined;
+    // the API: an absent ready condition means unknown, which consumers should read as ready
+    return { ips: arr(e.addresses).filter((a) => typeof a === 'string'), ready: e.conditions?.ready !== false, nodeName: intern.get(str(e.nodeName)), pod };
+  });
+  for (const e of endpoints) {
+    if (e.nodeName === nodeName) for (const ip of e.ips) rec.local.push({ ip, ready: e.ready, ...(e.pod && { pod: e.pod }) });
+  }
+  for (const p of arr(slice.ports)) {
+    const protocol = protocolFrom(p.protocol);
+    const port = num(p.port);
+    if (!protocol || !port) continue;
+    const views: EndpointView[] = [];
+    for (const e of endpoints) {
+      for (const ip of e.ips) {
+        const v: EndpointView = { ip, port, ready: e.ready };
+        if (e.pod) v.pod = e.pod;
+        if (e.nodeName) v.nodeName = e.nodeName;
+        views.push(v);
+      }
+    }
+    rec.ports.push({ name: str(p.name), protocol, endpoints: views });
+  }
+  return rec;
+}

@@ -1,0 +1,103 @@
+// A Service as flapwatch keeps it: its addresses, its ports and the active probe its annotations ask for.
+// Bad annotation values fall back to the default and are listed as problems (the source warns once).
+import type { ActiveProbeSpec, Protocol } from '../services/index';
+import { arr, num, str, type WireService } from './wire';
+
+export const ANNOTATIONS = {
+  health: 'flapwatch.io/health',
+  port: 'flapwatch.io/health-port',
+  interval: 'flapwatch.io/health-interval',
+  timeout: 'flapwatch.io/health-timeout',
+} as const;
+export const DEFAULT_INTERVAL_SECONDS = 10;
+export const DEFAULT_TIMEOUT_SECONDS = 2;
+
+export interface ServicePort {
+  /** '' for an unnamed port */
+  name: string;
+  protocol: Protocol;
+  port: number;
+  nodePort?: number;
+}
+
+export interface ServiceRecord {
+  namespace: string;
+  name: string;
+  /** ClusterIPs, external IPs and load-balancer IPs; none for a headless Service */
+  ips: string[];
+  ports: ServicePort[];
+  activeProbe?: ActiveProbeSpec;
+  /** what was wrong with its flapwatch.io annotations, in words */
+  problems: string[];
+}
+
+const PROTOCOLS: Record<string, Protocol> = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' };
+
+export function protocolFrom(value: unknown): Protocol | undefined {
+  return value === undefined ? 'tcp' : PROTOCOLS[str(value)];
+}
+
+/** undefined for what kube-proxy ignores too (ExternalName) */
+export function serviceRecord(svc: WireService): ServiceRecord | undefined {
+  const spec = svc.spec ?? {};
+  if (spec.type === 'ExternalName') return undefined;
+  const problems: string[] = [];
+  const ports: ServicePort[] = [];
+  for (const p of arr(spec.ports)) {
+    const protocol = protocolFrom(p.protocol);
+    const port = num(p.port);
+    if (!protocol || !port) {
+      problems.push(`port ${str(p.name) || '?'}: unknown protocol ${str(p.protocol)} or no port number`);
+      continue;
+    }
+    const nodePort = num(p.nodePort);
+    ports.push({ name: str(p.name), protocol, port, ...(nodePort && { nodePort }) });
+  }
+  const clusterIPs = arr(spec.clusterIPs).length ? arr(spec.clusterIPs) : [str(spec.clusterIP)];
+  const ips = [
+    ...clusterIPs.filter((ip) => typeof ip === 'string' && ip !== '' && ip !== 'None'),
+    ...arr(spec.externalIPs).filter((ip) => typeof ip === 'string' && ip !== ''),
+    ...arr(svc.status?.loadBalancer?.ingress).map((i) => str(i.ip)).filter(Boolean),
+  ];
+  const rec: ServiceRecord = { namespace: str(svc.metadata?.namespace), name: str(svc.metadata?.name), ips: [...new Set(ips)], ports, problems };
+  const probe = activeProbe(svc.metadata?.annotations ?? {}, ports, problems);
+  if (probe) rec.activeProbe = probe;
+  return rec;
+}
+
+function seconds(annotations: Record<string, string>, key: string, fallback: number, problems: string[]): number {
+  const value = annotations[key];
+  if (value === undefined) return fallback;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*s?\s*$/.exec(str(value));
+  const n = m ? Number(m[1]) : NaN;
+  if (n > 0) return n;
+  problems.push(`${key}: "${value}" is not a number of seconds above 0, using ${fallback}`);
+  return fallback;
+}
+
+function activeProbe(annotations: Record<string, string>, ports: ServicePort[], problems: string[]): ActiveProbeSpec | undefined {
+  const path = annotations[ANNOTATIONS.health];
+  if (path === undefined) return undefined;
+  if (!str(path).startsWith('/')) {
+    problems.push(`${ANNOTATIONS.health}: "${path}" is not a path starting with /, no active probe`);
+    return undefined;
+  }
+  const first = ports[0];
+  if (!first) {
+    problems.push(`${ANNOTATIONS.health}: the Service has no port to probe`);
+    return undefined;
+  }
+  let port = first;
+  const wanted = annotations[ANNOTATIONS.port];
+  if (wanted !== undefined) {
+    const found = /^\d+$/.test(str(wanted)) ? ports.find((p) => p.port === Number(wanted)) : ports.find((p) => p.name === wanted);
+    if (found) port = found;
+    else problems.push(`${ANNOTATIONS.port}: "${wanted}" names no port of the Service, using ${first.port}`);
+  }
+  return {
+    path,
+    port: port.port,
+    intervalSeconds: seconds(annotations, ANNOTATIONS.interval, DEFAULT_INTERVAL_SECONDS, problems),
+    timeoutSeconds: seconds(annotations, ANNOTATIONS.timeout, DEFAULT_TIMEOUT_SECONDS, problems),
+  };
+}

@@ -1,0 +1,125 @@
+// Services and their EndpointSlices → the ServiceIndex's view: one ServicePortView per Service port. Views are
+// rebuilt only for the Services that changed; a publish concatenates the cached ones. Readiness flips of this
+// node's endpoints come from comparing a Service's local endpoints before and after a slice changed.
+import type { EndpointView, ServicePortView } from '../services/index';
+import type { LocalEndpoint, SliceRecord } from './endpointslices';
+import type { ServiceRecord } from './services';
+
+export interface LocalFlip extends LocalEndpoint {
+  /** the Service's `ns/name` */
+  service: string;
+}
+
+export function splitKey(key: string): { namespace: string; name: string } {
+  const i = key.indexOf('/');
+  return { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+export class ServiceStore {
+  private readonly services = new Map<string, ServiceRecord>();
+  private readonly slices = new Map<string, SliceRecord>();
+  private readonly slicesOf = new Map<string, Set<string>>();
+  private readonly localOf = new Map<string, Map<string, LocalEndpoint>>();
+  private readonly cache = new Map<string, ServicePortView[]>();
+  private readonly dirty = new Set<string>();
+  private all: ServicePortView[] = [];
+
+  setService(key: string, rec: ServiceRecord): void {
+    this.services.set(key, rec);
+    this.dirty.add(key);
+  }
+
+  removeService(key: string): void {
+    if (this.services.delete(key)) this.dirty.add(key);
+  }
+
+  /** Returns the readiness flips of this node's endpoints that the change makes. */
+  setSlice(key: string, rec: SliceRecord): LocalFlip[] {
+    const old = this.slices.get(key);
+    if (old && old.service !== rec.service) this.detach(key, old.service);
+    this.slices.set(key, rec);
+    let keys = this.slicesOf.get(rec.service);
+    if (!keys) this.slicesOf.set(rec.service, (keys = new Set()));
+    keys.add(key);
+    this.dirty.add(rec.service);
+    return [...(old && old.service !== rec.service ? this.relocal(old.service) : []), ...this.relocal(rec.service)];
+  }
+
+  removeSlice(key: string): LocalFlip[] {
+    const old = this.slices.get(key);
+    if (!old) return [];
+    this.slices.delete(key);
+    this.detach(key, old.service);
+    return this.relocal(old.service);
+  }
+
+  counts(): { services: number; slices: number; endpoints: number } {
+    let endpoints = 0;
+    for (const s of this.slices.values()) endpoints += s.ports[0]?.endpoints.length ?? 0;
+    return { services: this.services.size, slices: this.slices.size, endpoints };
+  }
+
+  changed(): boolean {
+    return this.dirty.size > 0;
+  }
+
+  views(): ServicePortView[] {
+    if (this.dirty.size === 0) return this.all;
+    for (const key of this.dirty) {
+      const svc = this.services.get(key);
+      if (svc) this.cache.set(key, this.build(svc, key));
+      else this.cache.delete(key);
+    }
+    this.dirty.clear();
+    this.all = [...this.cache.values()].flat();
+    return this.all;
+  }
+
+  private detach(sliceKey: string, service: string): void {
+    const keys = this.slicesOf.get(service);
+    keys?.delete(sliceKey);
+    if (keys?.size === 0) this.slicesOf.delete(service);
+    this.dirty.add(service);
+  }
+
+  private build(svc: ServiceRecord, key: string): ServicePortView[] {
+    const slices = [...(this.slicesOf.get(key) ?? [])].map((k) => this.slices.get(k)!);
+    return svc.ports.map((p) => {
+      const lists: EndpointView[][] = [];
+      for (const s of slices) for (const sp of s.ports) if (sp.name === p.name && sp.protocol === p.protocol) lists.push(sp.endpoints);
+      const view: ServicePortView = {
+        namespace: svc.namespace,
+        name: svc.name,
+        portName: p.name,
+        protocol: p.protocol,
+        vips: svc.ips.map((ip) => ({ ip, port: p.port })),
+        // one slice's list is shared as it is: slices are replaced whole, never changed in place
+        endpoints: lists.length === 1 ? lists[0]! : lists.flat(),
+      };
+      if (p.nodePort) view.nodePort = p.nodePort;
+      if (svc.activeProbe && svc.activeProbe.port === p.port && p.protocol === 'tcp') view.activeProbe = svc.activeProbe;
+      return view;
+    });
+  }
+
+  // A Service's endpoints on this node, over all its slices (an address in two slices, as while the
+  // controller moves it, is ready if either says so).
+  private relocal(service: string): LocalFlip[] {
+    const now = new Map<string, LocalEndpoint>();
+    for (const k of this.slicesOf.get(service) ?? []) {
+      for (const e of this.slices.get(k)!.local) {
+        const seen = now.get(e.ip);
+        if (!seen || (!seen.ready && e.ready)) now.set(e.ip, e);
+      }
+    }
+    const before = this.localOf.get(service);
+    if (now.size) this.localOf.set(service, now);
+    else this.localOf.delete(service);
+    const flips: LocalFlip[] = [];
+    for (const [ip, e] of now) {
+      const was = before?.get(ip);
+      if (was && was.ready !== e.ready) flips.push({ ...e, service });
+    }
+    return flips;
+  }
+}
