@@ -1,0 +1,68 @@
+// What the active prober probes: for every Service port that opts in, its ClusterIP (through kube-proxy) and each
+// ready endpoint straight; plus standalone --probe URLs. Targets carry no state: the prober keys its own by `key`.
+import type { PodRef, ProbePath } from '../observe/types';
+import type { ServicePortView } from '../services/index';
+
+export interface ProbeTarget {
+  /** stable identity: path, Service, address and HTTP path */
+  key: string;
+  /** the Service the probe speaks for; for a --probe URL, namespace '' and the URL (without userinfo) as name */
+  service: PodRef;
+  pod?: PodRef;
+  path: ProbePath;
+  scheme: 'http' | 'https';
+  host: string;
+  port: number;
+  urlPath: string;
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+export interface UrlProbe {
+  url: string;
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+/** Probes of every Service port whose activeProbe port is its own (a multi-port Service opts in once). */
+export function serviceTargets(ports: readonly ServicePortView[]): ProbeTarget[] {
+  const out: ProbeTarget[] = [];
+  for (const p of ports) {
+    const spec = p.activeProbe;
+    if (!spec) continue;
+    const vip = p.vips.find((v) => v.port === spec.port);
+    if (!vip) continue; // another port of the Service carries the probe
+    const service = { namespace: p.namespace, name: p.name };
+    const common = { service, scheme: 'http' as const, urlPath: spec.path, intervalMs: spec.intervalSeconds * 1000, timeoutMs: spec.timeoutSeconds * 1000 };
+    const svc = `${p.namespace}/${p.name}`;
+    out.push({ ...common, key: `cluster_ip|${svc}|${vip.ip}:${vip.port}|${spec.path}`, path: 'cluster_ip', host: vip.ip, port: vip.port });
+    for (const e of p.endpoints) {
+      if (e.ready === false) continue;
+      out.push({
+        ...common, ...(e.pod ? { pod: e.pod } : {}),
+        key: `pod|${svc}|${e.ip}:${e.port}|${spec.path}`, path: 'pod', host: e.ip, port: e.port,
+      });
+    }
+  }
+  return out;
+}
+
+/** A --probe URL as a target; throws on a URL that cannot be probed (a configuration error, loud at start). */
+export function urlTarget(probe: UrlProbe): ProbeTarget {
+  let url: URL;
+  try {
+    url = new URL(probe.url);
+  } catch {
+    throw new Error(`--probe: not a URL: ${JSON.stringify(probe.url)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`--probe: only http and https URLs, got ${probe.url}`);
+  if (!(probe.intervalMs > 0 && probe.timeoutMs > 0)) throw new Error(`--probe ${probe.url}: interval and timeout must be > 0`);
+  const scheme = url.protocol === 'https:' ? 'https' : 'http';
+  const port = url.port ? Number(url.port) : scheme === 'https' ? 443 : 80;
+  const host = url.hostname.replace(/^\[|\]$/g, ''); // [::1] → ::1 for the socket
+  const shown = `${url.protocol}//${url.host}${url.pathname}${url.search}`; // without userinfo
+  return {
+    key: `url|${shown}`, service: { namespace: '', name: shown }, path: 'url', scheme, host, port,
+    urlPath: `${url.pathname}${url.search}`, intervalMs: probe.intervalMs, timeoutMs: probe.timeoutMs,
+  };
+}
