@@ -1,0 +1,257 @@
+// The correlator: keeps the evidence timeline, and judges every health-check failure once the evidence of its
+// window is in (drops reach user space an interval late): one incident per failure, however many sources
+// reported it. It only reads what the sources and the index hand it; reporters only format what it emits.
+import type { HealthObservation, HealthSource, ListenOverflowObservation, PodInfo, PodRef, ProbePath } from '../observe/types';
+import { Listeners } from '../observe/listeners';
+import { protocolOf, serviceKey, type ServiceIndex } from '../services/index';
+import type { NodeInterval } from '../services/interval';
+import { intervalItems, overflowItems, type EvidenceItem } from './evidence';
+import type { Incident, PathResults } from './incident';
+import { incidentMessage } from './message';
+import { Timeline } from './timeline';
+import { judge, type Subject, type Verdict } from './verdict';
+
+export interface CorrelatorOptions {
+  index: ServiceIndex;
+  /** this node's pods (none in standalone mode) */
+  pods: () => Iterable<PodInfo>;
+  /** how far after a failure evidence still counts (the packets of a timed-out probe may be dropped late) */
+  slackMs: number;
+  /** judge anyway this long after a window's end when the evidence does not come (kernel sources down) */
+  maxWaitMs: number;
+  /** a source that reports failures late adds its delay to the window (kubelet's metrics: the poll interval) */
+  sourceDelayMs?: Partial<Record<HealthSource, number>>;
+  historyMs: number;
+  maxItemsPerInterval: number;
+  maxIncidents: number;
+  now?: () => number;
+  onError: (err: unknown) => void;
+}
+
+/** Each failure observation with the verdict of its incident: what flapwatch_health_failures_total counts. */
+export interface JudgedFailure {
+  observation: HealthObservation;
+  incident: Incident;
+}
+
+interface Pending {
+  obs: HealthObservation;
+  from: number;
+  to: number;
+  extra: HealthObservation[];
+}
+
+const podKey = (p: PodRef) => `${p.namespace}/${p.name}`;
+const hostPort = (e: { addr: string; port: number }) => (e.addr.includes(':') ? `[${e.addr}]:${e.port}` : `${e.addr}:${e.port}`);
+
+export class Correlator {
+  private readonly timeline: Timeline;
+  private readonly incidentListeners: Listeners<Incident>;
+  private readonly failureListeners: Listeners<JudgedFailure>;
+  private pending: Pending[] = [];
+  private readonly recent: Incident[] = [];
+  private nextId = 1;
+
+  constructor(private readonly opts: CorrelatorOptions) {
+    this.timeline = new Timeline({ historyMs: opts.historyMs, maxItems: opts.maxItemsPerInterval, maxProbes: opts.maxItemsPerInterval });
+    this.incidentListeners = new Listeners(opts.onError);
+    this.failureListeners = new Listeners(opts.onError);
+  }
+
+  /** New incidents, once each. */
+  onIncident(listener: (incidents: Incident[]) => void): () => void {
+    return this.incidentListeners.add(listener);
+  }
+
+  /** Every failure observation, when judged (several may share one incident). */
+  onFailure(listener: (failures: JudgedFailure[]) => void): () => void {
+    return this.failureListeners.add(listener);
+  }
+
+  addInterval(iv: NodeInterval): void {
+    const { index } = this.opts;
+    const serviceOf = (g: { daddr: string; dport: number; proto: number }) => {
+      const proto = protocolOf(g.proto);
+      const s = proto && (index.byVip(g.daddr, g.dport, proto) ?? index.byEndpoint(g.daddr, g.dport, proto));
+      return s ? serviceKey(s) : '';
+    };
+    this.timeline.add(iv.start, iv.end, intervalItems(iv, serviceOf));
+    this.judgeReady(this.now());
+  }
+
+  addListenOverflows(list: ListenOverflowObservation[]): void {
+    for (const o of list) for (const item of overflowItems(o, (addrs) => this.servicesOf(addrs))) this.timeline.addItem(o.at, item);
+  }
+
+  addHealth(list: HealthObservation[]): void {
+    for (const obs of list) {
+      if (obs.source === 'active' && obs.service && obs.path) {
+        this.timeline.addProbe({ at: obs.at, service: serviceKey(obs.service), path: obs.path, target: obs.target ? hostPort(obs.target) : '', ok: obs.ok });
+      }
+      if (obs.ok) continue;
+      if (this.mergeIntoRecent(obs)) continue;
+      const same = this.pending.find((p) => sameCheck(p.obs, obs) && obs.at >= p.from && obs.at <= p.to + obs.lookbackMs);
+      if (same) {
+        same.extra.push(obs);
+        continue;
+      }
+      const delay = this.opts.sourceDelayMs?.[obs.source] ?? 0;
+      this.pending.push({ obs, from: obs.at - obs.lookbackMs - delay, to: obs.at + this.opts.slackMs, extra: [] });
+    }
+    this.judgeReady(this.now());
+  }
+
+  /** Judges failures whose evidence is complete, or overdue; call on a timer too, for when intervals stop. */
+  judgeReady(now: number): void {
+    const covered = this.timeline.coveredUntil;
+    const ready = this.pending.filter((p) => covered >= p.to || now >= p.to + this.opts.maxWaitMs);
+    if (!ready.length) return;
+    this.pending = this.pending.filter((p) => !ready.includes(p));
+    const incidents: Incident[] = [];
+    const failures: JudgedFailure[] = [];
+    for (const p of ready) {
+      const incident = this.judgeOne(p, covered < p.to);
+      incidents.push(incident);
+      for (const observation of [p.obs, ...p.extra]) failures.push({ observation, incident });
+    }
+    this.recent.push(...incidents);
+    if (this.recent.length > this.opts.maxIncidents) this.recent.splice(0, this.recent.length - this.opts.maxIncidents);
+    this.incidentListeners.emit(incidents);
+    this.failureListeners.emit(failures);
+  }
+
+  /** Newest first; for one Service when given. */
+  incidents(filter: { service?: PodRef; limit?: number } = {}): Incident[] {
+    const key = filter.service && serviceKey(filter.service);
+    const list = this.recent.filter((i) => !key || (i.service && serviceKey(i.service) === key) || i.downstream.includes(key));
+    return list.reverse().slice(0, filter.limit ?? 100);
+  }
+
+  /** What the timeline holds for one Service now: evidence by kind and mechanism, probe results by path. */
+  serviceEvidence(service: PodRef): { from: number; to: number; evidence: { kind: string; what: string; count: number }[]; probes: Partial<Record<ProbePath, PathResults>> } {
+    const key = serviceKey(service);
+    const to = this.timeline.coveredUntil;
+    const from = to - this.opts.historyMs;
+    const sums = new Map<string, { kind: string; what: string; count: number }>();
+    const buckets = this.timeline.between(from, to);
+    for (const b of buckets) {
+      for (const i of b.items.values()) {
+        if (i.service !== key) continue;
+        const what = i.kind === 'drop' ? `${i.mechanisms.join('+')} ${i.reason} ${i.direction}` : `${i.detail} ${i.direction}`.trim();
+        const k = `${i.kind}|${what}`;
+        const s = sums.get(k) ?? sums.set(k, { kind: i.kind, what, count: 0 }).get(k)!;
+        s.count += i.count;
+      }
+    }
+    return { from, to, evidence: [...sums.values()].sort((a, b) => b.count - a.count), probes: probeResults(buckets.flatMap((b) => b.probes), key) };
+  }
+
+  /** Failures waiting for their evidence, and evidence the timeline had to fold. */
+  stats(): { pending: number; folded: number } {
+    return { pending: this.pending.length, folded: this.timeline.folded };
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  private judgeOne(p: Pending, incomplete: boolean): Incident {
+    const { obs } = p;
+    const subject = this.subjectOf(obs);
+    const buckets = this.timeline.between(p.from, p.to);
+    const items: EvidenceItem[] = buckets.flatMap((b) => [...b.items.values()]);
+    const j = judge(obs, subject, items);
+    const service = obs.service ?? this.firstService(subject);
+    const probes = service ? probeResults(buckets.flatMap((b) => b.probes), serviceKey(service)) : {};
+    const incident: Incident = {
+      id: this.nextId++,
+      at: obs.at,
+      service: service ?? null,
+      ...(obs.pod && { pod: obs.pod }),
+      ...(obs.container && { container: obs.container }),
+      probe: obs.probe,
+      sources: [...new Set([obs, ...p.extra].map((o) => o.source))],
+      ...(obs.path && { path: obs.path }),
+      ...(obs.target && { target: hostPort(obs.target) }),
+      failure: { kind: obs.kind, ...(obs.status !== undefined && { status: obs.status }), detail: obs.detail },
+      window: { from: p.from, to: p.to },
+      verdict: j.verdict,
+      message: '',
+      evidence: j.evidence.slice(0, 20),
+      downstream: j.downstream,
+      ...(Object.keys(probes).length && { probes }),
+      ...(obs.retry && { retry: obs.retry }),
+      ...(obs.failedDependencies?.length && { failedDependencies: obs.failedDependencies }),
+      ...(obs.payload !== undefined && { payload: obs.payload }),
+      ...(incomplete && { incomplete }),
+    };
+    incident.message = incidentMessage(incident);
+    return incident;
+  }
+
+  private subjectOf(obs: HealthObservation): Subject {
+    const { index } = this.opts;
+    const addrs = new Set<string>();
+    if (obs.pod && obs.path !== 'cluster_ip') {
+      const key = podKey(obs.pod);
+      for (const pod of this.opts.pods()) if (podKey(pod) === key) for (const ip of pod.ips) addrs.add(ip);
+    }
+    let viaService = obs.path === 'cluster_ip';
+    const services = new Set<string>(obs.service ? [serviceKey(obs.service)] : []);
+    if (obs.target) {
+      const vip = [6, 17, 132].map((p) => index.byVip(obs.target!.addr, obs.target!.port, protocolOf(p)!)).find(Boolean);
+      if (vip) {
+        viaService = true;
+        services.add(serviceKey(vip));
+      } else if (obs.path !== 'cluster_ip') addrs.add(obs.target.addr);
+    }
+    if (!obs.service) for (const s of this.servicesOf([...addrs])) services.add(s);
+    return { services, addrs, viaService };
+  }
+
+  /** `ns/name` of every Service the addresses are endpoints of. */
+  private servicesOf(addrs: readonly string[]): string[] {
+    if (!addrs.length) return [];
+    const set = new Set(addrs);
+    return [...new Set(this.opts.index.ports().filter((p) => p.endpoints.some((e) => set.has(e.ip))).map(serviceKey))];
+  }
+
+  private firstService(subject: Subject): PodRef | undefined {
+    const first = [...subject.services][0];
+    if (!first) return undefined;
+    const [namespace = '', name = ''] = first.split('/');
+    return { namespace, name };
+  }
+
+  /** kubelet's metrics and its Event report one failure: the later one joins the incident already made. */
+  private mergeIntoRecent(obs: HealthObservation): boolean {
+    const incident = [...this.recent].reverse().find((i) => sameIncident(i, obs) && obs.at >= i.window.from && obs.at <= i.window.to + obs.lookbackMs);
+    if (!incident) return false;
+    if (!incident.sources.includes(obs.source)) incident.sources.push(obs.source);
+    this.failureListeners.emit([{ observation: obs, incident }]);
+    return true;
+  }
+}
+
+function sameCheck(a: HealthObservation, b: HealthObservation): boolean {
+  const who = (o: HealthObservation) => (o.pod ? podKey(o.pod) : o.target ? hostPort(o.target) : '');
+  return who(a) === who(b) && a.probe === b.probe && a.path === b.path;
+}
+
+function sameIncident(i: Incident, obs: HealthObservation): boolean {
+  if (obs.pod) return !!i.pod && podKey(i.pod) === podKey(obs.pod) && i.probe === obs.probe && i.path === obs.path;
+  return !!obs.target && i.target === hostPort(obs.target) && i.probe === obs.probe && i.path === obs.path;
+}
+
+function probeResults(results: { service: string; path: ProbePath; ok: boolean }[], key: string): Partial<Record<ProbePath, PathResults>> {
+  const out: Partial<Record<ProbePath, PathResults>> = {};
+  for (const r of results) {
+    if (r.service !== key) continue;
+    const p = (out[r.path] ??= { ok: 0, failed: 0 });
+    if (r.ok) p.ok++;
+    else p.failed++;
+  }
+  return out;
+}
+
+export type { Verdict };

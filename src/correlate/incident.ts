@@ -1,0 +1,40 @@
+// An incident: one health-check failure, judged. What /incidents, /services/NS/NAME, `flapwatch explain` and
+// the incident log line all show.
+import type { FailureKind, HealthSource, PodRef, ProbePath } from '../observe/types';
+import type { PathEvidence, Verdict } from './verdict';
+
+export interface PathResults {
+  ok: number;
+  failed: number;
+}
+
+export interface Incident {
+  id: number;
+  /** ms since the epoch of the failure */
+  at: number;
+  /** the Service the check speaks for; null when none is known (a URL probe, a pod no Service selects) */
+  service: PodRef | null;
+  pod?: PodRef;
+  container?: string;
+  probe: string;
+  /** every source that reported this failure (kubelet's metrics and its Event are one failure) */
+  sources: HealthSource[];
+  path?: ProbePath;
+  /** where the check went, `ip:port` */
+  target?: string;
+  failure: { kind: FailureKind; status?: number; detail: string };
+  window: { from: number; to: number };
+  verdict: Verdict;
+  /** plain words, message first */
+  message: string;
+  evidence: PathEvidence[];
+  /** Services downstream that the evidence names */
+  downstream: string[];
+  /** active probes of the same Service in the window, by path: the ClusterIP-vs-pod differential */
+  probes?: Partial<Record<ProbePath, PathResults>>;
+  retry?: { ok: boolean; detail: string };
+  failedDependencies?: string[];
+  payload?: unknown;
+  /** the evidence ends before the window does: the kernel sources were behind or down */
+  incomplete?: boolean;
+}

@@ -1,0 +1,90 @@
+// The verdict for one health-check failure: which evidence lies on its paths in its window, and which
+// mechanism explains it, most specific first (DESIGN.md: Verdicts).
+//
+// The paths of a failure of pod P behind Service S:
+// - the probe's own path: packets to or from P's addresses (kubelet probes go straight to the pod);
+// - the Service's path: evidence attributed to S itself that no pod address places elsewhere (a REJECT for S,
+//   a table-full drop at S's ClusterIP) — it counts for probes that went through the ClusterIP;
+// - downstream: packets from P to another Service D (P's /health calls D): the failure names D.
+// An HTTP answer proves the probe's own path delivered: then only downstream evidence can explain it.
+import type { HealthObservation } from '../observe/types';
+import { MECHANISMS, type Mechanism } from '../services/attribute';
+import { AFTERMATH_REASONS, touches, type EvidenceItem } from './evidence';
+
+export const VERDICTS = [...MECHANISMS, 'listen-overflow', 'retransmits', 'none'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+export type PathKind = 'probe' | 'service' | 'downstream';
+
+export interface PathEvidence extends EvidenceItem {
+  path: PathKind;
+}
+
+export interface Subject {
+  /** `ns/name` of the Services the failing check speaks for */
+  services: ReadonlySet<string>;
+  /** the addresses of the pod (or URL host) that was checked; empty when unknown */
+  addrs: ReadonlySet<string>;
+  /** the check went through a ClusterIP (an active cluster_ip probe, a URL to a VIP) */
+  viaService: boolean;
+}
+
+export interface Judgement {
+  verdict: Verdict;
+  /** what the verdict rests on first, then everything else found on the paths, largest first */
+  evidence: PathEvidence[];
+  /** the Services downstream that the evidence names */
+  downstream: string[];
+}
+
+function pathOf(i: EvidenceItem, s: Subject): PathKind | undefined {
+  const mine = s.services.has(i.service);
+  if (s.addrs.size && touches(i, s.addrs)) {
+    // from P to another Service: P's own call to its dependency
+    if (!mine && i.service && s.addrs.has(i.saddr)) return 'downstream';
+    return 'probe';
+  }
+  if (mine && s.viaService && (i.kind === 'drop' || i.kind === 'rule' || i.kind === 'retransmit' || i.kind === 'unanswered')) return 'service';
+  return undefined;
+}
+
+function rank(i: PathEvidence): number {
+  if (i.kind === 'drop') return Math.min(...i.mechanisms.map((m) => MECHANISMS.indexOf(m)));
+  if (i.kind === 'listen-overflow') return VERDICTS.indexOf('listen-overflow');
+  if (i.kind === 'retransmit') return VERDICTS.indexOf('retransmits');
+  return VERDICTS.length; // rules and unanswered flows support a verdict, never make one
+}
+
+function verdictOf(i: PathEvidence): Verdict {
+  return VERDICTS[rank(i)] ?? 'none';
+}
+
+export function judge(failure: Pick<HealthObservation, 'kind'>, subject: Subject, items: Iterable<EvidenceItem>): Judgement {
+  const answered = failure.kind === 'http-status';
+  const found: PathEvidence[] = [];
+  for (const i of items) {
+    if (i.kind === 'drop' && AFTERMATH_REASONS.has(i.reason)) continue;
+    const path = pathOf(i, subject);
+    if (!path || (answered && path !== 'downstream')) continue;
+    found.push({ ...i, path });
+  }
+  // sum what differs only by time bucket
+  const byKey = new Map<string, PathEvidence>();
+  for (const e of found) {
+    const key = `${e.path}|${e.kind}|${e.service}|${e.mechanisms.join('+')}|${e.reason}|${e.location}|${e.detail}|${e.dst}|${e.daddr}`;
+    const seen = byKey.get(key);
+    if (seen) seen.count += e.count;
+    else byKey.set(key, { ...e });
+  }
+  const evidence = [...byKey.values()].sort((a, b) => rank(a) - rank(b) || b.count - a.count);
+  const top = evidence[0];
+  const verdict: Verdict = top && rank(top) < VERDICTS.length ? verdictOf(top) : 'none';
+  const downstream = [...new Set(evidence.filter((e) => e.path === 'downstream' && rank(e) < VERDICTS.length).map((e) => e.service))];
+  return { verdict, evidence, downstream };
+}
+
+export function isNetworkVerdict(v: Verdict): boolean {
+  return v !== 'none';
+}
+
+export type { Mechanism };

@@ -1,0 +1,176 @@
+// The correlator on hand-made intervals: which evidence lies on a failure's paths, the verdict's order, the
+// window, one incident per failure however many sources saw it, and the wait for late evidence.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Correlator, type JudgedFailure } from '../../src/correlate/correlator';
+import type { Incident } from '../../src/correlate/incident';
+import type { HealthObservation, PodInfo } from '../../src/observe/types';
+import { ServiceIndex, type ServicePortView } from '../../src/services/index';
+import type { NodeInterval } from '../../src/services/interval';
+import { attributedDrop, attributedRetransmit } from '../fixtures/observations';
+
+const WEB_POD = '10.77.1.10';
+const DB_POD = '10.77.1.20';
+const WEB: ServicePortView = { namespace: 'shop', name: 'web', portName: 'http', protocol: 'tcp', vips: [{ ip: '10.96.0.10', port: 80 }], endpoints: [{ ip: WEB_POD, port: 8080 }] };
+const DB: ServicePortView = { namespace: 'shop', name: 'db', portName: 'pg', protocol: 'tcp', vips: [{ ip: '10.96.0.20', port: 5432 }], endpoints: [{ ip: DB_POD, port: 5432 }] };
+const PODS: PodInfo[] = [{ namespace: 'shop', name: 'web-1', uid: 'u1', nodeName: 'n1', ips: [WEB_POD], hostNetwork: false, probes: [] }];
+const DNAT = { present: true, confirmed: false, dnat: true, snat: false, reply: false };
+
+function setup(now = { t: 10_000 }) {
+  const index = new ServiceIndex();
+  index.publish('kubernetes', [WEB, DB]);
+  const c = new Correlator({
+    index, pods: () => PODS, slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
+    now: () => now.t, onError: (err) => assert.fail(String(err)), sourceDelayMs: { kubelet: 2000 },
+  });
+  const incidents: Incident[] = [];
+  const failures: JudgedFailure[] = [];
+  c.onIncident((list) => incidents.push(...list));
+  c.onFailure((list) => failures.push(...list));
+  return { c, incidents, failures, now };
+}
+
+const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], rules: [], ...over });
+
+function failure(over: Partial<HealthObservation> = {}): HealthObservation {
+  return {
+    at: 5_500, source: 'event', ok: false, pod: { namespace: 'shop', name: 'web-1' }, probe: 'Readiness', kind: 'timeout',
+    detail: 'context deadline exceeded', lookbackMs: 3000, ...over,
+  };
+}
+
+/** web's pod calls db through its ClusterIP; a rule drops the DNATed SYN on the way to db's pod. */
+const dbPathDrop = attributedDrop({
+  tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: DB_POD, sport: 40000, dport: 5432 },
+  origDst: { addr: '10.96.0.20', port: 5432 }, ct: DNAT, service: DB, direction: 'to_service', mechanisms: ['netfilter-drop'],
+  detail: 'a rule verdict in nft_do_chain', packets: 4,
+});
+
+test('a dependency\'s loss names the dependency: downstream netfilter-drop for shop/db', () => {
+  const { c, incidents } = setup();
+  for (let t = 0; t < 8000; t += 1000) c.addInterval(interval(t, t === 4000 ? { drops: [dbPathDrop] } : {}));
+  c.addHealth([failure()]);
+  assert.equal(incidents.length, 1);
+  const [i] = incidents;
+  assert.equal(i!.verdict, 'netfilter-drop');
+  assert.deepEqual(i!.service, { namespace: 'shop', name: 'web' });
+  assert.deepEqual(i!.downstream, ['shop/db']);
+  assert.equal(i!.evidence[0]!.path, 'downstream');
+  assert.equal(i!.evidence[0]!.dst, '10.96.0.20:5432');
+  assert.match(i!.message, /^shop\/web Readiness failed \(context deadline exceeded\): 4 packets to shop\/db \(10\.96\.0\.20:5432\) dropped by a netfilter rule/);
+});
+
+test('the window: evidence before failure − lookback or after failure + slack does not count', () => {
+  const { c, incidents } = setup();
+  for (let t = 0; t < 9000; t += 1000) c.addInterval(interval(t, t === 1000 || t === 7000 ? { drops: [dbPathDrop] } : {}));
+  c.addHealth([failure({ at: 5_500, lookbackMs: 3000 })]); // window (2500, 6000]
+  assert.equal(incidents[0]!.verdict, 'none');
+  assert.match(incidents[0]!.message, /no packet was lost on its path in the 3\.5s around it: look at the application/);
+});
+
+test('most specific first: no-endpoints beats a plain rule drop and retransmits; aftermath frees never decide', () => {
+  const { c, incidents } = setup();
+  const reject = attributedDrop({ ...dbPathDrop, tuple: { ...dbPathDrop.tuple, daddr: '10.96.0.20' }, origDst: { addr: '10.96.0.20', port: 5432 }, ct: { ...DNAT, dnat: false }, mechanisms: ['no-endpoints'], packets: 2, detail: 'filter/KUBE-SERVICES reject_no_endpoints' });
+  const noSocket = attributedDrop({ tuple: { ...dbPathDrop.tuple, daddr: WEB_POD, dport: 8080 }, service: WEB, direction: 'to_service', reasonName: 'NO_SOCKET', mechanisms: ['kernel-drop'], detail: 'NO_SOCKET', packets: 9 });
+  const syn = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: '10.96.0.20', sport: 40000, dport: 5432 }, service: DB, direction: 'to_service', packets: 3 });
+  c.addInterval(interval(4000, { drops: [dbPathDrop, reject, noSocket], retransmits: [syn] }));
+  c.addInterval(interval(5000));
+  c.addInterval(interval(6000));
+  c.addHealth([failure()]);
+  const [i] = incidents;
+  assert.equal(i!.verdict, 'no-endpoints');
+  assert.deepEqual(i!.evidence.map((e) => e.kind === 'drop' ? e.mechanisms[0] : e.kind), ['no-endpoints', 'netfilter-drop', 'retransmit']);
+});
+
+test('an HTTP answer proves the probe path delivered: drops to the pod itself do not explain a 503', () => {
+  const { c, incidents } = setup();
+  const toPod = attributedDrop({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
+  c.addInterval(interval(4000, { drops: [toPod] }));
+  c.addInterval(interval(5000));
+  c.addInterval(interval(6000));
+  c.addHealth([failure({ kind: 'http-status', status: 503, detail: 'HTTP probe failed with statuscode: 503', failedDependencies: ['db'] })]);
+  c.addHealth([failure({ at: 5_600, pod: { namespace: 'shop', name: 'other' }, kind: 'timeout' })]);
+  assert.equal(incidents[0]!.verdict, 'none');
+  assert.match(incidents[0]!.message, /look at the application; its payload says db failed$/);
+});
+
+test('a timeout with drops on the way to the pod: the probe path\'s own drop', () => {
+  const { c, incidents } = setup();
+  const toPod = attributedDrop({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
+  c.addInterval(interval(4000, { drops: [toPod] }));
+  c.addInterval(interval(5000));
+  c.addInterval(interval(6000));
+  c.addHealth([failure()]);
+  assert.equal(incidents[0]!.verdict, 'netfilter-drop');
+  assert.equal(incidents[0]!.evidence[0]!.path, 'probe');
+});
+
+test('listen overflows in the pod beat the client\'s SYN retransmissions', () => {
+  const { c, incidents } = setup();
+  const syn = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
+  c.addInterval(interval(4000, { retransmits: [syn] }));
+  c.addListenOverflows([{ at: 4500, netns: 77, addrs: [WEB_POD], pod: { namespace: 'shop', name: 'web-1' }, listenOverflows: 5, listenDrops: 5 }]);
+  c.addInterval(interval(5000));
+  c.addInterval(interval(6000));
+  c.addHealth([failure()]);
+  assert.equal(incidents[0]!.verdict, 'listen-overflow');
+  assert.match(incidents[0]!.message, /SYNs lost to a full accept queue: pod shop\/web-1: 5 ListenOverflows/);
+});
+
+test('retransmits alone: loss beyond this node', () => {
+  const { c, incidents } = setup();
+  const syn = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
+  c.addInterval(interval(4000, { retransmits: [syn] }));
+  c.addInterval(interval(5000));
+  c.addInterval(interval(6000));
+  c.addHealth([failure()]);
+  assert.equal(incidents[0]!.verdict, 'retransmits');
+});
+
+test('waits for the interval that covers the window\'s end; judges anyway when it never comes', () => {
+  const { c, incidents, now } = setup();
+  c.addInterval(interval(4000, { drops: [dbPathDrop] }));
+  c.addHealth([failure({ at: 5_500 })]);
+  assert.equal(incidents.length, 0, 'the evidence up to 6000 is not in yet');
+  c.addInterval(interval(5000));
+  assert.equal(incidents.length, 1);
+  assert.equal(incidents[0]!.verdict, 'netfilter-drop');
+  c.addHealth([failure({ at: 9_000, pod: { namespace: 'shop', name: 'other' } })]);
+  now.t = 9_000 + 500 + 5000;
+  c.judgeReady(now.t);
+  assert.equal(incidents.length, 2);
+  assert.equal(incidents[1]!.incomplete, true);
+});
+
+test('one failure reported by kubelet\'s metrics and by its Event is one incident, counted per source', () => {
+  const { c, incidents, failures } = setup();
+  for (let t = 0; t < 8000; t += 1000) c.addInterval(interval(t));
+  c.addHealth([failure({ source: 'event' })]);
+  c.addHealth([failure({ source: 'kubelet', at: 6_200 })]);
+  assert.equal(incidents.length, 1);
+  assert.deepEqual(incidents[0]!.sources, ['event', 'kubelet']);
+  assert.deepEqual(failures.map((f) => [f.observation.source, f.incident.id]), [['event', 1], ['kubelet', 1]]);
+});
+
+test('active probes: the ClusterIP path fails while the pod path works, and the incident shows the differential', () => {
+  const { c, incidents } = setup();
+  const web = { namespace: 'shop', name: 'web' };
+  const probe = (path: 'cluster_ip' | 'pod', ok: boolean, at: number): HealthObservation => ({
+    at, source: 'active', ok, service: web, probe: 'GET /health', path, target: path === 'pod' ? { addr: WEB_POD, port: 8080 } : { addr: '10.96.0.10', port: 80 },
+    kind: ok ? 'unknown' : 'timeout', detail: ok ? '200' : 'timeout after 2000 ms', lookbackMs: 3000, ...(ok ? {} : { retry: { ok: true, detail: '200' } }),
+  });
+  const reject = attributedDrop({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: '10.96.0.10', sport: 5000, dport: 80 }, service: WEB, direction: 'to_service', mechanisms: ['conntrack-table-full'], packets: 1, location: 'nf_hook_slow+0x9' });
+  c.addInterval(interval(4000, { drops: [reject] }));
+  c.addHealth([probe('pod', true, 4100), probe('cluster_ip', true, 4200), probe('pod', true, 5100)]);
+  c.addInterval(interval(5000));
+  c.addHealth([probe('cluster_ip', false, 5200)]);
+  c.addInterval(interval(6000));
+  assert.equal(incidents.length, 1);
+  const [i] = incidents;
+  assert.equal(i!.verdict, 'conntrack-table-full');
+  assert.equal(i!.evidence[0]!.path, 'service');
+  assert.deepEqual(i!.probes, { pod: { ok: 2, failed: 0 }, cluster_ip: { ok: 1, failed: 1 } });
+  assert.match(i!.message, /^shop\/web GET \/health via the ClusterIP failed .*; an immediate retry succeeded: retries would have hidden it$/);
+  assert.equal(c.incidents({ service: web }).length, 1);
+  assert.deepEqual(c.serviceEvidence(web).probes, { pod: { ok: 2, failed: 0 }, cluster_ip: { ok: 1, failed: 1 } });
+});
