@@ -1,9 +1,15 @@
 #!/usr/bin/env node
 // The flapwatch command line. Every flag also reads FLAPWATCH_<FLAG> (e.g. FLAPWATCH_LOG_LEVEL=debug).
 import yargs, { type Argv, type Options } from 'yargs';
-import { ConfigError, runConfig, runOptions, snapshotConfig, snapshotOptions, type RunConfig, type SnapshotConfig } from './config';
+import {
+  ConfigError, explainConfig, explainOptions, runConfig, runOptions, snapshotConfig, snapshotOptions, type ExplainConfig, type RunConfig,
+  type SnapshotConfig,
+} from './config';
 
-export type Invocation = { command: 'run'; config: RunConfig } | { command: 'snapshot'; config: SnapshotConfig };
+export type Invocation =
+  | { command: 'run'; config: RunConfig }
+  | { command: 'snapshot'; config: SnapshotConfig }
+  | { command: 'explain'; config: ExplainConfig };
 
 /**
  * The other command's flags, hidden: one environment serves both commands (`kubectl exec … flapwatch snapshot`
@@ -23,10 +29,13 @@ export function parser(args: string[], exit = true): Argv {
     .scriptName('flapwatch')
     .usage('$0 <command> [options]\n\nTells whether failed health checks coincided with packets the kernel dropped, and where.')
     .command(['run', '$0'], 'Run the monitor: kernel sources, /metrics, /healthz, /readyz (the default command)', (y) =>
-      withForeign(y, runOptions, snapshotOptions, args),
+      withForeign(y, runOptions, { ...snapshotOptions, ...explainOptions }, args),
     )
-    .command('snapshot', 'Watch drops for --duration seconds and print them by reason, location and destination', (y) =>
-      withForeign(y, snapshotOptions, runOptions, args),
+    .command('snapshot', 'Watch for --duration seconds; print drops by reason, location and destination, per Service, and conntrack health', (y) =>
+      withForeign(y, snapshotOptions, { ...runOptions, ...explainOptions }, args),
+    )
+    .command('explain <service>', "Ask the running daemon for a Service's recent incidents and evidence (NAMESPACE/SERVICE)", (y) =>
+      withForeign(y, explainOptions, { ...runOptions, ...snapshotOptions }, args).positional('service', { type: 'string', describe: 'NAMESPACE/SERVICE' }),
     )
     .env('FLAPWATCH')
     .epilogue('Every flag can also be set as FLAPWATCH_<FLAG>, e.g. FLAPWATCH_LISTEN=127.0.0.1:9807 or FLAPWATCH_LOG_LEVEL=debug; an unknown FLAPWATCH_* variable is an error.')
@@ -45,9 +54,9 @@ export function parser(args: string[], exit = true): Argv {
 export async function parseInvocation(args: string[], exit = true): Promise<Invocation | null> {
   const argv = await parser(args, exit).parseAsync();
   if (argv.help) return null;
-  return argv._[0] === 'snapshot'
-    ? { command: 'snapshot', config: snapshotConfig(argv) }
-    : { command: 'run', config: runConfig(argv) };
+  if (argv._[0] === 'snapshot') return { command: 'snapshot', config: snapshotConfig(argv) };
+  if (argv._[0] === 'explain') return { command: 'explain', config: explainConfig(argv) };
+  return { command: 'run', config: runConfig(argv) };
 }
 
 async function main(): Promise<void> {
@@ -63,6 +72,9 @@ async function main(): Promise<void> {
   if (invocation.command === 'snapshot') {
     const { runSnapshot } = await import('./commands/snapshot');
     process.exitCode = await runSnapshot(invocation.config);
+  } else if (invocation.command === 'explain') {
+    const { runExplain } = await import('./commands/explain');
+    process.exitCode = await runExplain(invocation.config);
   } else {
     const { runDaemon } = await import('./daemon');
     await runDaemon(invocation.config);

@@ -140,3 +140,37 @@ export function snapshotConfig(argv: Argv): SnapshotConfig {
     json: Boolean(argv.json),
   };
 }
+
+export const explainOptions = {
+  server: {
+    type: 'string',
+    default: '',
+    describe: "The running daemon's HTTP address (http://host:port); '' = the local daemon, from --listen (FLAPWATCH_LISTEN) or its default",
+  },
+  limit: { type: 'number', default: 10, describe: 'Incidents to show, newest first' },
+  json: { type: 'boolean', default: false, describe: 'Print the JSON the daemon answers' },
+  listen: runOptions.listen,
+} as const satisfies Record<string, Options>;
+
+export interface ExplainConfig {
+  namespace: string;
+  name: string;
+  /** base URL of the daemon */
+  server: string;
+  limit: number;
+  json: boolean;
+}
+
+export function explainConfig(argv: Argv): ExplainConfig {
+  const target = String(argv.service ?? '');
+  const m = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(target);
+  if (!m) throw new ConfigError(`explain takes NAMESPACE/SERVICE, got ${JSON.stringify(target)}`);
+  let server = String(argv.server ?? '');
+  if (!server) {
+    const { host, port } = parseListen(String(argv.listen));
+    const local = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+    server = `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
+  }
+  if (!/^https?:\/\/[^/]+\/?$/.test(server)) throw new ConfigError(`--server must be http(s)://host:port, got ${server}`);
+  return { namespace: m[1]!, name: m[3]!, server: server.replace(/\/$/, ''), limit: num(argv, 'limit', int(1, 1000), 'an integer from 1 to 1000'), json: Boolean(argv.json) };
+}

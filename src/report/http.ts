@@ -12,6 +12,8 @@ export interface HttpOptions {
   /** true once every source has finished starting, up or down */
   ready: () => boolean;
   logger: Logger;
+  /** JSON routes beyond the fixed ones: the handler of the first matching prefix answers, null = 404 */
+  json?: Record<string, (path: string, query: URLSearchParams) => unknown>;
 }
 
 export interface HttpServer {
@@ -27,7 +29,15 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
 
 async function handle(o: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n');
-  switch ((req.url ?? '/').split('?')[0]) {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  for (const [prefix, handler] of Object.entries(o.json ?? {})) {
+    if (url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`)) continue;
+    const body = handler(url.pathname.slice(prefix.length), url.searchParams);
+    return body === null || body === undefined
+      ? send(res, 404, '{"error":"not found"}\n', 'application/json')
+      : send(res, 200, `${JSON.stringify(body, null, 1)}\n`, 'application/json');
+  }
+  switch (url.pathname) {
     case '/metrics':
       return send(res, 200, await o.registry.metrics(), o.registry.contentType);
     case '/healthz':

@@ -1,0 +1,32 @@
+// One log line per incident, message first, every field an operator filters on beside it.
+import type { Logger } from 'pino';
+import type { Incident } from '../correlate/incident';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function logIncidents(logger: Logger, incidents: Incident[]): void {
+  for (const i of incidents) {
+    const fields = {
+      incident: i.id,
+      at: iso(i.at),
+      namespace: i.service?.namespace,
+      service: i.service?.name,
+      pod: i.pod ? `${i.pod.namespace}/${i.pod.name}` : undefined,
+      probe: i.probe,
+      path: i.path,
+      target: i.target,
+      sources: i.sources,
+      verdict: i.verdict,
+      failure: i.failure,
+      window: { from: iso(i.window.from), to: iso(i.window.to) },
+      evidence: i.evidence.slice(0, 5).map(({ path, kind, service, mechanisms, reason, location, detail, dst, count }) => ({ path, kind, service, mechanisms, reason, location, detail, dst, count })),
+      downstream: i.downstream,
+      probes: i.probes,
+      retry: i.retry,
+      failedDependencies: i.failedDependencies,
+      incomplete: i.incomplete,
+    };
+    if (i.verdict === 'none') logger.info(fields, i.message);
+    else logger.warn(fields, i.message);
+  }
+}

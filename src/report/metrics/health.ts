@@ -1,0 +1,60 @@
+import { Counter, type Registry } from 'prom-client';
+import type { JudgedFailure } from '../../correlate/correlator';
+import type { ProbeTotals } from '../../health/active-totals';
+import type { ListenOverflowObservation } from '../../observe/types';
+import { cappedCounter, type CapDeps } from './capped-counter';
+import { serviceLabels } from './service-labels';
+
+export interface HealthMetricDeps extends CapDeps {
+  /** the active prober's totals, at scrape time; none when it does not run */
+  probeTotals: () => ProbeTotals | undefined;
+}
+
+/**
+ * flapwatch_health_failures_total{namespace,service,source,verdict}: failed health checks, by who reported them
+ * and what the correlator found on their path; flapwatch_health_probes_total{…,path,result} and
+ * flapwatch_health_probe_retries_total{…,path,result} (the immediate retry after a failure: recovered or
+ * failed) for active probes; flapwatch_listen_overflows_total{namespace,pod}.
+ */
+export function healthMetrics(registry: Registry, deps: HealthMetricDeps) {
+  const failures = cappedCounter(registry, {
+    name: 'flapwatch_health_failures_total',
+    help: 'Failed health checks, by the Service they speak for, who reported them and the verdict on their path',
+    labelNames: ['namespace', 'service', 'source', 'verdict'] as const,
+    overflow: { service: 'other' },
+    ...deps,
+  });
+  const totals = (name: string, help: string, rows: (t: ProbeTotals) => { namespace: string; service: string; path: string; result: string; count: number }[]) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['namespace', 'service', 'path', 'result'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const t = deps.probeTotals();
+        for (const { count, ...labels } of t ? rows(t) : []) this.inc(labels, count);
+      },
+    });
+  totals('flapwatch_health_probes_total', "Active health probes by path (cluster_ip: through kube-proxy; pod: straight to the pod; url: --probe) and result",
+    (t) => t.probes.map((r) => ({ ...r, result: r.result === 'ok' ? 'success' : 'failure' })));
+  totals('flapwatch_health_probe_retries_total', 'Immediate retries after a failed active probe: recovered (a retry would have hidden the failure) or failed',
+    (t) => t.retries.map(({ retry, ...r }) => ({ ...r, result: retry })));
+  const overflows = cappedCounter(registry, {
+    name: 'flapwatch_listen_overflows_total',
+    help: "SYNs a pod's full accept queue could not take (TcpExt ListenOverflows in its network namespace): loss without a drop event",
+    labelNames: ['namespace', 'pod'] as const,
+    overflow: { pod: 'other' },
+    ...deps,
+  });
+  return {
+    addFailures(list: JudgedFailure[]): void {
+      for (const { observation: o, incident } of list) {
+        failures.inc({ ...serviceLabels(incident.service ?? o.service), source: o.source, verdict: incident.verdict }, o.count ?? 1);
+      }
+    },
+    addOverflows(list: ListenOverflowObservation[]): void {
+      for (const o of list) if (o.listenOverflows > 0) overflows.inc({ namespace: o.pod?.namespace ?? '', pod: o.pod?.name ?? '' }, o.listenOverflows);
+    },
+  };
+}
