@@ -12,6 +12,7 @@ declare -A need=(
   [iptables]=iptables [iptables-legacy]=iptables [nft]=nftables [conntrack]=conntrack [ip]=iproute2 [tc]=iproute2
   [bpftrace]=bpftrace [/usr/bin/time]=time [capsh]=libcap2-bin [make]=make [g++]=g++ [python3]=python3
   [openssl]=openssl
+  [promtool]=prometheus [prometheus]=prometheus [kubectl]=kubernetes-client
 )
 missing=()
 for probe in "${!need[@]}"; do

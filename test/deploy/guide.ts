@@ -1,0 +1,29 @@
+// deploy/OPERATOR-GUIDE.md's headings under the anchors GitHub gives them (github-slugger's rules: lower
+// case, punctuation other than - and _ removed, spaces to -, a -N suffix for repeats), so that the alerts'
+// runbook_url anchors can be checked before the guide is merged into README.md.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DEPLOY } from './manifests';
+
+export const GUIDE = path.join(DEPLOY, 'OPERATOR-GUIDE.md');
+
+export function githubAnchor(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\p{M} _-]/gu, '').replace(/ /g, '-');
+}
+
+/** anchor → heading text, for every heading outside code blocks. */
+export function guideAnchors(text = readFileSync(GUIDE, 'utf8')): Map<string, string> {
+  const anchors = new Map<string, string>();
+  const seen = new Map<string, number>();
+  let fenced = false;
+  for (const line of text.split('\n')) {
+    if (/^(```|~~~)/.test(line)) fenced = !fenced;
+    const m = fenced ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
+    if (!m) continue;
+    const base = githubAnchor(m[1]!);
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    anchors.set(n ? `${base}-${n}` : base, m[1]!);
+  }
+  return anchors;
+}

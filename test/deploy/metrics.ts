@@ -1,0 +1,100 @@
+// The metric contract: every name, type and label flapwatch exports (DESIGN.md's metrics section, with the
+// label values that are a closed set). The ONE list the dashboard and alert checks use; a check of the
+// daemon's real /metrics against it belongs here too.
+import { collectDefaultMetrics, Registry } from 'prom-client';
+
+export interface MetricContract {
+  name: string;
+  type: 'counter' | 'gauge' | 'histogram' | 'summary';
+  labels: readonly string[];
+  /** labels whose values are a closed set */
+  values?: Readonly<Record<string, readonly string[]>>;
+}
+
+export const SOURCES = [
+  'drops', 'drop_samples', 'retransmits', 'conntrack', 'kubeproxy', 'kubernetes', 'kubelet', 'active_probes', 'listen',
+] as const;
+
+export const MECHANISMS = [
+  'no-endpoints', 'conntrack-insert-failed', 'conntrack-table-full', 'conntrack-invalid', 'netfilter-drop', 'kernel-drop',
+] as const;
+
+/** a mechanism, or two joined by "+" when the evidence cannot tell them apart */
+export const MECHANISM_VALUES: readonly string[] = [
+  ...MECHANISMS,
+  ...MECHANISMS.flatMap((a, i) => MECHANISMS.slice(i + 1).map((b) => `${a}+${b}`)),
+];
+
+export const VERDICTS = [...MECHANISMS, 'listen-overflow', 'retransmits', 'none'] as const;
+
+export const CONNTRACK_STATS = [
+  'found', 'invalid', 'insert', 'insert_failed', 'drop', 'early_drop', 'error', 'search_restart', 'clash_resolve', 'chaintoolong',
+] as const;
+
+export const RULES = [
+  'reject_no_endpoints', 'drop_no_local_endpoints', 'drop_invalid', 'firewall_drop', 'drop_localnet', 'drop_marked',
+  'reject_invalid_port', 'drop_unallocated_ip',
+] as const;
+
+const DIRECTIONS = ['to_service', 'from_service', 'node'] as const;
+const PROBE_PATHS = ['cluster_ip', 'pod', 'url'] as const;
+const perSource = (name: string, type: MetricContract['type']): MetricContract => ({
+  name, type, labels: ['source'], values: { source: SOURCES },
+});
+
+export const METRICS: readonly MetricContract[] = [
+  {
+    name: 'flapwatch_drops_total', type: 'counter',
+    labels: ['reason', 'location', 'namespace', 'service', 'direction', 'mechanism'],
+    values: { direction: DIRECTIONS, mechanism: MECHANISM_VALUES },
+  },
+  { name: 'flapwatch_tcp_retransmits_total', type: 'counter', labels: ['namespace', 'service', 'direction'], values: { direction: DIRECTIONS } },
+  { name: 'flapwatch_conntrack_stat_total', type: 'counter', labels: ['stat'], values: { stat: CONNTRACK_STATS } },
+  { name: 'flapwatch_conntrack_entries', type: 'gauge', labels: [] },
+  { name: 'flapwatch_conntrack_max', type: 'gauge', labels: [] },
+  { name: 'flapwatch_conntrack_unreplied_flows', type: 'gauge', labels: ['namespace', 'service'] },
+  { name: 'flapwatch_kubeproxy_rule_packets_total', type: 'counter', labels: ['namespace', 'service', 'rule'], values: { rule: RULES } },
+  {
+    name: 'flapwatch_health_failures_total', type: 'counter', labels: ['namespace', 'service', 'source', 'verdict'],
+    values: { source: ['kubelet', 'event', 'endpointslice', 'active'], verdict: VERDICTS },
+  },
+  {
+    name: 'flapwatch_health_probes_total', type: 'counter', labels: ['namespace', 'service', 'path', 'result'],
+    values: { path: PROBE_PATHS, result: ['success', 'failure'] },
+  },
+  {
+    name: 'flapwatch_health_probe_retries_total', type: 'counter', labels: ['namespace', 'service', 'path', 'result'],
+    values: { path: PROBE_PATHS, result: ['recovered', 'failed'] },
+  },
+  { name: 'flapwatch_listen_overflows_total', type: 'counter', labels: ['namespace', 'pod'] },
+  perSource('flapwatch_source_up', 'gauge'),
+  perSource('flapwatch_source_errors_total', 'counter'),
+  perSource('flapwatch_events_lost_total', 'counter'),
+  perSource('flapwatch_events_rate_limited_total', 'counter'),
+];
+
+/** Labels Prometheus adds to every series it scrapes (the ServiceMonitor sets instance to the node's name). */
+export const TARGET_LABELS = ['instance', 'job'] as const;
+
+/** prom-client's process_* and nodejs_* defaults, as the installed prom-client defines them. */
+export async function defaultMetrics(): Promise<MetricContract[]> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const json = await registry.getMetricsAsJSON();
+  return json.map((m) => ({
+    name: m.name,
+    type: String(m.type) as MetricContract['type'],
+    labels: [...new Set(m.values.flatMap((v) => Object.keys(v.labels)).filter((l) => l !== 'le' && l !== 'quantile'))],
+  }));
+}
+
+/** Every series name a metric exposes (a histogram's _bucket, _sum and _count). */
+export function seriesNames(m: MetricContract): string[] {
+  return m.type === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name];
+}
+
+/** The whole contract: flapwatch's metrics and the defaults, keyed by series name. */
+export async function contract(): Promise<Map<string, MetricContract>> {
+  const all = [...METRICS, ...(await defaultMetrics())];
+  return new Map(all.flatMap((m) => seriesNames(m).map((s) => [s, m] as const)));
+}
