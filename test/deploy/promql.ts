@@ -64,6 +64,8 @@ export function references(expr: string): ExprRefs {
       i++;
     } else if (tok.kind === 'id' && t[i + 1]?.text === '(') {
       i += 2; // a function or an aggregation
+    } else if (tok.kind === 'id' && (t[i + 1]?.text === 'by' || t[i + 1]?.text === 'without')) {
+      i++; // an aggregation with its grouping first: sum by (x) (…)
     } else if (tok.kind === 'id' && !KEYWORDS.has(tok.text) && !tok.text.startsWith('$') && !tok.text.startsWith('[[')) {
       if (t[i + 1]?.text === '{') {
         const [list, next] = matchers(i + 1);
