@@ -1,0 +1,228 @@
+// ListenOverflowReader: a full accept queue loses SYNs with no drop event (the kernel consumes them), so the only
+// witness is the pod's own netns counters, TcpExt ListenOverflows and ListenDrops (which includes the former).
+// Every interval it finds the distinct network namespaces of running processes (needs hostPID to see pods'),
+// reads each one's /proc/<pid>/net/netstat (the file shows that pid's netns: no setns needed) and reports deltas,
+// with the namespace's addresses and the pod they belong to.
+import * as fs from 'node:fs';
+import type { Logger } from 'pino';
+import { Listeners } from '../observe/listeners';
+import type { ListenOverflowObservation, SourceStats } from '../observe/types';
+import { CounterDeltas } from './counter-deltas';
+import { addrsFromIfInet6, localAddrsFromFibTrie, tcpExtCounters } from './netstat';
+import type { PodByAddress } from './pods';
+
+export interface ListenOverflowOptions {
+  intervalMs: number;
+  podByAddress?: PodByAddress;
+  logger: Logger;
+}
+
+export interface ScanStats {
+  /** processes looked at */
+  processes: number;
+  /** network namespaces found, the daemon's own excluded */
+  namespaces: number;
+  /** wall time of the scan */
+  ms: number;
+  /** CPU time it cost this process (user + system, the kernel's generation of each netstat included) */
+  cpuMs: number;
+}
+
+const GONE = new Set(['ENOENT', 'ESRCH']); // the process exited between readdir and the read
+const PIDS_PER_NETNS = 3; // spares, should the first exit before its netstat is read
+const COUNTERS = ['ListenOverflows', 'ListenDrops'];
+// the event loop gets a turn after this many netstat reads (each costs the kernel ~0.1-0.3 ms to generate)
+const READS_PER_TURN = 50;
+
+function codeOf(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? '';
+}
+
+export class ListenOverflowReader {
+  private readonly log: Logger;
+  private readonly listeners: Listeners<ListenOverflowObservation>;
+  private readonly deltas = new CounterDeltas();
+  /** netns key → the kernel's netns inode (0 when /proc/PID/ns/net may not be read) */
+  private readonly inodes = new Map<number, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> = Promise.resolve();
+  private started = false;
+  private stopped = false;
+  private errors = 0;
+  private failure: string | undefined;
+  private last: ScanStats = { processes: 0, namespaces: 0, ms: 0, cpuMs: 0 };
+  private inodeRefused = false;
+
+  constructor(private readonly opts: ListenOverflowOptions) {
+    if (!(opts.intervalMs > 0)) throw new Error(`listen overflows: interval must be > 0 ms, got ${opts.intervalMs}`);
+    this.log = opts.logger.child({ source: 'listen_overflows' });
+    this.listeners = new Listeners((err) => this.log.error({ err }, 'a listen overflow subscriber failed'));
+  }
+
+  onObservations(listener: (items: ListenOverflowObservation[]) => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  /** The first scan primes the counters; resolves after it; never rejects. */
+  start(): Promise<void> {
+    if (this.started) return this.scanning;
+    this.started = true;
+    const first = this.scan();
+    void first.then(() => this.schedule());
+    return first;
+  }
+
+  /** Scans now, after any scan in flight. */
+  scan(): Promise<void> {
+    this.scanning = this.scanning.then(() => this.scanOnce());
+    return this.scanning;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.scanning;
+  }
+
+  lastScan(): ScanStats {
+    return this.last;
+  }
+
+  stats(): SourceStats {
+    let reason = this.failure ?? '';
+    if (!reason && this.started && this.last.namespaces === 0) {
+      reason = 'sees no network namespace but its own: without hostPID the pods\' processes are invisible';
+    } else if (!reason && this.inodeRefused) {
+      reason = 'netns inodes unknown (reading /proc/PID/ns/net needs CAP_SYS_PTRACE); counters and addresses are read';
+    }
+    const up = this.started && !this.stopped && this.failure === undefined;
+    return { source: 'listen_overflows', up, reason: this.stopped ? 'stopped' : reason, errors: this.errors, eventsLost: 0, rateLimited: 0 };
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.scan().then(() => this.schedule()), this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  private async scanOnce(): Promise<void> {
+    if (this.stopped) return;
+    const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
+    try {
+      await this.read();
+      if (this.failure !== undefined) this.log.info('reading listen overflows again');
+      this.failure = undefined;
+    } catch (err) {
+      this.errors++;
+      const reason = `cannot scan /proc: ${(err as Error).message}`;
+      if (this.failure !== reason) this.log.warn(reason);
+      this.failure = reason;
+    }
+    const cpu = process.cpuUsage(cpu0);
+    this.last = { ...this.last, ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 };
+  }
+
+  // Synchronous calls (a stat per process, a small read per netns cost less than promise round trips), with a
+  // turn for the event loop every READS_PER_TURN namespaces.
+  private async read(): Promise<void> {
+    // The inode of /proc/PID/net/netstat is one per network namespace (a proc entry each netns creates), and
+    // unlike /proc/PID/ns/net it needs no ptrace access: it tells namespaces apart without CAP_SYS_PTRACE.
+    const own = fs.statSync('/proc/self/net/netstat').ino;
+    const byNetns = new Map<number, number[]>();
+    const pids = fs.readdirSync('/proc').filter((name) => name.charCodeAt(0) <= 57 && /^\d+$/.test(name));
+    for (const name of pids) {
+      let key: number;
+      try {
+        key = fs.statSync(`/proc/${name}/net/netstat`).ino;
+      } catch (err) {
+        if (!GONE.has(codeOf(err))) this.errors++;
+        continue;
+      }
+      if (key === own) continue;
+      const list = byNetns.get(key);
+      if (!list) byNetns.set(key, [Number(name)]);
+      else if (list.length < PIDS_PER_NETNS) list.push(Number(name));
+    }
+    const current = new Map<string, number>();
+    const readFrom = new Map<number, number>();
+    let reads = 0;
+    for (const [key, list] of byNetns) {
+      if (++reads % READS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+      for (const pid of list) {
+        const counters = this.readCounters(pid);
+        if (!counters) continue;
+        current.set(`${key}|o`, counters.overflows);
+        current.set(`${key}|d`, counters.drops);
+        readFrom.set(key, pid);
+        break;
+      }
+    }
+    for (const key of this.inodes.keys()) if (!byNetns.has(key)) this.inodes.delete(key);
+    // A netns whose processes all exited mid-scan keeps its last counts: it is still there, just unread.
+    const deltas = this.deltas.update(current, (k) => byNetns.has(Number(k.slice(0, k.indexOf('|')))));
+    this.last = { processes: pids.length, namespaces: byNetns.size, ms: 0, cpuMs: 0 };
+    const changed = new Set([...deltas.keys()].map((k) => Number(k.slice(0, k.indexOf('|')))));
+    const at = Date.now();
+    const out: ListenOverflowObservation[] = [];
+    for (const key of changed) {
+      const pid = readFrom.get(key) as number;
+      const addrs = this.addresses(pid);
+      const pod = this.podOf(addrs);
+      out.push({
+        at,
+        netns: this.inodeOf(key, pid),
+        addrs,
+        ...(pod ? { pod } : {}),
+        listenOverflows: deltas.get(`${key}|o`) ?? 0,
+        listenDrops: deltas.get(`${key}|d`) ?? 0,
+      });
+    }
+    this.listeners.emit(out);
+  }
+
+  private readCounters(pid: number): { overflows: number; drops: number } | undefined {
+    try {
+      const stats = tcpExtCounters(fs.readFileSync(`/proc/${pid}/net/netstat`, 'latin1'), COUNTERS);
+      return { overflows: stats.get('ListenOverflows') ?? 0, drops: stats.get('ListenDrops') ?? 0 };
+    } catch (err) {
+      if (!GONE.has(codeOf(err))) this.errors++;
+      return undefined;
+    }
+  }
+
+  // Read only when there is something to report: addresses are needed for attribution, not for counting.
+  private addresses(pid: number): string[] {
+    const read = (file: string) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/net/${file}`, 'utf8');
+      } catch {
+        return ''; // gone meanwhile, or no IPv6 in this netns
+      }
+    };
+    return [...localAddrsFromFibTrie(read('fib_trie')), ...addrsFromIfInet6(read('if_inet6'))];
+  }
+
+  private podOf(addrs: string[]) {
+    for (const a of addrs) {
+      const pod = this.opts.podByAddress?.(a);
+      if (pod) return pod;
+    }
+    return undefined;
+  }
+
+  private inodeOf(key: number, pid: number): number {
+    let ino = this.inodes.get(key);
+    if (ino === undefined) {
+      try {
+        ino = Number(/^net:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/ns/net`))?.[1] ?? 0);
+      } catch (err) {
+        if (GONE.has(codeOf(err))) return 0; // try again next time, through another process
+        ino = 0;
+        this.inodeRefused = true;
+      }
+      this.inodes.set(key, ino);
+    }
+    return ino;
+  }
+}
