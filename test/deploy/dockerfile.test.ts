@@ -1,0 +1,180 @@
+// deploy/Dockerfile, checked without a Docker engine (none runs here): it copies only files that exist and
+// that its .dockerignore admits, the runtime stage's packages provide every shared library the addon loads
+// and every command flapwatch runs (asked of this Debian 12 host's dpkg: the image is Debian 12 too), and
+// what runs in the image imports only production dependencies (the build prunes the others).
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { DEPLOY, ROOT } from './manifests';
+import { run, toolSkip } from './tools';
+
+interface Instruction { op: string; args: string }
+interface Stage { from: string; name?: string; steps: Instruction[] }
+
+/** Instructions by stage; continuation lines joined, comments dropped. */
+function stages(text: string): Stage[] {
+  const out: Stage[] = [];
+  for (const line of text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+    const [, op, args] = /^(\w+)\s+(.*)$/.exec(line) ?? [];
+    if (!op || args === undefined) throw new Error(`cannot read Dockerfile line: ${line}`);
+    if (op.toUpperCase() === 'FROM') {
+      const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args)!;
+      out.push({ from: m[1]!, name: m[2], steps: [] });
+    } else {
+      out.at(-1)!.steps.push({ op: op.toUpperCase(), args });
+    }
+  }
+  return out;
+}
+
+const dockerfile = stages(readFileSync(path.join(DEPLOY, 'Dockerfile'), 'utf8'));
+const [build, runtime] = dockerfile;
+const aptPackages = (s: Stage) => s.steps.filter((i) => i.op === 'RUN').flatMap((i) => /apt-get install [^&]*?--no-install-recommends ((?:[\w.+-]+ ?)+)/.exec(i.args)?.[1]!.trim().split(/\s+/) ?? []);
+const copies = (s: Stage) => s.steps.filter((i) => i.op === 'COPY').map((i) => {
+  const words = i.args.split(/\s+/);
+  const from = words.find((w) => w.startsWith('--from='))?.slice(7);
+  const paths = words.filter((w) => !w.startsWith('--'));
+  return { from, sources: paths.slice(0, -1), dest: paths.at(-1)! };
+});
+
+/** The forms of .dockerignore this file uses (`*`, `!path`, `!dir/`); anything else is refused, not guessed. */
+function admitted(file: string, ignore: string): boolean {
+  let ok = true;
+  for (const raw of ignore.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+    const keep = raw.startsWith('!');
+    const pattern = keep ? raw.slice(1) : raw;
+    if (pattern !== '*' && /[*?[\]]/.test(pattern)) throw new Error(`the check does not read .dockerignore pattern ${raw}`);
+    const dir = pattern.replace(/\/$/, '');
+    if (pattern === '*' || file === dir || file.startsWith(`${dir}/`)) ok = keep;
+  }
+  return ok;
+}
+
+/** Commands flapwatch's code runs: literal first elements of the argv arrays it hands to its runners. */
+function commandsRun(): string[] {
+  // a template's placeholders and the values they take (dumps.ts): a new one fails here until listed
+  const values: Record<string, string[]> = { 'TOOL[family]': ['iptables', 'ip6tables'], backend: ['nft', 'legacy'] };
+  const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => {
+    const p = path.join(dir, f);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+  });
+  const found = new Set<string>();
+  for (const f of files(path.join(ROOT, 'src'))) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/\b(?:exists|stream|run|runOk|spawn|execFile|execFileSync|spawnSync)\(\s*\[\s*(['`])([^'`]+)\1/g)) {
+      let names = [m[2]!];
+      for (const [, key] of m[2]!.matchAll(/\$\{([^}]+)\}/g)) {
+        if (!values[key!]) throw new Error(`${f}: a command built from \${${key}}: list its values in this test`);
+        names = names.flatMap((n) => values[key!]!.map((v) => n.replace(`\${${key}}`, v)));
+      }
+      names.forEach((n) => found.add(n));
+    }
+  }
+  return [...found].sort();
+}
+
+const dpkgSkip = toolSkip('dpkg-query', ['--version'], 'a Debian host, whose dpkg says which package ships a file');
+/** Packages shipping `file`; with merged /usr, dpkg may know /usr/bin/x as /bin/x. */
+function packagesOf(file: string): string[] {
+  for (const f of [file, file.replace(/^\/usr\//, '/')]) {
+    const r = run('dpkg-query', ['-S', f]);
+    if (r.code === 0) return r.stdout.split('\n').filter(Boolean).flatMap((l) => l.split(':')[0]!.split(', '));
+  }
+  return [];
+}
+const ownPackage = (p: string) => p.replace(/:\w+$/, '');
+// node:20-bookworm-slim's node binary links these itself: present in the runtime image without asking
+const BASE_IMAGE = new Set(['libc6', 'libstdc++6', 'libgcc-s1']);
+
+describe('deploy/Dockerfile', () => {
+  test('two stages: a build on node:20-bookworm with the BPF toolchain, a slim runtime without it', () => {
+    assert.equal(dockerfile.length, 2);
+    assert.equal(build!.from, 'node:20-bookworm');
+    assert.equal(runtime!.from, 'node:20-bookworm-slim');
+    for (const p of ['clang', 'llvm', 'libbpf-dev', 'libelf-dev', 'zlib1g-dev', 'libmnl-dev', 'bpftool']) assert.ok(aptPackages(build!).includes(p), p);
+    assert.deepEqual(aptPackages(runtime!).filter((p) => /-dev$|^clang|^llvm|^bpftool|^conntrack$/.test(p)), []);
+    assert.ok(build!.steps.some((i) => i.op === 'RUN' && /npm ci --ignore-scripts/.test(i.args)));
+    assert.ok(build!.steps.some((i) => i.op === 'RUN' && /npm run build/.test(i.args) && /npm prune --omit=dev/.test(i.args)));
+  });
+
+  test('copies only files that exist and that Dockerfile.dockerignore admits', () => {
+    const ignore = readFileSync(path.join(DEPLOY, 'Dockerfile.dockerignore'), 'utf8');
+    const local = dockerfile.flatMap(copies).filter((c) => c.from === undefined).flatMap((c) => c.sources);
+    assert.ok(local.length >= 6);
+    for (const src of local) {
+      assert.ok(existsSync(path.join(ROOT, src)), `${src} exists`);
+      assert.ok(admitted(src, ignore), `${src} is in the build context`);
+    }
+    for (const kept of ['node_modules', 'build', 'dist', '.git']) assert.equal(admitted(kept, ignore), false, `${kept} stays out`);
+  });
+
+  test('the runtime copies what the build stage makes, where the code looks for it', () => {
+    const fromBuild = copies(runtime!).filter((c) => c.from === build!.name);
+    const tsconfig = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.json'), 'utf8')) as { compilerOptions: { outDir: string; rootDir: string } };
+    const gyp = readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8');
+    assert.equal(tsconfig.compilerOptions.outDir, 'dist');
+    assert.equal(tsconfig.compilerOptions.rootDir, '.');
+    assert.match(gyp, /"target_name": "flapwatch",/);
+    for (const produced of ['dist/src', 'build/Release/flapwatch.node', 'node_modules', 'package.json']) {
+      assert.ok(fromBuild.some((c) => c.sources.includes(`/src/${produced}`)), `copies /src/${produced}`);
+      assert.ok(existsSync(path.join(ROOT, produced)), `scripts/setup.sh's build made ${produced} here too`);
+    }
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    const entry = runtime!.steps.find((i) => i.op === 'ENTRYPOINT')!.args;
+    assert.deepEqual(JSON.parse(entry), ['node', `/opt/flapwatch/${pkg.bin.flapwatch}`]);
+    assert.equal(runtime!.steps.find((i) => i.op === 'WORKDIR')?.args, '/opt/flapwatch');
+  });
+
+  test('the runtime packages ship every library the addon loads', { skip: dpkgSkip ?? toolSkip('ldd', ['--version'], 'libc-bin') }, () => {
+    const libs = [...run('ldd', [path.join(ROOT, 'build/Release/flapwatch.node')]).stdout.matchAll(/^\s*(\S+\.so[.\d]*)\s/gm)].map((m) => m[1]!);
+    assert.ok(libs.includes('libbpf.so.1') && libs.includes('libmnl.so.0'), libs.join(' '));
+    const installed = new Set([...aptPackages(runtime!), ...BASE_IMAGE]);
+    for (const lib of libs.filter((l) => !l.startsWith('linux-vdso'))) {
+      const owners = packagesOf(`*/${path.basename(lib)}`).map(ownPackage);
+      assert.ok(owners.some((o) => installed.has(o)), `${lib} (from ${owners.join(', ') || 'no package'}) is in the runtime image`);
+    }
+  });
+
+  test('the runtime packages ship every command flapwatch runs', { skip: dpkgSkip }, () => {
+    const commands = commandsRun();
+    assert.deepEqual(commands, ['ip', 'ip6tables-legacy-save', 'ip6tables-nft-save', 'iptables-legacy-save', 'iptables-nft-save', 'nft']);
+    const installed = new Set(aptPackages(runtime!));
+    for (const cmd of commands) {
+      const where = run('sh', ['-c', `readlink -f "$(command -v ${cmd})"`]).stdout.trim();
+      const owners = packagesOf(where).map(ownPackage);
+      assert.ok(owners.some((o) => installed.has(o)), `${cmd} (${where}, from ${owners.join(', ') || 'no package'}) is in the runtime image`);
+    }
+  });
+
+  test('what runs in the image imports only production dependencies', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const allowed = new Set([...Object.keys(pkg.dependencies), ...builtinModules]);
+    const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => {
+      const p = path.join(dir, f);
+      return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+    });
+    for (const f of files(path.join(ROOT, 'src'))) {
+      const text = readFileSync(f, 'utf8');
+      for (const m of text.matchAll(/^import (?!type )[^'"]*?from '([^'.][^']*)'|\b(?:require|import)\('([^'.][^']*)'\)/gm)) {
+        const spec = (m[1] ?? m[2])!.replace(/^node:/, '');
+        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+        assert.ok(allowed.has(name), `${path.relative(ROOT, f)} imports ${spec}, which npm prune --omit=dev removes`);
+      }
+    }
+  });
+
+  const engine = run('sh', ['-c', 'docker info >/dev/null 2>&1 && echo yes || echo no']).stdout.trim() === 'yes';
+  test('docker build makes an image whose flapwatch answers --help', { skip: engine ? false : 'no Docker engine runs here (the docker CLI finds no daemon)' }, () => {
+    const tag = `flapwatch-test:${process.pid}`;
+    const b = run('docker', ['build', '-f', path.join(DEPLOY, 'Dockerfile'), '-t', tag, ROOT]);
+    assert.equal(b.code, 0, b.stderr);
+    try {
+      const r = run('docker', ['run', '--rm', tag, '--help']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /flapwatch <command>/);
+    } finally {
+      run('docker', ['rmi', '-f', tag]);
+    }
+  });
+});
