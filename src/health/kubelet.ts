@@ -8,6 +8,7 @@ import type { HealthObservation, ProbeType, SourceStats } from '../observe/types
 import { CounterDeltas } from './counter-deltas';
 import { kubeletGet } from './kubelet-http';
 import { probeLookbackMs, type ProbeLookup } from './pods';
+import { Periodic } from './periodic';
 import { parsePromText } from './prom-text';
 
 export const DEFAULT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -46,10 +47,7 @@ export class KubeletProbeSource {
   private readonly listeners: Listeners<HealthObservation>;
   private readonly deltas = new CounterDeltas();
   private readonly series = new Map<string, Series>();
-  private polling: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
-  private started = false;
-  private stopped = false;
+  private readonly periodic: Periodic;
   private lastReadAt: number | undefined;
   private up = false;
   private reason = 'starting';
@@ -59,7 +57,7 @@ export class KubeletProbeSource {
   constructor(private readonly opts: KubeletProbeOptions) {
     this.url = new URL(opts.url); // a bad URL is a configuration error: loud, at start
     if (this.url.protocol !== 'https:' && this.url.protocol !== 'http:') throw new Error(`kubelet: --kubelet-url must be http(s), got ${opts.url}`);
-    if (!(opts.intervalMs > 0)) throw new Error(`kubelet: interval must be > 0 ms, got ${opts.intervalMs}`);
+    this.periodic = new Periodic(opts.intervalMs, () => this.pollOnce(), 'kubelet');
     this.log = opts.logger.child({ source: 'kubelet' });
     this.listeners = new Listeners((err) => this.log.error({ err }, 'a kubelet probe subscriber failed'));
   }
@@ -70,23 +68,16 @@ export class KubeletProbeSource {
 
   /** Resolves after the first poll (which primes the counters), successful or not; never rejects. */
   start(): Promise<void> {
-    if (this.started) return this.polling;
-    this.started = true;
-    const first = this.poll();
-    void first.then(() => this.schedule());
-    return first;
+    return this.periodic.start();
   }
 
   /** Polls now, after any poll in flight. */
   poll(): Promise<void> {
-    this.polling = this.polling.then(() => this.pollOnce());
-    return this.polling;
+    return this.periodic.now();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.polling;
+    await this.periodic.stop();
     this.up = false;
     this.reason = 'stopped';
   }
@@ -100,14 +91,7 @@ export class KubeletProbeSource {
     return this.badLines;
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.poll().then(() => this.schedule()), this.opts.intervalMs);
-    this.timer.unref();
-  }
-
   private async pollOnce(): Promise<void> {
-    if (this.stopped) return;
     let text: string;
     try {
       const tokenFile = this.opts.tokenFile ?? DEFAULT_TOKEN_FILE;

@@ -9,6 +9,7 @@ import { Listeners } from '../observe/listeners';
 import type { ListenOverflowObservation, SourceStats } from '../observe/types';
 import { CounterDeltas } from './counter-deltas';
 import { addrsFromIfInet6, localAddrsFromFibTrie, tcpExtCounters } from './netstat';
+import { Periodic } from './periodic';
 import type { PodByAddress } from './pods';
 
 export interface ListenOverflowOptions {
@@ -44,17 +45,14 @@ export class ListenOverflowReader {
   private readonly deltas = new CounterDeltas();
   /** netns key → the kernel's netns inode (0 when /proc/PID/ns/net may not be read) */
   private readonly inodes = new Map<number, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private scanning: Promise<void> = Promise.resolve();
-  private started = false;
-  private stopped = false;
+  private readonly periodic: Periodic;
   private errors = 0;
   private failure: string | undefined;
   private last: ScanStats = { processes: 0, namespaces: 0, ms: 0, cpuMs: 0 };
   private inodeRefused = false;
 
   constructor(private readonly opts: ListenOverflowOptions) {
-    if (!(opts.intervalMs > 0)) throw new Error(`listen overflows: interval must be > 0 ms, got ${opts.intervalMs}`);
+    this.periodic = new Periodic(opts.intervalMs, () => this.scanOnce(), 'listen overflows');
     this.log = opts.logger.child({ source: 'listen_overflows' });
     this.listeners = new Listeners((err) => this.log.error({ err }, 'a listen overflow subscriber failed'));
   }
@@ -65,23 +63,16 @@ export class ListenOverflowReader {
 
   /** The first scan primes the counters; resolves after it; never rejects. */
   start(): Promise<void> {
-    if (this.started) return this.scanning;
-    this.started = true;
-    const first = this.scan();
-    void first.then(() => this.schedule());
-    return first;
+    return this.periodic.start();
   }
 
   /** Scans now, after any scan in flight. */
   scan(): Promise<void> {
-    this.scanning = this.scanning.then(() => this.scanOnce());
-    return this.scanning;
+    return this.periodic.now();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.scanning;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   lastScan(): ScanStats {
@@ -89,24 +80,18 @@ export class ListenOverflowReader {
   }
 
   stats(): SourceStats {
+    const { isStarted, isStopped } = this.periodic;
     let reason = this.failure ?? '';
-    if (!reason && this.started && this.last.namespaces === 0) {
+    if (!reason && isStarted && this.last.namespaces === 0) {
       reason = 'sees no network namespace but its own: without hostPID the pods\' processes are invisible';
     } else if (!reason && this.inodeRefused) {
       reason = 'netns inodes unknown (reading /proc/PID/ns/net needs CAP_SYS_PTRACE); counters and addresses are read';
     }
-    const up = this.started && !this.stopped && this.failure === undefined;
-    return { source: 'listen_overflows', up, reason: this.stopped ? 'stopped' : reason, errors: this.errors, eventsLost: 0, rateLimited: 0 };
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.scan().then(() => this.schedule()), this.opts.intervalMs);
-    this.timer.unref();
+    const up = isStarted && !isStopped && this.failure === undefined;
+    return { source: 'listen_overflows', up, reason: isStopped ? 'stopped' : reason, errors: this.errors, eventsLost: 0, rateLimited: 0 };
   }
 
   private async scanOnce(): Promise<void> {
-    if (this.stopped) return;
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
     try {
