@@ -1,7 +1,7 @@
 // What the active prober probes: for every Service port that opts in, its ClusterIP (through kube-proxy) and each
 // ready endpoint straight; plus standalone --probe URLs. Targets carry no state: the prober keys its own by `key`.
 import type { PodRef, ProbePath } from '../observe/types';
-import type { ServicePortView } from '../services/index';
+import type { ActiveProbeSpec, ServicePortView } from '../services/index';
 
 export interface ProbeTarget {
   /** stable identity: path, Service, address and HTTP path */
@@ -24,18 +24,26 @@ export interface UrlProbe {
   timeoutMs: number;
 }
 
-/** Probes of every Service port whose activeProbe port is its own (a multi-port Service opts in once). */
+/**
+ * Probes of every Service that opts in, on the port its activeProbe names (a multi-port Service opts in once, on
+ * each of its port views). A headless Service (no ClusterIP) with a single port gets the pod path only.
+ */
 export function serviceTargets(ports: readonly ServicePortView[]): ProbeTarget[] {
-  const out: ProbeTarget[] = [];
+  const bySvc = new Map<string, ServicePortView[]>();
   for (const p of ports) {
-    const spec = p.activeProbe;
-    if (!spec) continue;
-    const vip = p.vips.find((v) => v.port === spec.port);
-    if (!vip) continue; // another port of the Service carries the probe
+    if (!p.activeProbe) continue;
+    const key = `${p.namespace}/${p.name}`;
+    bySvc.set(key, [...(bySvc.get(key) ?? []), p]);
+  }
+  const out: ProbeTarget[] = [];
+  for (const [svc, views] of bySvc) {
+    const spec = views[0]?.activeProbe as ActiveProbeSpec;
+    const p = views.find((v) => v.vips.some((a) => a.port === spec.port)) ?? (views.length === 1 ? views[0] : undefined);
+    if (!p) continue; // no port of the Service is the probe's
     const service = { namespace: p.namespace, name: p.name };
     const common = { service, scheme: 'http' as const, urlPath: spec.path, intervalMs: spec.intervalSeconds * 1000, timeoutMs: spec.timeoutSeconds * 1000 };
-    const svc = `${p.namespace}/${p.name}`;
-    out.push({ ...common, key: `cluster_ip|${svc}|${vip.ip}:${vip.port}|${spec.path}`, path: 'cluster_ip', host: vip.ip, port: vip.port });
+    const vip = p.vips.find((a) => a.port === spec.port);
+    if (vip) out.push({ ...common, key: `cluster_ip|${svc}|${vip.ip}:${vip.port}|${spec.path}`, path: 'cluster_ip', host: vip.ip, port: vip.port });
     for (const e of p.endpoints) {
       if (e.ready === false) continue;
       out.push({

@@ -189,6 +189,19 @@ test('Service targets: ClusterIP and each ready endpoint, refreshed as the index
   assert.deepEqual(podObs.service, { namespace: 'shop', name: 'web' });
   assert.equal(podObs.lookbackMs, 1100);
 
+  // a multi-port Service probes on its probe's port only; a headless one (no ClusterIP) on its pods only
+  const other = { ...view([{ ip: '127.0.0.9', port: 1, ready: true }]), portName: 'metrics', vips: [{ ip: '127.0.0.1', port: 9 }] };
+  ports = [other, view([{ ip: '127.0.0.2', port: s.port, pod, ready: true }])];
+  p.refresh();
+  assert.equal(p.targetCount(), 2);
+  ports = [{ ...view([{ ip: '127.0.0.2', port: s.port, pod, ready: true }]), vips: [] }];
+  p.refresh();
+  assert.equal(p.targetCount(), 1);
+  await eventually(() => seen.at(-1)?.path === 'pod', 'a pod probe'); // a ClusterIP probe in flight at the refresh may land first
+  const mark = seen.length;
+  await eventually(() => seen.length >= mark + 3, 'three more probes');
+  assert.ok(seen.slice(mark).every((o) => o.path === 'pod'), 'the headless Service\'s pod only');
+
   ports = [{ ...view([]), activeProbe: undefined }];
   await eventually(() => p.targetCount() === 0, 'opted out');
   assert.match(p.stats().reason, /nothing to probe/);
