@@ -164,7 +164,10 @@ export class ActiveProber {
     while (this.running < this.concurrency && this.queue.length > 0) {
       const slot = this.queue.shift() as Slot;
       this.running++;
-      const p = this.probe(slot.target).finally(() => {
+      const p = this.probe(slot.target).catch((err) => {
+        this.errors++;
+        this.log.error({ err }, 'an active probe failed unexpectedly');
+      }).finally(() => {
         this.running--;
         slot.busy = false;
         this.inFlight.delete(p);

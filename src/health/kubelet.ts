@@ -57,8 +57,11 @@ export class KubeletProbeSource {
   constructor(private readonly opts: KubeletProbeOptions) {
     this.url = new URL(opts.url); // a bad URL is a configuration error: loud, at start
     if (this.url.protocol !== 'https:' && this.url.protocol !== 'http:') throw new Error(`kubelet: --kubelet-url must be http(s), got ${opts.url}`);
-    this.periodic = new Periodic(opts.intervalMs, () => this.pollOnce(), 'kubelet');
     this.log = opts.logger.child({ source: 'kubelet' });
+    this.periodic = new Periodic(opts.intervalMs, () => this.pollOnce(), 'kubelet', (err) => {
+      this.errors++;
+      this.log.error({ err }, 'reading kubelet probe metrics failed unexpectedly');
+    });
     this.listeners = new Listeners((err) => this.log.error({ err }, 'a kubelet probe subscriber failed'));
   }
 

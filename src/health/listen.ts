@@ -52,8 +52,11 @@ export class ListenOverflowReader {
   private inodeRefused = false;
 
   constructor(private readonly opts: ListenOverflowOptions) {
-    this.periodic = new Periodic(opts.intervalMs, () => this.scanOnce(), 'listen overflows');
     this.log = opts.logger.child({ source: 'listen_overflows' });
+    this.periodic = new Periodic(opts.intervalMs, () => this.scanOnce(), 'listen overflows', (err) => {
+      this.errors++;
+      this.log.error({ err }, 'a listen overflow scan failed unexpectedly');
+    });
     this.listeners = new Listeners((err) => this.log.error({ err }, 'a listen overflow subscriber failed'));
   }
 

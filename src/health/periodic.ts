@@ -6,8 +6,13 @@ export class Periodic {
   private started = false;
   private stopped = false;
 
-  /** `task` must not reject: sources turn their failures into status. */
-  constructor(private readonly intervalMs: number, private readonly task: () => Promise<void>, what: string) {
+  /** Sources turn their failures into status; `onError` hears of a task that threw all the same (a bug). */
+  constructor(
+    private readonly intervalMs: number,
+    private readonly task: () => Promise<void>,
+    what: string,
+    private readonly onError: (err: unknown) => void,
+  ) {
     if (!(intervalMs > 0)) throw new Error(`${what}: interval must be > 0 ms, got ${intervalMs}`);
   }
 
@@ -30,7 +35,7 @@ export class Periodic {
 
   /** Runs now, after any run in flight. */
   now(): Promise<void> {
-    this.running = this.running.then(() => (this.stopped ? undefined : this.task()));
+    this.running = this.running.then(() => (this.stopped ? undefined : this.task())).catch(this.onError);
     return this.running;
   }
 
