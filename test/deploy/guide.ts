@@ -27,3 +27,11 @@ export function guideAnchors(text = readFileSync(GUIDE, 'utf8')): Map<string, st
   }
   return anchors;
 }
+
+/** The guide's fenced code block whose first line is `firstLine` (e.g. `# prometheus.yml`), so its examples are tested. */
+export function guideSnippet(firstLine: string, text = readFileSync(GUIDE, 'utf8')): string {
+  const blocks = [...text.matchAll(/^```\w*\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+  const hits = blocks.filter((b) => b.split('\n')[0]!.trim() === firstLine);
+  if (hits.length !== 1) throw new Error(`${GUIDE}: expected one code block starting "${firstLine}", found ${hits.length}`);
+  return hits[0]!;
+}

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { guideSnippet } from './guide';
 import { DEPLOY, find, kustomization, resources, validate, type Manifest } from './manifests';
 import { kubectlSkip, run } from './tools';
 
@@ -64,35 +65,43 @@ describe('deploy/ manifests', () => {
     for (const m of built) assert.deepEqual(validate(m), [], key(m));
   });
 
-  test('the kube-rbac-proxy component builds on top: flapwatch on 127.0.0.1, the proxy on the node\'s address', { skip: kubectlSkip }, () => {
-    // a user's kustomization, as the operator guide shows it (kustomize refuses an overlay inside its base)
+  /** Builds the guide's kustomization example that starts with `firstLine`, pointed at this repository's deploy/. */
+  function buildGuideExample(firstLine: string): Manifest[] {
     const dir = mkdtempSync(path.join(tmpdir(), 'flapwatch-user-'));
     try {
-      const rel = (p: string) => path.relative(dir, p);
-      writeFileSync(path.join(dir, 'kustomization.yaml'), [
-        'apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization',
-        `resources: [${rel(DEPLOY)}]`, `components: [${rel(path.join(DEPLOY, 'kube-rbac-proxy'))}]`, '',
-      ].join('\n'));
+      const text = guideSnippet(firstLine).replaceAll('../flapwatch/deploy', path.relative(dir, DEPLOY));
+      writeFileSync(path.join(dir, 'kustomization.yaml'), text);
       const r = run('kubectl', ['kustomize', dir]);
       assert.equal(r.code, 0, r.stderr);
       const built = parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest);
       for (const m of built) assert.deepEqual(validate(m), [], key(m));
-      const [flapwatch, proxy] = (find(built, 'DaemonSet') as any).spec.template.spec.containers;
-      assert.equal(flapwatch.env.find((e: any) => e.name === 'FLAPWATCH_LISTEN').value, '127.0.0.1:9807');
-      assert.equal(flapwatch.ports, undefined);
-      assert.equal(flapwatch.livenessProbe.httpGet.host, '127.0.0.1');
-      assert.equal(flapwatch.readinessProbe.httpGet.host, '127.0.0.1');
-      assert.ok(proxy.args.includes('--upstream=http://127.0.0.1:9807/') && proxy.args.includes('--allow-paths=/metrics'));
-      assert.deepEqual(proxy.ports, [{ name: 'https', containerPort: 9807, protocol: 'TCP' }]);
-      assert.equal(proxy.securityContext.runAsNonRoot, true);
-      assert.deepEqual((find(built, 'Service') as any).spec.ports[0].targetPort, 'https');
-      const [endpoint] = (find(built, 'ServiceMonitor') as any).spec.endpoints;
-      assert.equal(endpoint.scheme, 'https');
-      assert.deepEqual(endpoint.relabelings, (find(resources(), 'ServiceMonitor') as any).spec.endpoints[0].relabelings);
-      const binding = find(built, 'ClusterRoleBinding', 'flapwatch-kube-rbac-proxy') as any;
-      assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'flapwatch', namespace: 'flapwatch' }]);
+      return built;
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  test("the guide's install without the Operator leaves out its two kinds, and only those", { skip: kubectlSkip }, () => {
+    const built = buildGuideExample('# without-operator/kustomization.yaml');
+    assert.deepEqual(built.map(key).sort(), resources().map(key).filter((k) => !/^(ServiceMonitor|PrometheusRule)\//.test(k)).sort());
+  });
+
+  test("the guide's kube-rbac-proxy example builds: flapwatch on 127.0.0.1, the proxy on the node's address", { skip: kubectlSkip }, () => {
+    // a kustomization of the user's own: kustomize refuses an overlay inside its base, hence a component
+    const built = buildGuideExample('# my-flapwatch/kustomization.yaml');
+    const [flapwatch, proxy] = (find(built, 'DaemonSet') as any).spec.template.spec.containers;
+    assert.equal(flapwatch.env.find((e: any) => e.name === 'FLAPWATCH_LISTEN').value, '127.0.0.1:9807');
+    assert.equal(flapwatch.ports, undefined);
+    assert.equal(flapwatch.livenessProbe.httpGet.host, '127.0.0.1');
+    assert.equal(flapwatch.readinessProbe.httpGet.host, '127.0.0.1');
+    assert.ok(proxy.args.includes('--upstream=http://127.0.0.1:9807/') && proxy.args.includes('--allow-paths=/metrics'));
+    assert.deepEqual(proxy.ports, [{ name: 'https', containerPort: 9807, protocol: 'TCP' }]);
+    assert.equal(proxy.securityContext.runAsNonRoot, true);
+    assert.equal((find(built, 'Service') as any).spec.ports[0].targetPort, 'https');
+    const [endpoint] = (find(built, 'ServiceMonitor') as any).spec.endpoints;
+    assert.equal(endpoint.scheme, 'https');
+    assert.deepEqual(endpoint.relabelings, (find(resources(), 'ServiceMonitor') as any).spec.endpoints[0].relabelings);
+    const binding = find(built, 'ClusterRoleBinding', 'flapwatch-kube-rbac-proxy') as any;
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'flapwatch', namespace: 'flapwatch' }]);
   });
 });
