@@ -52,16 +52,20 @@ function admitted(file: string, ignore: string): boolean {
   return ok;
 }
 
+/** The daemon's TypeScript sources: what the image runs. */
+function sourceFiles(dir = path.join(ROOT, 'src')): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = path.join(dir, f);
+    return statSync(p).isDirectory() ? sourceFiles(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
 /** Commands flapwatch's code runs: literal first elements of the argv arrays it hands to its runners. */
 function commandsRun(): string[] {
   // a template's placeholders and the values they take (dumps.ts): a new one fails here until listed
   const values: Record<string, string[]> = { 'TOOL[family]': ['iptables', 'ip6tables'], backend: ['nft', 'legacy'] };
-  const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => {
-    const p = path.join(dir, f);
-    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
-  });
   const found = new Set<string>();
-  for (const f of files(path.join(ROOT, 'src'))) {
+  for (const f of sourceFiles()) {
     for (const m of readFileSync(f, 'utf8').matchAll(/\b(?:exists|stream|run|runOk|spawn|execFile|execFileSync|spawnSync)\(\s*\[\s*(['`])([^'`]+)\1/g)) {
       let names = [m[2]!];
       for (const [, key] of m[2]!.matchAll(/\$\{([^}]+)\}/g)) {
@@ -150,11 +154,7 @@ describe('deploy/Dockerfile', () => {
   test('what runs in the image imports only production dependencies', () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     const allowed = new Set([...Object.keys(pkg.dependencies), ...builtinModules]);
-    const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => {
-      const p = path.join(dir, f);
-      return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
-    });
-    for (const f of files(path.join(ROOT, 'src'))) {
+    for (const f of sourceFiles()) {
       const text = readFileSync(f, 'utf8');
       for (const m of text.matchAll(/^import (?!type )[^'"]*?from '([^'.][^']*)'|\b(?:require|import)\('([^'.][^']*)'\)/gm)) {
         const spec = (m[1] ?? m[2])!.replace(/^node:/, '');
