@@ -1,4 +1,5 @@
 // Flags, their defaults and their validation. Loud at start: a bad value throws a ConfigError naming the flag.
+import { hostname } from 'node:os';
 import type { Options } from 'yargs';
 import { DEFAULT_BENIGN_REASONS, normalizeReasonName } from './kernel/reasons';
 import { LOG_LEVELS, type LogLevel } from './log';
@@ -43,9 +44,36 @@ export const nodeOptions = {
   },
 } as const satisfies Record<string, Options>;
 
+/** Kubernetes, kubelet and health-check flags of `run`. */
+export const clusterOptions = {
+  kubeconfig: {
+    type: 'string',
+    default: '',
+    describe: "A kubeconfig file for the Kubernetes API; '' = in-cluster when KUBERNETES_SERVICE_HOST is set, else standalone (no API)",
+  },
+  'node-name': { type: 'string', default: '', describe: "This node's name (spec.nodeName of its pods); '' = the host name (the DaemonSet sets NODE_NAME)" },
+  'kubelet-url': {
+    type: 'string',
+    default: '',
+    describe: "kubelet's probe metrics; '' = https://<node-name>:10250/metrics/probes when the API is in use; 'none' turns them off",
+  },
+  'kubelet-ca': { type: 'string', default: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt', describe: "CA bundle that signed kubelet's serving certificate" },
+  'kubelet-insecure-tls': { type: 'boolean', default: false, describe: "Accept kubelet's self-signed serving certificate (as metrics-server's --kubelet-insecure-tls)" },
+  'kubelet-interval': { type: 'number', default: 10, describe: 'Seconds between reads of kubelet probe metrics' },
+  probe: { type: 'string', array: true, default: [] as string[], describe: 'A URL to probe actively, as a health check (repeatable); standalone or beside the annotated Services' },
+  'probe-interval': { type: 'number', default: 10, describe: 'Seconds between active probes of each --probe URL' },
+  'probe-timeout': { type: 'number', default: 2, describe: 'Seconds an active probe of a --probe URL may take' },
+  'probe-concurrency': { type: 'number', default: 16, describe: 'Active probes in flight at most' },
+  'redact-payloads': { type: 'boolean', default: true, describe: 'Hide credential-looking values in health payloads shown by /incidents, /services and logs' },
+  'listen-overflows': { type: 'boolean', default: true, describe: "Read each pod network namespace's listen-queue overflows (needs hostPID in a DaemonSet)" },
+  'window-slack': { type: 'number', default: 0.5, describe: 'Seconds after a failure whose evidence still counts' },
+  history: { type: 'number', default: 300, describe: 'Seconds of evidence the correlator keeps' },
+} as const satisfies Record<string, Options>;
+
 export const runOptions = {
   ...tracerOptions,
   ...nodeOptions,
+  ...clusterOptions,
   'samples-per-second': { type: 'number', default: 100, describe: 'Cap on per-packet drop samples sent to user space for logs; 0 turns samples off' },
   'ring-bytes': { type: 'number', default: 262144, describe: 'Size of the sample ring buffer: a power of two, at least 4096' },
   listen: { type: 'string', default: `0.0.0.0:${DEFAULT_PORT}`, describe: 'HTTP address for /metrics, /healthz and /readyz (host:port, [v6]:port)' },
@@ -73,7 +101,21 @@ export interface SourcesConfig {
   rulesFullIntervalMs: number;
 }
 
-export interface RunConfig extends SourcesConfig {
+export interface ClusterConfig {
+  /** null = standalone: no Kubernetes API */
+  kubernetes: { kubeconfig: string } | null;
+  nodeName: string;
+  /** null = no kubelet metrics */
+  kubelet: { url: string; caFile: string; insecure: boolean; intervalMs: number } | null;
+  probes: { url: string; intervalMs: number; timeoutMs: number }[];
+  probeConcurrency: number;
+  redactPayloads: boolean;
+  listenOverflows: boolean;
+  slackMs: number;
+  historyMs: number;
+}
+
+export interface RunConfig extends SourcesConfig, ClusterConfig {
   samplesPerSecond: number;
   ringBytes: number;
   listen: { host: string; port: number };
@@ -123,9 +165,41 @@ function sourcesConfig(argv: Argv): SourcesConfig {
   };
 }
 
-export function runConfig(argv: Argv): RunConfig {
+function clusterConfig(argv: Argv, env: NodeJS.ProcessEnv): ClusterConfig {
+  const kubeconfig = String(argv.kubeconfig ?? '');
+  const kubernetes = kubeconfig || env.KUBERNETES_SERVICE_HOST ? { kubeconfig } : null;
+  const nodeName = String(argv['node-name'] ?? '') || hostname();
+  const url = String(argv['kubelet-url'] ?? '');
+  const kubeletUrl = url === 'none' ? '' : url || (kubernetes ? `https://${nodeName}:10250/metrics/probes` : '');
+  if (kubeletUrl && !/^https?:\/\/[^/]+\//.test(kubeletUrl)) throw new ConfigError(`--kubelet-url must be an http(s) URL with a path, got ${kubeletUrl}`);
+  const probeMs = num(argv, 'probe-interval', seconds, 'seconds above 0 and at most 86400') * 1000;
+  const timeoutMs = num(argv, 'probe-timeout', (n) => n > 0 && n <= 60, 'seconds above 0 and at most 60') * 1000;
+  const probes = ((argv.probe as unknown[] | undefined) ?? []).map(String).map((u) => {
+    if (!/^https?:\/\//.test(u)) throw new ConfigError(`--probe takes http:// or https:// URLs, got ${u}`);
+    return { url: u, intervalMs: probeMs, timeoutMs };
+  });
+  return {
+    kubernetes,
+    nodeName,
+    kubelet: kubeletUrl
+      ? {
+        url: kubeletUrl, caFile: String(argv['kubelet-ca']), insecure: Boolean(argv['kubelet-insecure-tls']),
+        intervalMs: num(argv, 'kubelet-interval', seconds, 'seconds above 0 and at most 86400') * 1000,
+      }
+      : null,
+    probes,
+    probeConcurrency: num(argv, 'probe-concurrency', int(1, 1000), 'an integer from 1 to 1000'),
+    redactPayloads: Boolean(argv['redact-payloads']),
+    listenOverflows: Boolean(argv['listen-overflows']),
+    slackMs: num(argv, 'window-slack', (n) => n >= 0 && n <= 60, 'seconds from 0 to 60') * 1000,
+    historyMs: num(argv, 'history', (n) => n >= 10 && n <= 86400, 'seconds from 10 to 86400') * 1000,
+  };
+}
+
+export function runConfig(argv: Argv, env: NodeJS.ProcessEnv = process.env): RunConfig {
   return {
     ...sourcesConfig(argv),
+    ...clusterConfig(argv, env),
     samplesPerSecond: num(argv, 'samples-per-second', int(0, 1_000_000), 'an integer from 0 to 1000000'),
     ringBytes: num(argv, 'ring-bytes', (n) => int(4096, 1 << 30)(n) && (n & (n - 1)) === 0, 'a power of two from 4096 to 1073741824'),
     listen: parseListen(String(argv.listen)),

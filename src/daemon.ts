@@ -1,17 +1,18 @@
-// `flapwatch run`: HTTP first (so /metrics and /healthz serve even while a kernel source is down), then the
-// sources, one start-up line each, metrics fed from their observations; SIGTERM/SIGINT detach and exit 0.
+// `flapwatch run`: HTTP first (so /metrics and /healthz serve even while a source is down), then the sources,
+// one start-up line each. Kernel intervals, health results and listen overflows flow into the correlator and
+// the metrics; incidents into the log. SIGTERM/SIGINT detach and exit 0.
 import type { Logger } from 'pino';
+import { clusterSources } from './cluster';
 import type { RunConfig } from './config';
+import { Correlator } from './correlate/correlator';
 import { createLogger } from './log';
 import { nodeSources } from './node';
-import type { Source, SourceStats } from './observe/types';
+import type { ListenOverflowObservation, Source, SourceStats } from './observe/types';
+import { apiRoutes } from './report/api';
 import { startHttp, type HttpServer } from './report/http';
-import { conntrackMetrics } from './report/metrics/conntrack';
-import { dropsMetric } from './report/metrics/drops';
-import { kubeProxyMetrics } from './report/metrics/kubeproxy';
+import { logIncidents } from './report/incident-log';
+import { daemonMetrics } from './report/metrics/index';
 import { createRegistry } from './report/metrics/registry';
-import { retransmitsMetric } from './report/metrics/retransmits';
-import { sourceMetrics } from './report/metrics/sources';
 
 export interface Daemon {
   /** serves, then starts the sources; rejects only when the HTTP port cannot be bound */
@@ -27,47 +28,77 @@ function logStartup(logger: Logger, s: SourceStats): void {
   else logger.info(fields, `${s.source} source up`);
 }
 
+// Judgements wait this long past a window for evidence that does not come (a kernel source down).
+const MAX_WAIT_MS = 5000;
+
 export function createDaemon(config: RunConfig, logger: Logger): Daemon {
   const registry = createRegistry();
-  const { index, conntrack, rules, intervals, all } = nodeSources({ ...config, logger });
-  const sources: Source[] = [...all];
+  const node = nodeSources({ ...config, logger });
+  const { index } = node;
+  // overflows need no per-interval precision: the correlator reaches one scan past each window
+  const listenIntervalMs = 2 * config.intervalMs;
+  const cluster = clusterSources({ ...config, index, listenIntervalMs, logger });
+  const sources: Source[] = [...node.all, ...cluster.all];
+  const correlator = new Correlator({
+    index,
+    pods: cluster.pods,
+    slackMs: config.slackMs,
+    maxWaitMs: MAX_WAIT_MS + config.intervalMs,
+    historyMs: config.historyMs,
+    maxItemsPerInterval: 2000,
+    maxIncidents: 500,
+    ...(cluster.listen && { listenIntervalMs }),
+    onError: (err) => logger.error({ err }, 'an incident subscriber failed'),
+  });
+  const metrics = daemonMetrics(registry, {
+    labelCap: config.labelCap,
+    onCapReached: (metric: string) => logger.warn({ metric }, `${metric} reached --label-cap ${config.labelCap}: new label sets count under "other"`),
+    index,
+    stats: () => sources.flatMap((s) => s.stats()),
+    conntrack: () => node.conntrack.current(),
+    unreplied: () => node.conntrack.lastUnreplied(),
+    ruleProblems: () => node.rules.problemCounts(),
+    probeTotals: () => cluster.active?.totals(),
+  });
+  node.intervals.onInterval((list) => {
+    for (const iv of list) {
+      metrics.interval(iv);
+      correlator.addInterval(iv);
+    }
+  });
+  cluster.onHealth((items) => correlator.addHealth(items));
+  let overflows: ListenOverflowObservation[] = [];
+  cluster.listen?.onObservations((items) => {
+    metrics.overflows(items);
+    overflows.push(...items);
+  });
+  cluster.listen?.onScanned((at) => {
+    correlator.addListenOverflows(overflows, at);
+    overflows = [];
+  });
+  correlator.onIncident((list) => logIncidents(logger, list));
+  correlator.onFailure((list) => metrics.failures(list));
+  const judge = setInterval(() => correlator.judgeReady(Date.now()), 1000);
+  judge.unref();
+
   let ready = false;
   let server: HttpServer | undefined;
   let stopping: Promise<void> | undefined;
-
-  const capDeps = {
-    labelCap: config.labelCap,
-    onCapReached: (metric: string) =>
-      logger.warn({ metric }, `${metric} reached --label-cap ${config.labelCap}: new label sets count under "other"`),
-  };
-  const dropsTotal = dropsMetric(registry, capDeps);
-  const retransmitsTotal = retransmitsMetric(registry, capDeps);
-  const conntrackTotals = conntrackMetrics(registry, { ...capDeps, index, current: () => conntrack.current(), lastUnreplied: () => conntrack.lastUnreplied() });
-  const rulesTotals = kubeProxyMetrics(registry, { ...capDeps, problems: () => rules.problemCounts() });
-  sourceMetrics(registry, { stats: () => sources.flatMap((s) => s.stats()) });
-  intervals.onInterval((list) => {
-    for (const iv of list) {
-      dropsTotal.add(iv.drops);
-      retransmitsTotal.add(iv.retransmits);
-      if (iv.conntrack) conntrackTotals.add(iv.conntrack);
-      rulesTotals.add(iv.rules);
-    }
-  });
-
   return {
     async start() {
       const { host, port } = config.listen;
-      server = await startHttp({ host, port, registry, ready: () => ready, logger });
-      logger.info({ host, port: server.port }, `serving /metrics, /healthz and /readyz on ${host}:${server.port}`);
+      server = await startHttp({ host, port, registry, ready: () => ready, logger, json: apiRoutes(correlator, index) });
+      logger.info({ host, port: server.port }, `serving /metrics, /healthz, /readyz, /incidents and /services on ${host}:${server.port}`);
       await Promise.all(sources.map((s) => s.start()));
       for (const s of sources.flatMap((src) => src.stats())) logStartup(logger, s);
-      if (!stopping) intervals.start();
+      if (!stopping) node.intervals.start();
       ready = true;
       return server;
     },
     stop() {
       stopping ??= (async () => {
-        await intervals.stop();
+        clearInterval(judge);
+        await node.intervals.stop();
         await Promise.all(sources.map((s) => s.stop()));
         await server?.close();
       })();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { afterEach, test } from 'node:test';
 import { parseInvocation, parser } from '../src/cli';
 import { ConfigError, parseListen } from '../src/config';
@@ -18,7 +19,32 @@ test('run is the default command, with documented defaults', async () => {
     intervalMs: 1000, btfPath: '', maxFlows: 65536, maxRetransmitFlows: 16384,
     benignReasons: [...DEFAULT_BENIGN_REASONS], logLevel: 'info', unrepliedIntervalMs: 10_000, rulesFullIntervalMs: 300_000,
     samplesPerSecond: 100, ringBytes: 262144, listen: { host: '0.0.0.0', port: 9807 }, labelCap: 2000,
+    kubernetes: null, nodeName: hostname(), kubelet: null, probes: [], probeConcurrency: 16, redactPayloads: true,
+    listenOverflows: true, slackMs: 500, historyMs: 300_000,
   });
+});
+
+test('in a cluster the API and kubelet are on by default; --probe URLs are validated; --kubelet-url none turns kubelet off', async () => {
+  process.env.KUBERNETES_SERVICE_HOST = '10.96.0.1';
+  try {
+    const inv = await parse(['run', '--node-name', 'n1', '--probe', 'http://10.0.0.1/health', '--probe', 'https://x:8443/ready']);
+    if (inv?.command !== 'run') throw new Error('run expected');
+    assert.deepEqual(inv.config.kubernetes, { kubeconfig: '' });
+    assert.equal(inv.config.kubelet?.url, 'https://n1:10250/metrics/probes');
+    assert.deepEqual(inv.config.probes.map((p) => p.url), ['http://10.0.0.1/health', 'https://x:8443/ready']);
+    const off = await parse(['run', '--kubelet-url', 'none']);
+    if (off?.command !== 'run') throw new Error('run expected');
+    assert.equal(off.config.kubelet, null);
+  } finally {
+    delete process.env.KUBERNETES_SERVICE_HOST;
+  }
+  await assert.rejects(parse(['run', '--probe', 'ftp://x/']), /--probe takes http/);
+});
+
+test('explain takes NAMESPACE/SERVICE and finds the local daemon from --listen', async () => {
+  const inv = await parse(['explain', 'shop/web', '--listen', '0.0.0.0:9900']);
+  assert.deepEqual(inv, { command: 'explain', config: { namespace: 'shop', name: 'web', server: 'http://127.0.0.1:9900', limit: 10, json: false } });
+  await assert.rejects(parse(['explain', 'web']), /explain takes NAMESPACE\/SERVICE/);
 });
 
 test('flags are parsed and normalized', async () => {
@@ -51,7 +77,8 @@ test('every flag has a FLAPWATCH_ variable', async () => {
   assert.equal(inv.config.maxFlows, 2048);
   assert.deepEqual(inv.config.benignReasons, []);
   assert.equal(inv.config.logLevel, 'debug');
-  assert.equal((await parse(['--max-flows', '10']))?.config.maxFlows, 10, 'the command line wins');
+  const flagged = await parse(['--max-flows', '10']);
+  assert.equal(flagged?.command === 'run' && flagged.config.maxFlows, 10, 'the command line wins');
 });
 
 test('one environment serves both commands; its other flags stay refused on the command line', async () => {

@@ -21,6 +21,11 @@ export interface CorrelatorOptions {
   maxWaitMs: number;
   /** a source that reports failures late adds its delay to the window (kubelet's metrics: the poll interval) */
   sourceDelayMs?: Partial<Record<HealthSource, number>>;
+  /**
+   * how often listen-queue overflows are read, when they are: an overflow counted at a scan happened up to
+   * this long before it, so judgements wait for the scan after their window and reach that far past it
+   */
+  listenIntervalMs?: number;
   historyMs: number;
   maxItemsPerInterval: number;
   maxIncidents: number;
@@ -51,6 +56,7 @@ export class Correlator {
   private pending: Pending[] = [];
   private readonly recent: Incident[] = [];
   private nextId = 1;
+  private listenCovered = -Infinity;
 
   constructor(private readonly opts: CorrelatorOptions) {
     this.timeline = new Timeline({ historyMs: opts.historyMs, maxItems: opts.maxItemsPerInterval, maxProbes: opts.maxItemsPerInterval });
@@ -79,8 +85,11 @@ export class Correlator {
     this.judgeReady(this.now());
   }
 
-  addListenOverflows(list: ListenOverflowObservation[]): void {
+  /** One scan's overflows (possibly none): `scannedAt` says the evidence is complete up to then. */
+  addListenOverflows(list: ListenOverflowObservation[], scannedAt: number): void {
     for (const o of list) for (const item of overflowItems(o, (addrs) => this.servicesOf(addrs))) this.timeline.addItem(o.at, item);
+    this.listenCovered = Math.max(this.listenCovered, scannedAt);
+    this.judgeReady(this.now());
   }
 
   addHealth(list: HealthObservation[]): void {
@@ -104,13 +113,15 @@ export class Correlator {
   /** Judges failures whose evidence is complete, or overdue; call on a timer too, for when intervals stop. */
   judgeReady(now: number): void {
     const covered = this.timeline.coveredUntil;
-    const ready = this.pending.filter((p) => covered >= p.to || now >= p.to + this.opts.maxWaitMs);
+    const listen = this.opts.listenIntervalMs;
+    const complete = (p: Pending) => covered >= p.to && (listen === undefined || this.listenCovered >= p.to);
+    const ready = this.pending.filter((p) => complete(p) || now >= p.to + this.opts.maxWaitMs);
     if (!ready.length) return;
     this.pending = this.pending.filter((p) => !ready.includes(p));
     const incidents: Incident[] = [];
     const failures: JudgedFailure[] = [];
     for (const p of ready) {
-      const incident = this.judgeOne(p, covered < p.to);
+      const incident = this.judgeOne(p, !complete(p));
       incidents.push(incident);
       for (const observation of [p.obs, ...p.extra]) failures.push({ observation, incident });
     }
@@ -160,6 +171,11 @@ export class Correlator {
     const subject = this.subjectOf(obs);
     const buckets = this.timeline.between(p.from, p.to);
     const items: EvidenceItem[] = buckets.flatMap((b) => [...b.items.values()]);
+    const listen = this.opts.listenIntervalMs;
+    if (listen) {
+      const later = this.timeline.between(p.to, p.to + listen).filter((b) => !buckets.includes(b));
+      items.push(...later.flatMap((b) => [...b.items.values()].filter((i) => i.kind === 'listen-overflow')));
+    }
     const j = judge(obs, subject, items);
     const service = obs.service ?? this.firstService(subject);
     const probes = service ? probeResults(buckets.flatMap((b) => b.probes), serviceKey(service)) : {};

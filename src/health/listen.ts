@@ -50,6 +50,7 @@ export class ListenOverflowReader {
   private failure: string | undefined;
   private last: ScanStats = { processes: 0, namespaces: 0, ms: 0, cpuMs: 0 };
   private inodeRefused = false;
+  private readonly scanned: ((scannedAt: number) => void)[] = [];
 
   constructor(private readonly opts: ListenOverflowOptions) {
     this.log = opts.logger.child({ source: 'listen_overflows' });
@@ -62,6 +63,11 @@ export class ListenOverflowReader {
 
   onObservations(listener: (items: ListenOverflowObservation[]) => void): () => void {
     return this.listeners.add(listener);
+  }
+
+  /** After every scan, with its time (ms since the epoch), overflows or none: evidence is complete up to then. */
+  onScanned(listener: (scannedAt: number) => void): void {
+    this.scanned.push(listener);
   }
 
   /** The first scan primes the counters; resolves after it; never rejects. */
@@ -109,6 +115,14 @@ export class ListenOverflowReader {
     }
     const cpu = process.cpuUsage(cpu0);
     this.last = { ...this.last, ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 };
+    const at = Date.now();
+    for (const fn of this.scanned) {
+      try {
+        fn(at);
+      } catch (err) {
+        this.log.error({ err }, 'a listen overflow subscriber failed');
+      }
+    }
   }
 
   // Synchronous calls (a stat per process, a small read per netns cost less than promise round trips), with a

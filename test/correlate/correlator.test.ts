@@ -109,7 +109,7 @@ test('listen overflows in the pod beat the client\'s SYN retransmissions', () =>
   const { c, incidents } = setup();
   const syn = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
   c.addInterval(interval(4000, { retransmits: [syn] }));
-  c.addListenOverflows([{ at: 4500, netns: 77, addrs: [WEB_POD], pod: { namespace: 'shop', name: 'web-1' }, listenOverflows: 5, listenDrops: 5 }]);
+  c.addListenOverflows([{ at: 4500, netns: 77, addrs: [WEB_POD], pod: { namespace: 'shop', name: 'web-1' }, listenOverflows: 5, listenDrops: 5 }], 4500);
   c.addInterval(interval(5000));
   c.addInterval(interval(6000));
   c.addHealth([failure()]);
@@ -173,4 +173,23 @@ test('active probes: the ClusterIP path fails while the pod path works, and the 
   assert.match(i!.message, /^shop\/web GET \/health via the ClusterIP failed .*; an immediate retry succeeded: retries would have hidden it$/);
   assert.equal(c.incidents({ service: web }).length, 1);
   assert.deepEqual(c.serviceEvidence(web).probes, { pod: { ok: 2, failed: 0 }, cluster_ip: { ok: 1, failed: 1 } });
+});
+
+test('with listen overflows read every N ms, a judgement waits for the scan after its window and counts what it found', () => {
+  const now = { t: 10_000 };
+  const index = new ServiceIndex();
+  index.publish('kubernetes', [WEB, DB]);
+  const c = new Correlator({
+    index, pods: () => PODS, slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
+    listenIntervalMs: 2000, now: () => now.t, onError: (err) => assert.fail(String(err)),
+  });
+  const incidents: Incident[] = [];
+  c.onIncident((list) => incidents.push(...list));
+  for (let t = 0; t < 9000; t += 1000) c.addInterval(interval(t));
+  c.addListenOverflows([], 5_000);
+  c.addHealth([failure({ at: 5_500 })]); // window ends at 6000: the scan at 5000 is not enough
+  assert.equal(incidents.length, 0);
+  c.addListenOverflows([{ at: 7_200, netns: 77, addrs: [WEB_POD], listenOverflows: 3, listenDrops: 3 }], 7_200);
+  assert.equal(incidents.length, 1);
+  assert.equal(incidents[0]!.verdict, 'listen-overflow');
 });

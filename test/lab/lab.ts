@@ -52,6 +52,8 @@ export interface LabOptions {
   podPort?: number; // default 8080
   kubeProxy?: KubeProxyMode; // default iptables-nft
   services?: ServiceOptions[]; // default one Service default/web:http port 80
+  /** pods whose /health calls a Service's /health through its ClusterIP (an application with a dependency) */
+  dependencies?: { pod: number; service: string }[];
 }
 
 export type Undo = () => Promise<void>;
@@ -170,6 +172,8 @@ export class Lab {
   private readonly services: LabService[];
   private readonly podIps: string[];
   private readonly servers: PodServer[] = [];
+  private readonly dependencies: Map<number, string>;
+  private hostLinked: { hostIp: string; nodeIp: string } | undefined;
   private readonly marker = path.join(STATE_DIR, `${this.prefix}.pid`);
   /** fault rules (iptables arguments after -I) that a re-sync of kube-proxy's rules must keep */
   private readonly faults = new Set<string[]>();
@@ -183,6 +187,7 @@ export class Lab {
     this.podIps = this.pods.map((_, i) => `10.77.${this.subnet}.${10 + i}`);
     this.podPort = opts.podPort ?? 8080;
     this.kubeProxy = opts.kubeProxy ?? 'iptables-nft';
+    this.dependencies = new Map((opts.dependencies ?? []).map((d) => [d.pod, d.service]));
     this.iptablesCmd = this.kubeProxy === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
     const allPods = this.pods.map((_, podIndex) => ({ podIndex, port: this.podPort }));
     this.services = (opts.services ?? [{ name: 'web', portName: 'http' }]).map((s, i) => ({
@@ -266,6 +271,24 @@ export class Lab {
       this.faults.delete(rule);
       await nsRun(this.node, this.iptablesCmd, ['-w', '-D', ...rule]);
     });
+  }
+
+  /**
+   * A veth between the machine's own network namespace and the node's, so that a daemon running in the node
+   * reaches servers of the test process (a fake API server, a fake kubelet) at hostIp. Removed with the node.
+   */
+  async linkToHost(): Promise<{ hostIp: string; nodeIp: string }> {
+    if (this.hostLinked) return this.hostLinked;
+    const k = this.subnet;
+    const dev = `${this.prefix}h`;
+    const [hostIp, nodeIp] = [`10.75.${k}.1`, `10.75.${k}.2`];
+    await run('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', 'host0', 'netns', this.node]);
+    await run('ip', ['addr', 'add', `${hostIp}/30`, 'dev', dev]);
+    await run('ip', ['link', 'set', dev, 'up']);
+    await run('ip', ['-n', this.node, 'addr', 'add', `${nodeIp}/30`, 'dev', 'host0']);
+    await run('ip', ['-n', this.node, 'link', 'set', 'host0', 'up']);
+    this.hostLinked = { hostIp, nodeIp };
+    return this.hostLinked;
   }
 
   /** Renders the Service as having no endpoints: kube-proxy's filter REJECT. */
@@ -404,7 +427,9 @@ export class Lab {
   private async startServer(i: number): Promise<void> {
     const pod = this.pods[i] as string;
     // Detached: its own process group, so destroy() can kill `ip netns exec` and whatever it became at once.
-    const child = spawn('ip', ['netns', 'exec', pod, process.execPath, POD_SERVER, '--port', String(this.podPort), '--name', pod], {
+    const dep = this.dependencies.get(i);
+    const depends = dep ? (({ clusterIP, port }) => ['--depends', `http://${clusterIP}:${port}/health`])(this.service(dep)) : [];
+    const child = spawn('ip', ['netns', 'exec', pod, process.execPath, POD_SERVER, '--port', String(this.podPort), '--name', pod, ...depends], {
       detached: true,
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });

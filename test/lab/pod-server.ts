@@ -1,29 +1,50 @@
 // A pod's HTTP server: `GET /health` answers 200 or 503; the lab steers it over the IPC channel it was spawned with.
-// Usage: node pod-server.js --port P --name POD
+// With --depends URL, /health first calls that URL (a dependency's /health, through its ClusterIP, on a new
+// connection each time, as an application's health check does) and fails with the dependency's error.
+// Usage: node pod-server.js --port P --name POD [--depends URL --depends-timeout MS]
 import * as http from 'node:http';
 import { Worker } from 'node:worker_threads';
 
 export type Command = { cmd: 'health'; ok: boolean } | { cmd: 'accept'; on: boolean };
 export type Control = Command & { id: number };
 
-function arg(name: string): string {
+function arg(name: string, fallback?: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? process.argv[i + 1] : undefined;
+  const v = i >= 0 ? process.argv[i + 1] : fallback;
   if (v === undefined) throw new Error(`pod-server: --${name} is required`);
   return v;
 }
 
 const port = Number(arg('port'));
 const pod = arg('name');
+const depends = arg('depends', '');
+const dependsTimeout = Number(arg('depends-timeout', '800'));
 let healthy = true;
+
+/** '' when the dependency answered 200, else what went wrong. */
+function checkDependency(): Promise<string> {
+  if (!depends) return Promise.resolve('');
+  return new Promise((resolve) => {
+    const req = http.get(depends, { agent: false, timeout: dependsTimeout }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200 ? '' : `HTTP ${res.statusCode}`);
+    });
+    req.once('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    req.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
 
 const server = http.createServer((req, res) => {
   if (req.method !== 'GET' || req.url !== '/health') {
     res.writeHead(404).end();
     return;
   }
-  const body = healthy ? { status: 'ok', pod } : { status: 'fail', pod, checks: { db: { status: 'down' } } };
-  res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  void checkDependency().then((depError) => {
+    const ok = healthy && !depError;
+    const checks = { db: depError ? { status: 'down', error: depError } : { status: healthy ? 'up' : 'down' } };
+    const body = ok ? { status: 'ok', pod, ...(depends && { checks }) } : { status: 'fail', pod, checks };
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  });
 });
 
 function listen(): Promise<void> {

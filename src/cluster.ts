@@ -1,0 +1,71 @@
+// The health side of `run`: the Kubernetes API (Services, EndpointSlices, this node's pods, Unhealthy Events),
+// kubelet's probe metrics, active probes, listen-queue overflows — each a source of its own, their health
+// results normalized into one stream for the correlator. Standalone (no API), only --probe URLs and the
+// overflows run.
+import type { Logger } from 'pino';
+import type { ClusterConfig } from './config';
+import { ActiveProber } from './health/active';
+import { fromReadinessFlip, fromUnhealthyEvent } from './health/events';
+import { KubeletProbeSource } from './health/kubelet';
+import { ListenOverflowReader } from './health/listen';
+import { podByAddress, probeLookup } from './health/pods';
+import { KubeSource } from './kube/source';
+import { Listeners } from './observe/listeners';
+import type { HealthObservation, PodInfo, Source } from './observe/types';
+import type { ServiceIndex } from './services/index';
+
+export interface ClusterSources {
+  kube?: KubeSource;
+  kubelet?: KubeletProbeSource;
+  active?: ActiveProber;
+  listen?: ListenOverflowReader;
+  /** this node's pods, as the API knows them (none standalone) */
+  pods: () => PodInfo[];
+  onHealth(listener: (items: HealthObservation[]) => void): () => void;
+  all: Source[];
+}
+
+export interface ClusterSourcesOptions extends ClusterConfig {
+  index: ServiceIndex;
+  /** how often listen overflows are read */
+  listenIntervalMs: number;
+  logger: Logger;
+}
+
+export function clusterSources(o: ClusterSourcesOptions): ClusterSources {
+  const { logger, index } = o;
+  const health = new Listeners<HealthObservation>((err) => logger.error({ err }, 'a health subscriber failed'));
+  const kube = o.kubernetes ? new KubeSource({ kubeconfig: o.kubernetes.kubeconfig, nodeName: o.nodeName, index, logger }) : undefined;
+  const pods = () => kube?.pods() ?? [];
+  const probes = probeLookup(pods);
+  const all: Source[] = [];
+  if (kube) {
+    kube.onUnhealthy((events) => health.emit(events.flatMap((e) => fromUnhealthyEvent(e, probes) ?? [])));
+    kube.onReadiness((flips) => health.emit(flips.flatMap((f) => fromReadinessFlip(f, probes) ?? [])));
+    all.push(kube);
+  }
+  const kubelet = o.kubelet ? new KubeletProbeSource({ ...o.kubelet, probes, logger }) : undefined;
+  if (kubelet) {
+    kubelet.onObservations((items) => health.emit(items));
+    all.push({ start: () => kubelet.start(), stop: () => kubelet.stop(), stats: () => [kubelet.stats()] });
+  }
+  // Services opt in by annotation, so the prober runs whenever the API does; standalone only for --probe URLs.
+  const active = kube || o.probes.length
+    ? new ActiveProber({ targets: () => index.ports(), urls: o.probes, concurrency: o.probeConcurrency, redact: o.redactPayloads, logger })
+    : undefined;
+  if (active) {
+    active.onObservations((items) => health.emit(items));
+    all.push({ start: async () => active.start(), stop: () => active.stop(), stats: () => [active.stats()] });
+  }
+  const listen = o.listenOverflows ? new ListenOverflowReader({ intervalMs: o.listenIntervalMs, podByAddress: podByAddress(pods), logger }) : undefined;
+  if (listen) all.push({ start: () => listen.start(), stop: () => listen.stop(), stats: () => [listen.stats()] });
+  return {
+    ...(kube && { kube }),
+    ...(kubelet && { kubelet }),
+    ...(active && { active }),
+    ...(listen && { listen }),
+    pods,
+    onHealth: (listener) => health.add(listener),
+    all,
+  };
+}
