@@ -208,21 +208,24 @@ export class Correlator {
   private subjectOf(obs: HealthObservation): Subject {
     const { index } = this.opts;
     const addrs = new Set<string>();
-    if (obs.pod && obs.path !== 'cluster_ip') {
-      const key = podKey(obs.pod);
-      for (const pod of this.opts.pods()) if (podKey(pod) === key) for (const ip of pod.ips) addrs.add(ip);
-    }
+    const dsts = new Set<string>();
+    const key = obs.pod && podKey(obs.pod);
+    const pod = key ? [...this.opts.pods()].find((p) => podKey(p) === key) : undefined;
+    // a hostNetwork pod's addresses are the node's: only the probed port tells its packets apart
+    if (pod && !pod.hostNetwork && obs.path !== 'cluster_ip') for (const ip of pod.ips) addrs.add(ip);
+    if (pod?.hostNetwork) for (const p of pod.probes) if ('port' in p.handler) for (const ip of pod.ips) dsts.add(hostPort({ addr: ip, port: p.handler.port }));
     let viaService = obs.path === 'cluster_ip';
-    const services = new Set<string>(obs.service ? [serviceKey(obs.service)] : []);
+    const services = new Set<string>(obs.service?.namespace ? [serviceKey(obs.service)] : []);
     if (obs.target) {
       const vip = [6, 17, 132].map((p) => index.byVip(obs.target!.addr, obs.target!.port, protocolOf(p)!)).find(Boolean);
       if (vip) {
         viaService = true;
         services.add(serviceKey(vip));
-      } else if (obs.path !== 'cluster_ip') addrs.add(obs.target.addr);
+      } else if (obs.path === 'pod') addrs.add(obs.target.addr);
+      else dsts.add(hostPort(obs.target));
     }
-    if (!obs.service) for (const s of this.servicesOf([...addrs])) services.add(s);
-    return { services, addrs, viaService };
+    for (const s of this.servicesOf([...addrs])) services.add(s);
+    return { services, addrs, dsts, viaService };
   }
 
   /** `ns/name` of every Service the addresses are endpoints of. */

@@ -42,7 +42,7 @@ export function describeEvidence(e: PathEvidence): string {
 }
 
 export function incidentMessage(i: Incident): string {
-  const who = i.service ? `${i.service.namespace}/${i.service.name}` : i.pod ? `${i.pod.namespace}/${i.pod.name}` : (i.target ?? 'a check');
+  const who = i.service?.namespace ? `${i.service.namespace}/${i.service.name}` : i.pod ? `${i.pod.namespace}/${i.pod.name}` : (i.service?.name ?? i.target ?? 'a check');
   const probe = i.path ? `${i.probe} via ${i.path === 'cluster_ip' ? 'the ClusterIP' : i.path === 'pod' ? 'the pod' : 'its URL'}` : i.probe;
   const head = `${who} ${probe} failed (${i.failure.detail.slice(0, 160)})`;
   const window = `in the ${seconds(i.window.to - i.window.from)} around it`;

@@ -23,8 +23,10 @@ export interface PathEvidence extends EvidenceItem {
 export interface Subject {
   /** `ns/name` of the Services the failing check speaks for */
   services: ReadonlySet<string>;
-  /** the addresses of the pod (or URL host) that was checked; empty when unknown */
+  /** the addresses of the pod that was checked (its own: not a hostNetwork pod's); empty when unknown */
   addrs: ReadonlySet<string>;
+  /** exact destinations checked (`ip:port`), where the address alone would say too much (a URL, a host port) */
+  dsts: ReadonlySet<string>;
   /** the check went through a ClusterIP (an active cluster_ip probe, a URL to a VIP) */
   viaService: boolean;
 }
@@ -39,7 +41,7 @@ export interface Judgement {
 
 function pathOf(i: EvidenceItem, s: Subject): PathKind | undefined {
   const mine = s.services.has(i.service);
-  if (s.addrs.size && touches(i, s.addrs)) {
+  if ((s.addrs.size && touches(i, s.addrs)) || s.dsts.has(i.dst)) {
     // from P to another Service: P's own call to its dependency
     if (!mine && i.service && s.addrs.has(i.saddr)) return 'downstream';
     return 'probe';
