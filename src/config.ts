@@ -57,6 +57,7 @@ export const clusterOptions = {
     default: '',
     describe: "kubelet's probe metrics; '' = https://<node-name>:10250/metrics/probes when the API is in use; 'none' turns them off",
   },
+  'kubelet-token': { type: 'string', default: '/var/run/secrets/kubernetes.io/serviceaccount/token', describe: "Bearer token file for kubelet (re-read at every poll); '' sends none" },
   'kubelet-ca': { type: 'string', default: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt', describe: "CA bundle that signed kubelet's serving certificate" },
   'kubelet-insecure-tls': { type: 'boolean', default: false, describe: "Accept kubelet's self-signed serving certificate (as metrics-server's --kubelet-insecure-tls)" },
   'kubelet-interval': { type: 'number', default: 10, describe: 'Seconds between reads of kubelet probe metrics' },
@@ -106,7 +107,7 @@ export interface ClusterConfig {
   kubernetes: { kubeconfig: string } | null;
   nodeName: string;
   /** null = no kubelet metrics */
-  kubelet: { url: string; caFile: string; insecure: boolean; intervalMs: number } | null;
+  kubelet: { url: string; tokenFile: string; caFile: string; insecure: boolean; intervalMs: number } | null;
   probes: { url: string; intervalMs: number; timeoutMs: number }[];
   probeConcurrency: number;
   redactPayloads: boolean;
@@ -183,7 +184,7 @@ function clusterConfig(argv: Argv, env: NodeJS.ProcessEnv): ClusterConfig {
     nodeName,
     kubelet: kubeletUrl
       ? {
-        url: kubeletUrl, caFile: String(argv['kubelet-ca']), insecure: Boolean(argv['kubelet-insecure-tls']),
+        url: kubeletUrl, tokenFile: String(argv['kubelet-token']), caFile: String(argv['kubelet-ca']), insecure: Boolean(argv['kubelet-insecure-tls']),
         intervalMs: num(argv, 'kubelet-interval', seconds, 'seconds above 0 and at most 86400') * 1000,
       }
       : null,

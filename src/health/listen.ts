@@ -49,7 +49,6 @@ export class ListenOverflowReader {
   private errors = 0;
   private failure: string | undefined;
   private last: ScanStats = { processes: 0, namespaces: 0, ms: 0, cpuMs: 0 };
-  private inodeRefused = false;
   private readonly scanned: ((scannedAt: number) => void)[] = [];
 
   constructor(private readonly opts: ListenOverflowOptions) {
@@ -93,8 +92,6 @@ export class ListenOverflowReader {
     let reason = this.failure ?? '';
     if (!reason && isStarted && this.last.namespaces === 0) {
       reason = 'sees no network namespace but its own: without hostPID the pods\' processes are invisible';
-    } else if (!reason && this.inodeRefused) {
-      reason = 'netns inodes unknown (reading /proc/PID/ns/net needs CAP_SYS_PTRACE); counters and addresses are read';
     }
     const up = isStarted && !isStopped && this.failure === undefined;
     return { source: 'listen_overflows', up, reason: isStopped ? 'stopped' : reason, errors: this.errors, eventsLost: 0, rateLimited: 0 };
@@ -220,8 +217,7 @@ export class ListenOverflowReader {
         ino = Number(/^net:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/ns/net`))?.[1] ?? 0);
       } catch (err) {
         if (GONE.has(codeOf(err))) return 0; // try again next time, through another process
-        ino = 0;
-        this.inodeRefused = true;
+        ino = 0; // needs CAP_SYS_PTRACE, which the DaemonSet does not ask for: the inode only labels messages
       }
       this.inodes.set(key, ino);
     }

@@ -12,7 +12,7 @@ export interface MetricContract {
 }
 
 export const SOURCES = [
-  'drops', 'drop_samples', 'retransmits', 'conntrack', 'kubeproxy', 'kubernetes', 'kubelet', 'active_probes', 'listen',
+  'drops', 'drop_samples', 'retransmits', 'conntrack', 'kubeproxy', 'kubernetes', 'kubelet', 'active_probes', 'listen_overflows',
 ] as const;
 
 export const MECHANISMS = [
@@ -53,7 +53,9 @@ export const METRICS: readonly MetricContract[] = [
   { name: 'flapwatch_conntrack_entries', type: 'gauge', labels: [] },
   { name: 'flapwatch_conntrack_max', type: 'gauge', labels: [] },
   { name: 'flapwatch_conntrack_unreplied_flows', type: 'gauge', labels: ['namespace', 'service'] },
+  { name: 'flapwatch_conntrack_unanswered_flows_total', type: 'counter', labels: ['namespace', 'service'] },
   { name: 'flapwatch_kubeproxy_rule_packets_total', type: 'counter', labels: ['namespace', 'service', 'rule'], values: { rule: RULES } },
+  { name: 'flapwatch_kubeproxy_rule_problems_total', type: 'counter', labels: ['problem'] },
   {
     name: 'flapwatch_health_failures_total', type: 'counter', labels: ['namespace', 'service', 'source', 'verdict'],
     values: { source: ['kubelet', 'event', 'endpointslice', 'active'], verdict: VERDICTS },

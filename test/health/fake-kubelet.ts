@@ -42,18 +42,20 @@ export class FakeKubelet {
 
   private constructor(private readonly server: https.Server, readonly dir: string, readonly caFile: string) {}
 
-  static async start(): Promise<FakeKubelet> {
+  /** On 127.0.0.1, or `host` (an address a daemon in the lab's node namespace reaches). */
+  static async start(host = '127.0.0.1'): Promise<FakeKubelet> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-kubelet-'));
     const { cert, key } = selfSignedCert(dir);
     const server = https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) });
     const kubelet = new FakeKubelet(server, dir, cert);
     server.on('request', (req, res) => kubelet.answer(req.url ?? '', req.headers.authorization, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
     return kubelet;
   }
 
   get url(): string {
-    return `https://127.0.0.1:${(this.server.address() as AddressInfo).port}/metrics/probes`;
+    const { address, port } = this.server.address() as AddressInfo;
+    return `https://${address}:${port}/metrics/probes`;
   }
 
   /** Sets one series of prober_probe_total; value undefined removes it (kubelet drops a deleted pod's series). */
