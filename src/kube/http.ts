@@ -73,7 +73,7 @@ export class ApiClient {
   constructor(private readonly access: () => ApiAccess, private readonly requestTimeoutMs: number) {}
 
   async list(path: string, query: Record<string, string>): Promise<ListPage> {
-    const res = await this.open(path, query, this.requestTimeoutMs);
+    const res = await this.open(path, query);
     const body = await readAll(res);
     let list: { items?: unknown; metadata?: { resourceVersion?: string; continue?: string } };
     try {
@@ -88,7 +88,8 @@ export class ApiClient {
   /** Resolves when the stream ends without an error event; rejects with the server's Status otherwise. */
   async watch(path: string, query: Record<string, string>, opts: WatchOptions): Promise<WatchEnd> {
     const { onEvent } = opts;
-    const res = await this.open(path, { ...query, watch: 'true' }, opts.idleMs, opts.signal);
+    const res = await this.open(path, { ...query, watch: 'true' }, opts.signal);
+    res.setTimeout(opts.idleMs, () => res.destroy(new ApiError(`watch of ${path}: nothing for ${opts.idleMs / 1000} s`)));
     opts.onOpen();
     res.setEncoding('utf8');
     return new Promise<WatchEnd>((resolve, reject) => {
@@ -142,7 +143,9 @@ export class ApiClient {
     }
   }
 
-  private async open(path: string, query: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<IncomingMessage> {
+  /** Resolves with a 200 response; the wait for it, and each wait for a list's next bytes, is requestTimeoutMs at most. */
+  private async open(path: string, query: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage> {
+    const timeoutMs = this.requestTimeoutMs;
     if (this.closed) throw new ApiError('stopped');
     const access = this.access();
     const auth = await access.prepare();

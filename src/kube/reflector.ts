@@ -80,6 +80,11 @@ export class Reflector<T> {
     await this.running;
   }
 
+  /** Ends a backoff wait now (the API answers again). */
+  retryNow(): void {
+    this.wake?.();
+  }
+
   /** the resourceVersion a resumed watch would start from ('' = a list is due) */
   resourceVersion(): string {
     return this.rv;
@@ -215,11 +220,13 @@ export class Reflector<T> {
   private sleep(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
         clearTimeout(timer);
+        if (this.wake === done) this.wake = undefined;
         resolve();
-      }
+      };
+      timer = setTimeout(done, ms);
       this.wake = done;
     });
   }

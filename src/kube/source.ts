@@ -43,6 +43,7 @@ export interface KubeSourceOptions {
 
 const SOURCE = 'kubernetes';
 const CORE: ResourceName[] = ['services', 'endpointslices'];
+const STATE_SETTLE_MS = 500;
 
 const describe = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -66,6 +67,7 @@ export class KubeSource {
   private started: (() => void) | undefined;
   private shown: string | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
+  private settleTimer: NodeJS.Timeout | undefined;
   private soonQueued = false;
   private lastFlush = 0;
   private published = false;
@@ -129,6 +131,7 @@ export class KubeSource {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       clearTimeout(this.flushTimer);
+      clearTimeout(this.settleTimer);
       const stops = [...this.reflectors.values()].map((r) => r.stop());
       this.client.close();
       await Promise.all(stops);
@@ -139,6 +142,11 @@ export class KubeSource {
 
   stats(): SourceStats[] {
     return [{ source: SOURCE, ...this.status(), errors: this.errors, eventsLost: 0, rateLimited: 0 }];
+  }
+
+  /** Where each watch resumes from ('' while a list is due): for debugging, and for tests. */
+  resourceVersions(): Record<string, string> {
+    return Object.fromEntries([...this.reflectors].map(([name, r]) => [name, r.resourceVersion()]));
   }
 
   /** This node's pods that have not finished. */
@@ -193,32 +201,45 @@ export class KubeSource {
     return { up, reason: failing.join('; ') };
   }
 
-  // One line per change of state (down, up, up partly), never per retry: the reason while down may change
-  // from try to try and is read from stats(). The state start() resolves with is the daemon's start-up line.
   private onState(name: ResourceName, state: ReflectorState): void {
     this.states.set(name, state);
-    this.showState();
+    // the API answers again: the others need not wait out their backoff
+    if (state.healthy) for (const [other, r] of this.reflectors) if (other !== name && this.states.get(other)?.healthy === false) r.retryNow();
     if (!state.healthy) this.startDone();
+    this.stateChanged();
   }
 
-  private showState(): void {
+  private shownState(): 'up' | 'partly' | 'down' | undefined {
     const s = this.status();
-    const shown = s.up ? (s.reason ? 'partly' : 'up') : s.reason.startsWith('starting') ? undefined : 'down';
-    if (shown === undefined || shown === this.shown) return;
-    const first = this.shown === undefined;
-    this.shown = shown;
-    if (first && this.started) return;
-    const c = this.store.counts();
-    const fields = { up: s.up, reason: s.reason, services: c.services, endpointSlices: c.slices, pods: this.podStore.size() };
-    if (shown === 'up') this.log.info(fields, `kubernetes API up: ${c.services} Services, ${c.slices} EndpointSlices, ${this.podStore.size()} pods on ${this.opts.nodeName}`);
-    else if (shown === 'partly') this.log.warn(fields, `kubernetes source up, partly: ${s.reason}`);
-    else this.log.warn(fields, `kubernetes API down, retrying: ${s.reason}`);
+    return s.up ? (s.reason ? 'partly' : 'up') : s.reason.startsWith('starting') ? undefined : 'down';
+  }
+
+  // One line per change of state (down, up, up partly), never per retry; a state that lasts less than
+  // STATE_SETTLE_MS (four reflectors recovering one after the other) is not one. The reason while down may
+  // change from try to try: stats() has it. The state start() resolves with is the daemon's start-up line.
+  private stateChanged(): void {
+    if (this.settleTimer) return;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      const shown = this.shownState();
+      if (this.started || this.stopping || shown === undefined || shown === this.shown) return;
+      this.shown = shown;
+      const s = this.status();
+      const c = this.store.counts();
+      const fields = { up: s.up, reason: s.reason, services: c.services, endpointSlices: c.slices, pods: this.podStore.size() };
+      if (shown === 'up') this.log.info(fields, `kubernetes API up: ${c.services} Services, ${c.slices} EndpointSlices, ${this.podStore.size()} pods on ${this.opts.nodeName}`);
+      else if (shown === 'partly') this.log.warn(fields, `kubernetes source up, partly: ${s.reason}`);
+      else this.log.warn(fields, `kubernetes API down, retrying: ${s.reason}`);
+    }, STATE_SETTLE_MS);
+    this.settleTimer.unref();
   }
 
   private startDone(): void {
     const resolve = this.started;
+    if (!resolve) return;
     this.started = undefined;
-    resolve?.();
+    this.shown = this.shownState();
+    resolve();
   }
 
   private ready(): boolean {
@@ -239,11 +260,12 @@ export class KubeSource {
     const core = CORE.map((n) => this.reflectors.get(n)!);
     // the first publish waits for both lists; a relist in progress is held back until its removals are known
     const complete = CORE.every((n) => this.states.has(n)) && core.every((r) => !r.listing && r.resourceVersion() !== '');
-    if (complete && this.store.changed()) {
+    // an empty cluster is a complete view too: the first publish happens whatever it holds
+    if (complete && (this.store.changed() || !this.published)) {
       this.opts.index.publish('kubernetes', this.store.views());
       if (!this.published) {
         this.published = true;
-        this.showState();
+        this.stateChanged();
       }
     }
     if (this.podsDirty && this.podStore.synced) {

@@ -77,6 +77,8 @@ export class FakeApiServer {
   readonly requests: RequestRecord[] = [];
   /** answers are delayed this long (slow API server); lists also pause halfway through the body */
   slowMs = 0;
+  /** the bearer token clients must send; undefined = no auth (change it to rotate) */
+  token: string | undefined;
   private readonly faults: Fault[] = [];
   private readonly watchers = new Set<Watcher>();
   private readonly hooks = new Set<(r: RequestRecord) => void>();
@@ -84,12 +86,15 @@ export class FakeApiServer {
 
   private constructor(private readonly server: http.Server, private readonly opts: FakeOptions) {
     this.store.onChange((c) => this.broadcast(c));
+    this.token = opts.token;
   }
 
   static async start(opts: FakeOptions = {}): Promise<FakeApiServer> {
     const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }) : http.createServer();
     const fake = new FakeApiServer(server, opts);
-    server.on('request', (req, res) => fake.handle(req, res));
+    server.on('request', (req, res) => {
+      fake.handle(req, res).catch((err: unknown) => fake.error(res, 500, String(err)));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port ?? 0, '127.0.0.1', resolve);
@@ -162,7 +167,7 @@ export class FakeApiServer {
     const m = ROUTE.exec(url.pathname);
     const resource = m?.[3] as Resource | undefined;
     if (!m || !resource || !KINDS[resource] || KINDS[resource].prefix !== m[1]) return this.error(res, 404, `the server could not find the requested resource (${url.pathname})`);
-    if (this.opts.token && req.headers.authorization !== `Bearer ${this.opts.token}`) return this.error(res, 401, 'Unauthorized');
+    if (this.token && req.headers.authorization !== `Bearer ${this.token}`) return this.error(res, 401, 'Unauthorized');
     const query = Object.fromEntries(url.searchParams);
     const record: RequestRecord = { resource, verb: query.watch === 'true' || query.watch === '1' ? 'watch' : 'list', query };
     this.requests.push(record);
@@ -187,7 +192,7 @@ export class FakeApiServer {
     else await this.list(resource, query, match, res);
   }
 
-  private error(res: ServerResponse, code: number, message: string): void {
+  error(res: ServerResponse, code: number, message: string): void {
     res.writeHead(code, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(status(code, REASONS[code] ?? 'Unknown', message)));
   }
@@ -196,8 +201,11 @@ export class FakeApiServer {
     let rv = this.store.rv;
     let after = '';
     if (query.continue) {
-      const token = JSON.parse(Buffer.from(query.continue, 'base64url').toString()) as { rv: number; key: string };
-      ({ rv, key: after } = token);
+      try {
+        ({ rv, key: after } = JSON.parse(Buffer.from(query.continue, 'base64url').toString()) as { rv: number; key: string });
+      } catch {
+        return this.error(res, 400, 'continue key is not valid');
+      }
     }
     const state = this.store.at(resource, rv);
     if (!state) {
