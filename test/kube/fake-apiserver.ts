@@ -64,6 +64,8 @@ interface Watcher {
 
 export interface FakeOptions {
   port?: number;
+  /** default 127.0.0.1; the lab's host side of its veth for a daemon inside the lab's node */
+  host?: string;
   tls?: { cert: Buffer; key: Buffer };
   /** the bearer token clients must send; none = no auth */
   token?: string;
@@ -97,7 +99,7 @@ export class FakeApiServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(opts.port ?? 0, '127.0.0.1', resolve);
+      server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve);
     });
     return fake;
   }
@@ -107,7 +109,7 @@ export class FakeApiServer {
   }
 
   get url(): string {
-    return `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+    return `${this.opts.tls ? 'https' : 'http'}://${this.opts.host ?? '127.0.0.1'}:${this.port}`;
   }
 
   put(resource: Resource, obj: KubeObject): KubeObject {

@@ -1,0 +1,123 @@
+// How good the verdicts are: a randomized fault campaign in the lab (test/e2e/cluster.ts: a real daemon in
+// the node's namespace, kubelet-style probes, a fake API server and kubelet). Faults of every kind, in random
+// order and timing, mixed with failures that have no network cause and with quiet periods; every incident is
+// scored against the fault really injected when its failure happened. Also: how long from a failure to its
+// incident line.
+import { randomInt } from 'node:crypto';
+import { startCluster, PROBE, type Cluster, type IncidentLine } from '../test/e2e/cluster';
+import type { Bench } from './types';
+
+interface Fault {
+  name: string;
+  /** the verdict a failure made by this fault deserves */
+  expect: string;
+  inject: (c: Cluster) => Promise<() => Promise<void>>;
+}
+
+const FAULTS: Fault[] = [
+  { name: 'random drops on db\'s endpoint path', expect: 'netfilter-drop', inject: (c) => c.lab.dropOnPath(2, 0.9) },
+  { name: 'db without endpoints', expect: 'no-endpoints', inject: (c) => c.dbEndpoints(false) },
+  { name: 'conntrack table full', expect: 'conntrack-table-full', inject: (c) => c.lab.conntrackFull(1) },
+  { name: 'drops on the node → web-0 path', expect: 'netfilter-drop', inject: (c) => c.lab.dropFromNode(0, 1) },
+  { name: 'web-0 stops accepting', expect: 'listen-overflow', inject: (c) => c.lab.stopAccepting(0) },
+  { name: 'a qdisc drops toward web-0', expect: 'kernel-drop', inject: (c) => c.lab.tbfDrop(0) },
+  {
+    name: 'web answers 503 (no network cause)', expect: 'none', inject: async (c) => {
+      const undos = [await c.lab.failHealth(0), await c.lab.failHealth(1)];
+      return async () => {
+        for (const u of undos) await u();
+      };
+    },
+  },
+];
+const ROUNDS = 2; // each fault this many times, shuffled
+const NONE = 'none';
+
+interface Episode {
+  fault: Fault;
+  from: number;
+  to: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function quiet(c: Cluster): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (c.probeResults.every((r) => r.slice(-3).length === 3 && r.slice(-3).every(Boolean))) return;
+    await sleep(100);
+  }
+  throw new Error('web did not pass its probes again');
+}
+
+/** The fault a failure at `at` belongs to; a failure just after a fault's end is still its own (in flight). */
+function faultAt(episodes: Episode[], at: number): Episode | undefined {
+  const grace = (PROBE.timeoutSeconds + PROBE.periodSeconds) * 1000;
+  return episodes.find((e) => at >= e.from && at <= e.to + grace);
+}
+
+export async function campaignBench(): Promise<Bench> {
+  if (process.getuid?.() !== 0) throw new Error('the campaign needs root (the lab)');
+  const c = await startCluster();
+  const episodes: Episode[] = [];
+  const order = Array.from({ length: ROUNDS }, () => FAULTS).flat().sort(() => randomInt(3) - 1);
+  const incidents: IncidentLine[] = [];
+  try {
+    await quiet(c);
+    for (const fault of order) {
+      await sleep(2000 + randomInt(4000)); // a quiet period of random length
+      const from = Date.now();
+      const undo = await fault.inject(c);
+      await sleep(4000 + randomInt(5000));
+      await undo();
+      episodes.push({ fault, from, to: Date.now() });
+      await quiet(c);
+    }
+    await sleep(3000); // the last judgements
+    incidents.push(...c.incidents().filter((i) => i.service === 'web'));
+  } finally {
+    await c.close();
+  }
+
+  // score: rows = the fault's verdict, columns = the daemon's
+  const verdicts = [...new Set([...FAULTS.map((f) => f.expect), ...incidents.map((i) => i.verdict), NONE])];
+  const matrix = new Map<string, Map<string, number>>();
+  let right = 0;
+  let networkForNone = 0;
+  let withoutFault = 0;
+  for (const i of incidents) {
+    const at = Date.parse(i.at);
+    const e = faultAt(episodes, at);
+    const expected = e ? e.fault.expect : 'no fault';
+    if (!e) withoutFault++;
+    const row = matrix.get(expected) ?? matrix.set(expected, new Map()).get(expected)!;
+    row.set(i.verdict, (row.get(i.verdict) ?? 0) + 1);
+    if (i.verdict === expected) right++;
+    if (expected === NONE && i.verdict !== NONE) networkForNone++;
+  }
+  // every kubelet-style failure's incident line: how long after the failure (its probe's start + timeout)
+  const latencies = c.failures.map((f) => {
+    const done = f.at + PROBE.timeoutSeconds * 1000;
+    const line = incidents.find((i) => i.pod === `shop/web-${f.pod}` && i.time >= done - 50 && !i.path);
+    return line ? line.time - done : Infinity;
+  }).filter(Number.isFinite).sort((a, b) => a - b);
+  const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  const share = incidents.length ? right / incidents.length : 0;
+  const rows = [...matrix.entries()].map(([expected, got]) => [expected, ...verdicts.map((v) => String(got.get(v) ?? 0)), String([...got.values()].reduce((a, b) => a + b, 0))]);
+  return {
+    title: `Verdicts: a randomized fault campaign in the lab (${order.length} faults, ${incidents.length} incidents of web)`,
+    header: ['injected fault → expected verdict', ...verdicts, 'incidents'],
+    rows,
+    floors: [
+      { what: 'at least 40 health-check failures scored', ok: incidents.length >= 40, value: String(incidents.length) },
+      { what: '≥ 90% of verdicts right', ok: share >= 0.9, value: `${(100 * share).toFixed(1)}% (${right} of ${incidents.length})` },
+      { what: 'no network verdict for a failure with no network cause', ok: networkForNone === 0, value: String(networkForNone) },
+      { what: 'no incident without a failure (outside every fault)', ok: withoutFault === 0, value: String(withoutFault) },
+      { what: 'from a failure to its incident line ≤ 2 s (kubelet-style failures, max)', ok: p(1) <= 2000, value: `median ${p(0.5)} ms, p90 ${p(0.9)} ms, max ${p(1)} ms over ${latencies.length}` },
+    ],
+    notes: [
+      `faults in this order: ${episodes.map((e) => e.fault.name).join('; ')}`,
+      'a failure belongs to the fault active when it happened (or ended less than one probe timeout + period before); kubelet-style probes of both web pods every second, and the daemon\'s own active probes of web through its ClusterIP and straight to each pod',
+      'incidents of both kinds are scored: kubelet\'s (its metrics and its Events make one incident) and the daemon\'s active probes',
+    ],
+  };
+}

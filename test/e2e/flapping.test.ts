@@ -1,0 +1,105 @@
+// End to end in the lab, on the real kernel: web's /health calls db through db's ClusterIP; kubelet-style
+// probes from the node check web's pods; a real daemon runs inside the node's namespace, with a fake API
+// server and a fake kubelet. Each scenario injects one fault and asserts the incident's Service, verdict and
+// named evidence. Run alone: (c) lowers the global nf_conntrack_max (restored after).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { eventually, kernelSkip } from '../helpers/env';
+import { startCluster, type Cluster, type IncidentLine } from './cluster';
+
+let cluster: Cluster;
+
+/** Waits for a new incident of web that `match` accepts, then for web's probes to pass again after `undo`. */
+async function scenario(inject: () => Promise<() => Promise<void>>, match: (i: IncidentLine) => boolean, what: string): Promise<IncidentLine[]> {
+  const seen = cluster.incidents().length;
+  const undo = await inject();
+  let found: IncidentLine[] = [];
+  try {
+    await eventually(() => {
+      found = cluster.incidents().slice(seen).filter((i) => i.service === 'web');
+      return found.some(match);
+    }, what, 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}; web's incidents: ${JSON.stringify(found.map((i) => [i.verdict, i.msg]), null, 1)}`);
+    });
+  } finally {
+    await undo();
+  }
+  // quiet again: three kubelet rounds in a row pass for both pods
+  await eventually(() => cluster.probeResults.every((r) => r.slice(-3).length === 3 && r.slice(-3).every(Boolean)), 'web to pass its probes again', 30_000);
+  return found;
+}
+
+describe('health-check failures in the lab, end to end', { skip: kernelSkip, timeout: 600_000 }, () => {
+  before(async () => {
+    cluster = await startCluster();
+    await eventually(() => cluster.probeResults.every((r) => r.length >= 2 && r.every(Boolean)), 'web to pass its probes', 20_000);
+  });
+  after(async () => {
+    await cluster?.close();
+  });
+
+  test('(a) random drops on db\'s endpoint path: web fails with netfilter-drop naming db', async () => {
+    const found = await scenario(() => cluster.lab.dropOnPath(2, 0.9), (i) => i.verdict === 'netfilter-drop' && i.downstream.includes('shop/db'), 'a netfilter-drop incident naming db');
+    const i = found.find((x) => x.verdict === 'netfilter-drop')!;
+    assert.equal(i.namespace, 'shop');
+    assert.equal(i.evidence[0]!.path, 'downstream');
+    assert.equal(i.evidence[0]!.service, 'shop/db');
+    assert.match(i.msg, /^shop\/web .*failed .*packets? to shop\/db \(10\.96\.\d+\.\d+:80\) dropped by a netfilter rule/);
+  });
+
+  test('(b) db has no endpoints: no-endpoints, naming db', async () => {
+    const found = await scenario(() => cluster.dbEndpoints(false), (i) => i.verdict === 'no-endpoints', 'a no-endpoints incident');
+    const i = found.find((x) => x.verdict === 'no-endpoints')!;
+    assert.deepEqual(i.downstream, ['shop/db']);
+    assert.match(i.msg, /rejected: the Service has no endpoints/);
+  });
+
+  test('(c) conntrack table full: conntrack-table-full', async () => {
+    await scenario(() => cluster.lab.conntrackFull(1), (i) => i.verdict === 'conntrack-table-full', 'a conntrack-table-full incident');
+  });
+
+  test('(d) web answers 503, its payload says db is down, no loss anywhere: none, with the payload\'s detail', async () => {
+    const found = await scenario(async () => {
+      const undos = [await cluster.lab.failHealth(0), await cluster.lab.failHealth(1)];
+      return async () => {
+        for (const u of undos) await u();
+      };
+    }, (i) => i.verdict === 'none' && i.path !== undefined && (i.failedDependencies ?? []).includes('db'), 'an active probe incident with the payload');
+    assert.ok(found.every((i) => i.verdict === 'none'), `no network verdict without a network cause: ${JSON.stringify(found.map((i) => i.verdict))}`);
+    const active = found.find((i) => i.path !== undefined)!;
+    assert.match(active.msg, /no packet was lost on its path .*look at the application; its payload says db failed/);
+    assert.ok(found.some((i) => i.sources.includes('kubelet') || i.sources.includes('event')), 'kubelet\'s failures are incidents too');
+  });
+
+  test('(e) drops on the node → pod path only: the probe path\'s drop, and the pod-vs-ClusterIP differential', async () => {
+    const podIp = cluster.lab.podIp(0);
+    const found = await scenario(async () => {
+      const undo = await cluster.lab.dropFromNode(0, 1);
+      // clients of web, through the ClusterIP and FORWARD, are not on that path
+      const web = cluster.lab.service('shop/web');
+      const r = await cluster.lab.httpGet(cluster.lab.client, web.clusterIP, web.port, '/health', 3000);
+      assert.notEqual(r.error, 'ETIMEDOUT');
+      return undo;
+    }, (i) => i.pod === 'shop/web-0' && i.verdict === 'netfilter-drop' && i.evidence[0]?.path === 'probe', 'a probe-path incident for web-0');
+    const kubeletSide = found.find((i) => i.pod === 'shop/web-0' && i.verdict === 'netfilter-drop')!;
+    assert.ok(kubeletSide.evidence.every((e) => e.path === 'probe'));
+    const podPath = found.filter((i) => i.path === 'pod');
+    assert.ok(podPath.length > 0 && podPath.every((i) => i.target === `${podIp}:8080`), `only web-0's pod path failed: ${JSON.stringify(podPath.map((i) => i.target))}`);
+    assert.ok(found.every((i) => i.pod !== 'shop/web-1'), 'web-1 is not on the faulty path');
+  });
+
+  test('(f) web\'s pod stops accepting and its backlog fills: listen-overflow', async () => {
+    const found = await scenario(() => cluster.lab.stopAccepting(0), (i) => i.verdict === 'listen-overflow', 'a listen-overflow incident');
+    const i = found.find((x) => x.verdict === 'listen-overflow')!;
+    assert.match(i.msg, /SYNs lost to a full accept queue: pod shop\/web-0/);
+  });
+
+  test('every incident line is one failure that happened, and says it in plain words first', () => {
+    const all = cluster.incidents();
+    assert.ok(all.length >= 6);
+    for (const i of all) {
+      assert.match(i.msg, /^shop\/web(-\d)? .* failed \(/);
+      assert.ok(i.sources.length >= 1);
+    }
+  });
+});
