@@ -101,7 +101,7 @@ export class KubeletProbeSource {
       const token = tokenFile ? (await readFile(tokenFile, 'utf8').catch((err: Error) => {
         throw new Error(`cannot read the bearer token: ${err.message}`);
       })).trim() : '';
-      const ca = this.opts.caFile ? await readFile(this.opts.caFile).catch((err: Error) => {
+      const ca = this.opts.caFile && !this.opts.insecure ? await readFile(this.opts.caFile).catch((err: Error) => {
         throw new Error(`cannot read kubelet's CA: ${err.message}`);
       }) : undefined;
       text = await kubeletGet({

@@ -105,7 +105,8 @@ export async function startCluster(o: { kubeProxy?: KubeProxyMode; daemonArgs?: 
     api.put('endpointslices', dbSlice(true));
     for (const i of [0, 1]) api.put('pods', pod(NS, `web-${i}`, node, lab.podIp(i), container));
     api.put('pods', pod(NS, 'db-0', node, lab.podIp(2)));
-    const kubeconfig = writeKubeconfig(tmp.dir, api.url);
+    // plain HTTP, which the client takes only with TLS verification off
+    const kubeconfig = writeKubeconfig(tmp.dir, api.url, { insecure: true });
     const tokenFile = path.join(tmp.dir, 'kubelet-token');
     writeFileSync(tokenFile, kubelet.token);
 

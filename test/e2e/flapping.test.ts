@@ -9,15 +9,19 @@ import { startCluster, type Cluster, type IncidentLine } from './cluster';
 
 let cluster: Cluster;
 
-/** Waits for a new incident of web that `match` accepts, then for web's probes to pass again after `undo`. */
-async function scenario(inject: () => Promise<() => Promise<void>>, match: (i: IncidentLine) => boolean, what: string): Promise<IncidentLine[]> {
+/** Waits until web's new incidents satisfy `done` (a predicate of one, or of them all), then for web's probes to pass again after `undo`. */
+async function scenario(
+  inject: () => Promise<() => Promise<void>>,
+  done: ((i: IncidentLine) => boolean) | { all: (found: IncidentLine[]) => boolean },
+  what: string,
+): Promise<IncidentLine[]> {
   const seen = cluster.incidents().length;
   const undo = await inject();
   let found: IncidentLine[] = [];
   try {
     await eventually(() => {
       found = cluster.incidents().slice(seen).filter((i) => i.service === 'web');
-      return found.some(match);
+      return 'all' in done ? done.all(found) : found.some(done);
     }, what, 30_000).catch((err: Error) => {
       throw new Error(`${err.message}; web's incidents: ${JSON.stringify(found.map((i) => [i.verdict, i.msg]), null, 1)}`);
     });
@@ -80,7 +84,10 @@ describe('health-check failures in the lab, end to end', { skip: kernelSkip, tim
       const r = await cluster.lab.httpGet(cluster.lab.client, web.clusterIP, web.port, '/health', 3000);
       assert.notEqual(r.error, 'ETIMEDOUT');
       return undo;
-    }, (i) => i.pod === 'shop/web-0' && i.verdict === 'netfilter-drop' && i.evidence[0]?.path === 'probe', 'a probe-path incident for web-0');
+    }, {
+      all: (list) => list.some((i) => i.pod === 'shop/web-0' && i.verdict === 'netfilter-drop' && i.evidence[0]?.path === 'probe')
+        && list.some((i) => i.path === 'pod'),
+    }, 'a probe-path incident for web-0, and one of the daemon\'s pod-path probes');
     const kubeletSide = found.find((i) => i.pod === 'shop/web-0' && i.verdict === 'netfilter-drop')!;
     assert.ok(kubeletSide.evidence.every((e) => e.path === 'probe'));
     const podPath = found.filter((i) => i.path === 'pod');

@@ -13,12 +13,15 @@ export function tempDir(prefix = 'fw-kube-'): { dir: string; remove: () => void 
 }
 
 /** JSON is YAML: the client reads it as any kubeconfig. */
-export function writeKubeconfig(dir: string, server: string, o: { token?: string; ca?: Buffer } = {}): string {
+export function writeKubeconfig(dir: string, server: string, o: { token?: string; ca?: Buffer; insecure?: boolean } = {}): string {
   const file = path.join(dir, 'kubeconfig');
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'fake', cluster: { server, ...(o.ca && { 'certificate-authority-data': o.ca.toString('base64') }) } }],
+    clusters: [{
+      name: 'fake',
+      cluster: { server, ...(o.ca && { 'certificate-authority-data': o.ca.toString('base64') }), ...(o.insecure && { 'insecure-skip-tls-verify': true }) },
+    }],
     users: [{ name: 'fake', user: { token: o.token ?? TOKEN } }],
     contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
     'current-context': 'fake',
