@@ -84,6 +84,7 @@ export async function campaignBench(): Promise<Bench> {
   let right = 0;
   let networkForNone = 0;
   let withoutFault = 0;
+  const wrong: string[] = [];
   for (const i of incidents) {
     const at = Date.parse(i.at);
     const e = faultAt(episodes, at);
@@ -92,14 +93,23 @@ export async function campaignBench(): Promise<Bench> {
     const row = matrix.get(expected) ?? matrix.set(expected, new Map()).get(expected)!;
     row.set(i.verdict, (row.get(i.verdict) ?? 0) + 1);
     if (i.verdict === expected) right++;
+    else if (wrong.length < 12) {
+      const since = e ? `${((at - e.from) / 1000).toFixed(1)} s into "${e.fault.name}" (${((e.to - e.from) / 1000).toFixed(1)} s)` : 'outside every fault';
+      wrong.push(`${i.verdict} for ${expected}, ${since}, ${i.sources.join('+')}${i.path ? ` ${i.path}` : ''}: ${i.msg.slice(0, 220)}`);
+    }
     if (expected === NONE && i.verdict !== NONE) networkForNone++;
   }
-  // every kubelet-style failure's incident line: how long after the failure (its probe's start + timeout)
-  const latencies = c.failures.map((f) => {
-    const done = f.at + PROBE.timeoutSeconds * 1000;
-    const line = incidents.find((i) => i.pod === `shop/web-${f.pod}` && i.time >= done - 50 && !i.path);
-    return line ? line.time - done : Infinity;
-  }).filter(Number.isFinite).sort((a, b) => a - b);
+  // from each kubelet-style failure (seen when its probe ended) to the first incident line judging it
+  const kubeletLines = incidents.filter((i) => !i.path);
+  const used = new Set<IncidentLine>();
+  const latencies: number[] = [];
+  for (const f of c.failures) {
+    const line = kubeletLines.find((i) => !used.has(i) && i.pod === `shop/web-${f.pod}` && Math.abs(Date.parse(i.at) - f.at) <= 1500);
+    if (!line) continue;
+    used.add(line);
+    latencies.push(line.time - (f.at + PROBE.timeoutSeconds * 1000));
+  }
+  latencies.sort((a, b) => a - b);
   const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
   const share = incidents.length ? right / incidents.length : 0;
   const rows = [...matrix.entries()].map(([expected, got]) => [expected, ...verdicts.map((v) => String(got.get(v) ?? 0)), String([...got.values()].reduce((a, b) => a + b, 0))]);
@@ -118,6 +128,7 @@ export async function campaignBench(): Promise<Bench> {
       `faults in this order: ${episodes.map((e) => e.fault.name).join('; ')}`,
       'a failure belongs to the fault active when it happened (or ended less than one probe timeout + period before); kubelet-style probes of both web pods every second, and the daemon\'s own active probes of web through its ClusterIP and straight to each pod',
       'incidents of both kinds are scored: kubelet\'s (its metrics and its Events make one incident) and the daemon\'s active probes',
+      ...wrong.map((w) => `misjudged: ${w}`),
     ],
   };
 }

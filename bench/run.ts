@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { campaignBench } from './campaign';
 import { benchConntrack } from './conntrack';
 import { dropStorm } from './drop-storm';
 import { rulesBench } from './kubeproxy-rules';
@@ -11,6 +12,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   drops: dropStorm,
   rules: rulesBench,
   conntrack: benchConntrack,
+  campaign: campaignBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');
 

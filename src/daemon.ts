@@ -44,6 +44,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     pods: cluster.pods,
     slackMs: config.slackMs,
     maxWaitMs: MAX_WAIT_MS + config.intervalMs,
+    sourcePrecisionMs: { event: 1000 }, // Event timestamps are whole seconds
     historyMs: config.historyMs,
     maxItemsPerInterval: 2000,
     maxIncidents: 500,

@@ -19,8 +19,10 @@ export interface CorrelatorOptions {
   slackMs: number;
   /** judge anyway this long after a window's end when the evidence does not come (kernel sources down) */
   maxWaitMs: number;
-  /** a source that reports failures late adds its delay to the window (kubelet's metrics: the poll interval) */
+  /** a source that reports failures late adds its delay to the window's start */
   sourceDelayMs?: Partial<Record<HealthSource, number>>;
+  /** a source whose times are rounded down (Events: whole seconds) adds the rounding to the window's end */
+  sourcePrecisionMs?: Partial<Record<HealthSource, number>>;
   /**
    * how often listen-queue overflows are read, when they are: an overflow counted at a scan happened up to
    * this long before it, so judgements wait for the scan after their window and reach that far past it
@@ -99,13 +101,14 @@ export class Correlator {
       }
       if (obs.ok) continue;
       if (this.mergeIntoRecent(obs)) continue;
-      const same = this.pending.find((p) => sameCheck(p.obs, obs) && obs.at >= p.from && obs.at <= p.to + obs.lookbackMs);
+      const same = this.pending.find((p) => sameCheck(p.obs, obs) && !sourcesOf(p).includes(obs.source) && obs.at >= p.from && obs.at <= p.to + obs.lookbackMs);
       if (same) {
         same.extra.push(obs);
         continue;
       }
       const delay = this.opts.sourceDelayMs?.[obs.source] ?? 0;
-      this.pending.push({ obs, from: obs.at - obs.lookbackMs - delay, to: obs.at + this.opts.slackMs, extra: [] });
+      const precision = this.opts.sourcePrecisionMs?.[obs.source] ?? 0;
+      this.pending.push({ obs, from: obs.at - obs.lookbackMs - delay, to: obs.at + precision + this.opts.slackMs, extra: [] });
     }
     this.judgeReady(this.now());
   }
@@ -186,7 +189,7 @@ export class Correlator {
       ...(obs.pod && { pod: obs.pod }),
       ...(obs.container && { container: obs.container }),
       probe: obs.probe,
-      sources: [...new Set([obs, ...p.extra].map((o) => o.source))],
+      sources: sourcesOf(p),
       ...(obs.path && { path: obs.path }),
       ...(obs.target && { target: hostPort(obs.target) }),
       failure: { kind: obs.kind, ...(obs.status !== undefined && { status: obs.status }), detail: obs.detail },
@@ -242,14 +245,22 @@ export class Correlator {
     return { namespace, name };
   }
 
-  /** kubelet's metrics and its Event report one failure: the later one joins the incident already made. */
+  /**
+   * kubelet's metrics and its Event report one failure: the later one joins the incident already made. A
+   * failure the same source reports again is a new failure, judged in its own window.
+   */
   private mergeIntoRecent(obs: HealthObservation): boolean {
-    const incident = [...this.recent].reverse().find((i) => sameIncident(i, obs) && obs.at >= i.window.from && obs.at <= i.window.to + obs.lookbackMs);
+    const incident = [...this.recent].reverse().find((i) => sameIncident(i, obs) && !i.sources.includes(obs.source)
+      && obs.at >= i.window.from && obs.at <= i.window.to + obs.lookbackMs);
     if (!incident) return false;
     if (!incident.sources.includes(obs.source)) incident.sources.push(obs.source);
     this.failureListeners.emit([{ observation: obs, incident }]);
     return true;
   }
+}
+
+function sourcesOf(p: Pending): HealthSource[] {
+  return [...new Set([p.obs, ...p.extra].map((o) => o.source))];
 }
 
 function sameCheck(a: HealthObservation, b: HealthObservation): boolean {

@@ -8,7 +8,7 @@ import type { HealthObservation, ProbeType, SourceStats } from '../observe/types
 import { CounterDeltas } from './counter-deltas';
 import { kubeletGet } from './kubelet-http';
 import { probeLookbackMs, type ProbeLookup } from './pods';
-import { Periodic } from './periodic';
+import { Periodic } from '../observe/periodic';
 import { parsePromText } from './prom-text';
 
 export const DEFAULT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';

@@ -9,7 +9,7 @@ import { Listeners } from '../observe/listeners';
 import type { ListenOverflowObservation, SourceStats } from '../observe/types';
 import { CounterDeltas } from './counter-deltas';
 import { addrsFromIfInet6, localAddrsFromFibTrie, tcpExtCounters } from './netstat';
-import { Periodic } from './periodic';
+import { Periodic } from '../observe/periodic';
 import type { PodByAddress } from './pods';
 
 export interface ListenOverflowOptions {

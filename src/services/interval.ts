@@ -8,6 +8,7 @@ import type { ConntrackReading, ConntrackSource } from '../kernel/conntrack-sour
 import type { DropSource } from '../kernel/drops';
 import type { RulesReading, RulesSource } from '../kubeproxy/source';
 import { Listeners } from '../observe/listeners';
+import { Periodic } from '../observe/periodic';
 import type { DropObservation, RetransmitObservation } from '../observe/types';
 import {
   attributeDrop, attributeRetransmit, type AttributedDrop, type AttributedRetransmit, type IntervalEvidence, type RuleRise,
@@ -59,9 +60,8 @@ export class NodeIntervals {
   private pendingDrops: DropObservation[] = [];
   private pendingRetransmits: RetransmitObservation[] = [];
   private last: number;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly periodic: Periodic | undefined;
   private running: Promise<void> = Promise.resolve();
-  private stopped = false;
 
   constructor(private readonly opts: NodeIntervalsOptions) {
     this.listeners = new Listeners((err) => opts.logger.error({ err }, 'an interval subscriber failed'));
@@ -69,19 +69,17 @@ export class NodeIntervals {
     this.last = this.now();
     opts.drops.onDrops((items) => this.pendingDrops.push(...items));
     opts.drops.onRetransmits((items) => this.pendingRetransmits.push(...items));
+    const onError = (err: unknown) => opts.logger.error({ err }, 'an interval failed');
+    this.periodic = opts.intervalMs > 0 ? new Periodic(opts.intervalMs, () => this.collect(), 'intervals', onError) : undefined;
   }
 
   onInterval(listener: (intervals: NodeInterval[]) => void): () => void {
     return this.listeners.add(listener);
   }
 
-  /** Ticks every intervalMs until stop(). */
+  /** An interval now, then one every intervalMs until stop(); without an interval, only collect() collects. */
   start(): void {
-    const tick = () => {
-      this.timer = setTimeout(() => void this.collect().then(() => !this.stopped && tick()), this.opts.intervalMs);
-      this.timer.unref();
-    };
-    tick();
+    void this.periodic?.start();
   }
 
   /** One interval now, after any in flight; resolves when its listeners have run. */
@@ -91,8 +89,7 @@ export class NodeIntervals {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    await this.periodic?.stop();
     await this.running;
   }
 

@@ -193,3 +193,13 @@ test('with listen overflows read every N ms, a judgement waits for the scan afte
   assert.equal(incidents.length, 1);
   assert.equal(incidents[0]!.verdict, 'listen-overflow');
 });
+
+test('a streak of failures from one source is one incident each; another source\'s report of one joins it', () => {
+  const { c, incidents, failures } = setup();
+  for (let t = 0; t < 10_000; t += 1000) c.addInterval(interval(t));
+  c.addHealth([failure({ source: 'event', at: 5_000 }), failure({ source: 'event', at: 6_000 })]);
+  c.addHealth([failure({ source: 'kubelet', at: 6_300 })]);
+  assert.equal(incidents.length, 2);
+  assert.deepEqual(incidents.map((i) => i.sources), [['event'], ['event', 'kubelet']]);
+  assert.equal(failures.length, 3);
+});

@@ -1,7 +1,7 @@
 // Periodic: runs never overlap, runs on demand queue behind, a task that throws does not stop the schedule.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Periodic } from '../../src/health/periodic';
+import { Periodic } from '../../src/observe/periodic';
 import { eventually } from '../helpers/env';
 
 test('no overlap, queued runs, errors reported and survived, stop waits', async () => {
