@@ -31,6 +31,7 @@ const FAULTS: Fault[] = [
   },
 ];
 const ROUNDS = 2; // each fault this many times, shuffled
+const KUBELET_INTERVAL_S = 1; // the lab daemon reads kubelet's metrics every second
 const NONE = 'none';
 
 interface Episode {
@@ -49,9 +50,12 @@ async function quiet(c: Cluster): Promise<void> {
   throw new Error('web did not pass its probes again');
 }
 
-/** The fault a failure at `at` belongs to; a failure just after a fault's end is still its own (in flight). */
+/**
+ * The fault a failure reported at `at` belongs to; a failure just after a fault's end is still its own: its
+ * probe was in flight, or kubelet's metrics (read every second) reported it late.
+ */
 function faultAt(episodes: Episode[], at: number): Episode | undefined {
-  const grace = (PROBE.timeoutSeconds + PROBE.periodSeconds) * 1000;
+  const grace = (PROBE.timeoutSeconds + PROBE.periodSeconds + KUBELET_INTERVAL_S) * 1000;
   return episodes.find((e) => at >= e.from && at <= e.to + grace);
 }
 
@@ -84,7 +88,7 @@ export async function campaignBench(): Promise<Bench> {
   let right = 0;
   let networkForNone = 0;
   let withoutFault = 0;
-  const wrong: string[] = [];
+  const wrong = new Map<string, { n: number; example: string }>();
   for (const i of incidents) {
     const at = Date.parse(i.at);
     const e = faultAt(episodes, at);
@@ -93,9 +97,11 @@ export async function campaignBench(): Promise<Bench> {
     const row = matrix.get(expected) ?? matrix.set(expected, new Map()).get(expected)!;
     row.set(i.verdict, (row.get(i.verdict) ?? 0) + 1);
     if (i.verdict === expected) right++;
-    else if (wrong.length < 12) {
-      const since = e ? `${((at - e.from) / 1000).toFixed(1)} s into "${e.fault.name}" (${((e.to - e.from) / 1000).toFixed(1)} s)` : 'outside every fault';
-      wrong.push(`${i.verdict} for ${expected}, ${since}, ${i.sources.join('+')}${i.path ? ` ${i.path}` : ''}: ${i.msg.slice(0, 220)}`);
+    else {
+      const kind = `${i.verdict} for ${expected} (${e?.fault.name ?? 'outside every fault'}), ${i.sources.join('+')}${i.path ? ` ${i.path}` : ''}`;
+      const since = e ? `${((at - e.from) / 1000).toFixed(1)} s into the fault (${((e.to - e.from) / 1000).toFixed(1)} s long)` : '';
+      const w = wrong.get(kind) ?? wrong.set(kind, { n: 0, example: `${since}: ${i.msg.slice(0, 240)}` }).get(kind)!;
+      w.n++;
     }
     if (expected === NONE && i.verdict !== NONE) networkForNone++;
   }
@@ -128,7 +134,7 @@ export async function campaignBench(): Promise<Bench> {
       `faults in this order: ${episodes.map((e) => e.fault.name).join('; ')}`,
       'a failure belongs to the fault active when it happened (or ended less than one probe timeout + period before); kubelet-style probes of both web pods every second, and the daemon\'s own active probes of web through its ClusterIP and straight to each pod',
       'incidents of both kinds are scored: kubelet\'s (its metrics and its Events make one incident) and the daemon\'s active probes',
-      ...wrong.map((w) => `misjudged: ${w}`),
+      ...[...wrong].map(([kind, w]) => `misjudged ${w.n}×: ${kind}; e.g. ${w.example}`),
     ],
   };
 }

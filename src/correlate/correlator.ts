@@ -228,7 +228,9 @@ export class Correlator {
       else dsts.add(hostPort(obs.target));
     }
     for (const s of this.servicesOf([...addrs])) services.add(s);
-    return { services, addrs, dsts, viaService };
+    const endpoints = new Set<string>();
+    if (viaService) for (const p of index.ports()) if (services.has(serviceKey(p))) for (const e of p.endpoints) endpoints.add(e.ip);
+    return { services, addrs, dsts, viaService, endpoints };
   }
 
   /** `ns/name` of every Service the addresses are endpoints of. */

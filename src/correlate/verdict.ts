@@ -29,6 +29,8 @@ export interface Subject {
   dsts: ReadonlySet<string>;
   /** the check went through a ClusterIP (an active cluster_ip probe, a URL to a VIP) */
   viaService: boolean;
+  /** the Services' endpoints, when the check went through a ClusterIP: any of them may have answered it */
+  endpoints: ReadonlySet<string>;
 }
 
 export interface Judgement {
@@ -41,12 +43,10 @@ export interface Judgement {
 
 function pathOf(i: EvidenceItem, s: Subject): PathKind | undefined {
   const mine = s.services.has(i.service);
-  if ((s.addrs.size && touches(i, s.addrs)) || s.dsts.has(i.dst)) {
-    // from P to another Service: P's own call to its dependency
-    if (!mine && i.service && s.addrs.has(i.saddr)) return 'downstream';
-    return 'probe';
-  }
-  if (mine && s.viaService && (i.kind === 'drop' || i.kind === 'rule' || i.kind === 'retransmit' || i.kind === 'unanswered')) return 'service';
+  // from the pod (or, through a ClusterIP, any of the Service's pods) to another Service: a call to a dependency
+  if (!mine && i.service && i.kind !== 'listen-overflow' && (s.addrs.has(i.saddr) || s.endpoints.has(i.saddr))) return 'downstream';
+  if ((s.addrs.size && touches(i, s.addrs)) || s.dsts.has(i.dst)) return 'probe';
+  if (mine && s.viaService) return 'service';
   return undefined;
 }
 
