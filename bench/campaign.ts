@@ -4,6 +4,9 @@
 // scored against the fault really injected when its failure happened. Also: how long from a failure to its
 // incident line.
 import { randomInt } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startCluster, PROBE, type Cluster, type IncidentLine } from '../test/e2e/cluster';
 import type { Bench } from './types';
 
@@ -32,6 +35,7 @@ const FAULTS: Fault[] = [
 ];
 const ROUNDS = 2; // each fault this many times, shuffled
 const KUBELET_INTERVAL_S = 1; // the lab daemon reads kubelet's metrics every second
+const EVENT_PRECISION_S = 1;
 const NONE = 'none';
 
 interface Episode {
@@ -51,12 +55,14 @@ async function quiet(c: Cluster): Promise<void> {
 }
 
 /**
- * The fault a failure reported at `at` belongs to; a failure just after a fault's end is still its own: its
- * probe was in flight, or kubelet's metrics (read every second) reported it late.
+ * The fault a failure reported at `at` belongs to. A failure just after a fault's end is still its own: its
+ * probe was in flight, or kubelet's metrics (read every second) reported it late. One just before its start
+ * too: a probe sent before the fault answered after it, and Events carry whole seconds.
  */
 function faultAt(episodes: Episode[], at: number): Episode | undefined {
-  const grace = (PROBE.timeoutSeconds + PROBE.periodSeconds + KUBELET_INTERVAL_S) * 1000;
-  return episodes.find((e) => at >= e.from && at <= e.to + grace);
+  const before = (PROBE.timeoutSeconds + EVENT_PRECISION_S) * 1000;
+  const after = (PROBE.timeoutSeconds + PROBE.periodSeconds + KUBELET_INTERVAL_S) * 1000;
+  return episodes.find((e) => at >= e.from - before && at <= e.to + after);
 }
 
 export async function campaignBench(): Promise<Bench> {
@@ -81,6 +87,10 @@ export async function campaignBench(): Promise<Bench> {
   } finally {
     await c.close();
   }
+
+  // everything, for a closer look at what the table sums up
+  const dump = path.join(os.tmpdir(), 'flapwatch-campaign.json');
+  writeFileSync(dump, JSON.stringify({ episodes: episodes.map((e) => ({ ...e, fault: e.fault.name })), failures: c.failures, incidents }, null, 1));
 
   // score: rows = the fault's verdict, columns = the daemon's
   const verdicts = [...new Set([...FAULTS.map((f) => f.expect), ...incidents.map((i) => i.verdict), NONE])];
@@ -132,9 +142,10 @@ export async function campaignBench(): Promise<Bench> {
     ],
     notes: [
       `faults in this order: ${episodes.map((e) => e.fault.name).join('; ')}`,
-      'a failure belongs to the fault active when it happened (or ended less than one probe timeout + period before); kubelet-style probes of both web pods every second, and the daemon\'s own active probes of web through its ClusterIP and straight to each pod',
+      'a failure belongs to the fault active when it was reported, give or take a probe in flight (its timeout, its period, a kubelet poll after the fault; a timeout and an Event\'s whole second before it); kubelet-style probes of both web pods every second, and the daemon\'s own active probes of web through its ClusterIP and straight to each pod',
       'incidents of both kinds are scored: kubelet\'s (its metrics and its Events make one incident) and the daemon\'s active probes',
       ...[...wrong].map(([kind, w]) => `misjudged ${w.n}×: ${kind}; e.g. ${w.example}`),
+      `every incident, fault and kubelet-style failure of the run: ${dump}`,
     ],
   };
 }

@@ -35,8 +35,9 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
   const registry = createRegistry();
   const node = nodeSources({ ...config, logger });
   const { index } = node;
-  // overflows need no per-interval precision: the correlator reaches one scan past each window
-  const listenIntervalMs = 2 * config.intervalMs;
+  // overflows are read on a slow interval and after every failure's window (below); the correlator reaches
+  // one interval past each window
+  const listenIntervalMs = 5 * config.intervalMs;
   const cluster = clusterSources({ ...config, index, listenIntervalMs, logger });
   const sources: Source[] = [...node.all, ...cluster.all];
   const correlator = new Correlator({
@@ -67,7 +68,15 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
       correlator.addInterval(iv);
     }
   });
-  cluster.onHealth((items) => correlator.addHealth(items));
+  cluster.onHealth((items) => {
+    correlator.addHealth(items);
+    // a failure's window is complete once overflows are read past its end: read them then, not a scan later
+    const failed = items.filter((i) => !i.ok);
+    if (cluster.listen && failed.length) {
+      const end = Math.max(...failed.map((i) => correlator.windowEnd(i)));
+      setTimeout(() => void cluster.listen?.scan(), Math.max(0, end - Date.now())).unref();
+    }
+  });
   let overflows: ListenOverflowObservation[] = [];
   cluster.listen?.onObservations((items) => {
     metrics.overflows(items);

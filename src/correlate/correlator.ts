@@ -107,10 +107,14 @@ export class Correlator {
         continue;
       }
       const delay = this.opts.sourceDelayMs?.[obs.source] ?? 0;
-      const precision = this.opts.sourcePrecisionMs?.[obs.source] ?? 0;
-      this.pending.push({ obs, from: obs.at - obs.lookbackMs - delay, to: obs.at + precision + this.opts.slackMs, extra: [] });
+      this.pending.push({ obs, from: obs.at - obs.lookbackMs - delay, to: this.windowEnd(obs), extra: [] });
     }
     this.judgeReady(this.now());
+  }
+
+  /** Where a failure's window ends: evidence up to then may explain it. */
+  windowEnd(obs: HealthObservation): number {
+    return obs.at + (this.opts.sourcePrecisionMs?.[obs.source] ?? 0) + this.opts.slackMs;
   }
 
   /** Judges failures whose evidence is complete, or overdue; call on a timer too, for when intervals stop. */

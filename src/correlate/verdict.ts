@@ -50,7 +50,12 @@ function pathOf(i: EvidenceItem, s: Subject): PathKind | undefined {
   return undefined;
 }
 
+// A kernel drop whose reason the kernel left unspecified says least of all: a cause with a name (a full
+// accept queue) goes before it. Mechanisms keep DESIGN's order otherwise.
+const UNSPECIFIED_RANK = VERDICTS.indexOf('listen-overflow') + 0.5;
+
 function rank(i: PathEvidence): number {
+  if (i.kind === 'drop' && i.reason === 'NOT_SPECIFIED' && i.mechanisms.join() === 'kernel-drop') return UNSPECIFIED_RANK;
   if (i.kind === 'drop') return Math.min(...i.mechanisms.map((m) => MECHANISMS.indexOf(m)));
   if (i.kind === 'listen-overflow') return VERDICTS.indexOf('listen-overflow');
   if (i.kind === 'retransmit') return VERDICTS.indexOf('retransmits');
@@ -58,7 +63,7 @@ function rank(i: PathEvidence): number {
 }
 
 function verdictOf(i: PathEvidence): Verdict {
-  return VERDICTS[rank(i)] ?? 'none';
+  return rank(i) === UNSPECIFIED_RANK ? 'kernel-drop' : (VERDICTS[rank(i)] ?? 'none');
 }
 
 export function judge(failure: Pick<HealthObservation, 'kind'>, subject: Subject, items: Iterable<EvidenceItem>): Judgement {

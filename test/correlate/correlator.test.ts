@@ -203,3 +203,21 @@ test('a streak of failures from one source is one incident each; another source\
   assert.deepEqual(incidents.map((i) => i.sources), [['event'], ['event', 'kubelet']]);
   assert.equal(failures.length, 3);
 });
+
+test('an unspecified kernel drop says less than a full accept queue', () => {
+  const { c, incidents } = setup();
+  const unspecified = attributedDrop({ tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: '10.77.1.1', sport: 8080, dport: 45000 }, service: WEB, direction: 'from_service', reasonName: 'NOT_SPECIFIED', reason: 2, location: 'tcp_v4_rcv+0x1', mechanisms: ['kernel-drop'], detail: 'NOT_SPECIFIED' });
+  c.addInterval(interval(4000, { drops: [unspecified] }));
+  c.addListenOverflows([{ at: 4500, netns: 77, addrs: [WEB_POD], listenOverflows: 2, listenDrops: 2 }], 4500);
+  c.addInterval(interval(5000));
+  c.addInterval(interval(6000));
+  c.addHealth([failure()]);
+  assert.equal(incidents[0]!.verdict, 'listen-overflow');
+  assert.deepEqual(incidents[0]!.evidence.map((e) => e.kind), ['listen-overflow', 'drop']);
+  const alone = setup();
+  alone.c.addInterval(interval(4000, { drops: [unspecified] }));
+  alone.c.addInterval(interval(5000));
+  alone.c.addInterval(interval(6000));
+  alone.c.addHealth([failure()]);
+  assert.equal(alone.incidents[0]!.verdict, 'kernel-drop');
+});
