@@ -126,6 +126,9 @@ export async function campaignBench(): Promise<Bench> {
     latencies.push(line.time - (f.at + PROBE.timeoutSeconds * 1000));
   }
   latencies.sort((a, b) => a - b);
+  // kubelet's incidents must each stand for a failure the kubelet-style prober really saw (the daemon's own
+  // probes are failures by definition)
+  const phantom = kubeletLines.filter((i) => !c.failures.some((f) => i.pod === `shop/web-${f.pod}` && Math.abs(Date.parse(i.at) - f.at) <= 2500)).length;
   const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
   const share = incidents.length ? right / incidents.length : 0;
   const rows = [...matrix.entries()].map(([expected, got]) => [expected, ...verdicts.map((v) => String(got.get(v) ?? 0)), String([...got.values()].reduce((a, b) => a + b, 0))]);
@@ -137,7 +140,8 @@ export async function campaignBench(): Promise<Bench> {
       { what: 'at least 40 health-check failures scored', ok: incidents.length >= 40, value: String(incidents.length) },
       { what: '≥ 90% of verdicts right', ok: share >= 0.9, value: `${(100 * share).toFixed(1)}% (${right} of ${incidents.length})` },
       { what: 'no network verdict for a failure with no network cause', ok: networkForNone === 0, value: String(networkForNone) },
-      { what: 'no incident without a failure (outside every fault)', ok: withoutFault === 0, value: String(withoutFault) },
+      { what: 'no incident without a failure: every kubelet incident is a failure the prober saw', ok: phantom === 0, value: `${phantom} of ${kubeletLines.length}` },
+      { what: 'every incident falls in a fault (none scored against "no fault")', ok: withoutFault === 0, value: String(withoutFault) },
       { what: 'from a failure to its incident line ≤ 2 s (kubelet-style failures, max)', ok: p(1) <= 2000, value: `median ${p(0.5)} ms, p90 ${p(0.9)} ms, max ${p(1)} ms over ${latencies.length}` },
     ],
     notes: [
