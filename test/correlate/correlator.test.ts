@@ -32,6 +32,15 @@ function setup(now = { t: 10_000 }) {
 
 const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], rules: [], ...over });
 
+/** Evidence in (4000, 5000], intervals up to 7000, then the failure at 5500 (window (2500, 6000]). */
+function judgeWith(c: Correlator, evidence: Partial<NodeInterval>, obs: Partial<HealthObservation> = {}, between?: () => void): void {
+  c.addInterval(interval(4000, evidence));
+  between?.();
+  c.addInterval(interval(5000));
+  c.addInterval(interval(6000));
+  c.addHealth([failure(obs)]);
+}
+
 function failure(over: Partial<HealthObservation> = {}): HealthObservation {
   return {
     at: 5_500, source: 'event', ok: false, pod: { namespace: 'shop', name: 'web-1' }, probe: 'Readiness', kind: 'timeout',
@@ -73,10 +82,7 @@ test('most specific first: no-endpoints beats a plain rule drop and retransmits;
   const reject = attributedDrop({ ...dbPathDrop, tuple: { ...dbPathDrop.tuple, daddr: '10.96.0.20' }, origDst: { addr: '10.96.0.20', port: 5432 }, ct: { ...DNAT, dnat: false }, mechanisms: ['no-endpoints'], packets: 2, detail: 'filter/KUBE-SERVICES reject_no_endpoints' });
   const noSocket = attributedDrop({ tuple: { ...dbPathDrop.tuple, daddr: WEB_POD, dport: 8080 }, service: WEB, direction: 'to_service', reasonName: 'NO_SOCKET', mechanisms: ['kernel-drop'], detail: 'NO_SOCKET', packets: 9 });
   const syn = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: '10.96.0.20', sport: 40000, dport: 5432 }, service: DB, direction: 'to_service', packets: 3 });
-  c.addInterval(interval(4000, { drops: [dbPathDrop, reject, noSocket], retransmits: [syn] }));
-  c.addInterval(interval(5000));
-  c.addInterval(interval(6000));
-  c.addHealth([failure()]);
+  judgeWith(c, { drops: [dbPathDrop, reject, noSocket], retransmits: [syn] });
   const [i] = incidents;
   assert.equal(i!.verdict, 'no-endpoints');
   assert.deepEqual(i!.evidence.map((e) => e.kind === 'drop' ? e.mechanisms[0] : e.kind), ['no-endpoints', 'netfilter-drop', 'retransmit']);
@@ -97,10 +103,7 @@ test('an HTTP answer proves the probe path delivered: drops to the pod itself do
 test('a timeout with drops on the way to the pod: the probe path\'s own drop', () => {
   const { c, incidents } = setup();
   const toPod = attributedDrop({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
-  c.addInterval(interval(4000, { drops: [toPod] }));
-  c.addInterval(interval(5000));
-  c.addInterval(interval(6000));
-  c.addHealth([failure()]);
+  judgeWith(c, { drops: [toPod] });
   assert.equal(incidents[0]!.verdict, 'netfilter-drop');
   assert.equal(incidents[0]!.evidence[0]!.path, 'probe');
 });
@@ -108,11 +111,7 @@ test('a timeout with drops on the way to the pod: the probe path\'s own drop', (
 test('listen overflows in the pod beat the client\'s SYN retransmissions', () => {
   const { c, incidents } = setup();
   const syn = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
-  c.addInterval(interval(4000, { retransmits: [syn] }));
-  c.addListenOverflows([{ at: 4500, netns: 77, addrs: [WEB_POD], pod: { namespace: 'shop', name: 'web-1' }, listenOverflows: 5, listenDrops: 5 }], 4500);
-  c.addInterval(interval(5000));
-  c.addInterval(interval(6000));
-  c.addHealth([failure()]);
+  judgeWith(c, { retransmits: [syn] }, {}, () => c.addListenOverflows([{ at: 4500, netns: 77, addrs: [WEB_POD], pod: { namespace: 'shop', name: 'web-1' }, listenOverflows: 5, listenDrops: 5 }], 4500));
   assert.equal(incidents[0]!.verdict, 'listen-overflow');
   assert.match(incidents[0]!.message, /SYNs lost to a full accept queue: pod shop\/web-1: 5 ListenOverflows/);
 });
@@ -120,10 +119,7 @@ test('listen overflows in the pod beat the client\'s SYN retransmissions', () =>
 test('retransmits alone: loss beyond this node', () => {
   const { c, incidents } = setup();
   const syn = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
-  c.addInterval(interval(4000, { retransmits: [syn] }));
-  c.addInterval(interval(5000));
-  c.addInterval(interval(6000));
-  c.addHealth([failure()]);
+  judgeWith(c, { retransmits: [syn] });
   assert.equal(incidents[0]!.verdict, 'retransmits');
 });
 
@@ -207,17 +203,10 @@ test('a streak of failures from one source is one incident each; another source\
 test('an unspecified kernel drop says less than a full accept queue', () => {
   const { c, incidents } = setup();
   const unspecified = attributedDrop({ tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: '10.77.1.1', sport: 8080, dport: 45000 }, service: WEB, direction: 'from_service', reasonName: 'NOT_SPECIFIED', reason: 2, location: 'tcp_v4_rcv+0x1', mechanisms: ['kernel-drop'], detail: 'NOT_SPECIFIED' });
-  c.addInterval(interval(4000, { drops: [unspecified] }));
-  c.addListenOverflows([{ at: 4500, netns: 77, addrs: [WEB_POD], listenOverflows: 2, listenDrops: 2 }], 4500);
-  c.addInterval(interval(5000));
-  c.addInterval(interval(6000));
-  c.addHealth([failure()]);
+  judgeWith(c, { drops: [unspecified] }, {}, () => c.addListenOverflows([{ at: 4500, netns: 77, addrs: [WEB_POD], listenOverflows: 2, listenDrops: 2 }], 4500));
   assert.equal(incidents[0]!.verdict, 'listen-overflow');
   assert.deepEqual(incidents[0]!.evidence.map((e) => e.kind), ['listen-overflow', 'drop']);
   const alone = setup();
-  alone.c.addInterval(interval(4000, { drops: [unspecified] }));
-  alone.c.addInterval(interval(5000));
-  alone.c.addInterval(interval(6000));
-  alone.c.addHealth([failure()]);
+  judgeWith(alone.c, { drops: [unspecified] });
   assert.equal(alone.incidents[0]!.verdict, 'kernel-drop');
 });

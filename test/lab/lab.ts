@@ -18,15 +18,8 @@ const PROBE = path.join(__dirname, 'probe.js');
 const SERVICE_RANGE = '10.96.0.0/16';
 const POD_RANGE = '10.77.0.0/16';
 
-interface LabService {
-  namespace: string;
-  name: string;
-  portName?: string;
-  protocol: Protocol;
-  clusterIP: string;
-  port: number;
-  endpoints: Endpoint[];
-}
+/** A Service as the renderer takes it, its endpoints named by pod. */
+type LabService = Omit<RenderService, 'endpoints'> & { endpoints: Endpoint[] };
 
 /** An endpoint of a lab Service: one of the lab's pods. */
 export interface Endpoint {
