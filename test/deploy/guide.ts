@@ -1,11 +1,11 @@
-// deploy/OPERATOR-GUIDE.md's headings under the anchors GitHub gives them (github-slugger's rules: lower
-// case, punctuation other than - and _ removed, spaces to -, a -N suffix for repeats), so that the alerts'
-// runbook_url anchors can be checked before the guide is merged into README.md.
+// README.md's headings under the anchors GitHub gives them (github-slugger's rules: lower case, punctuation
+// other than - and _ removed, spaces to -, a -N suffix for repeats), so that the alerts' runbook_url anchors
+// and the operator guide's examples can be checked.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEPLOY } from './manifests';
 
-export const GUIDE = path.join(DEPLOY, 'OPERATOR-GUIDE.md');
+export const GUIDE = path.join(DEPLOY, '..', 'README.md');
 
 export function githubAnchor(heading: string): string {
   return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\p{M} _-]/gu, '').replace(/ /g, '-');
