@@ -69,10 +69,18 @@ export class ApiClient {
   private agentTls: TlsMaterial | undefined;
   private readonly inflight = new Set<ClientRequest>();
   private closed = false;
+  private listing: Promise<void> = Promise.resolve();
 
   constructor(private readonly access: () => ApiAccess, private readonly requestTimeoutMs: number) {}
 
-  async list(path: string, query: Record<string, string>): Promise<ListPage> {
+  /** One page at a time across all resources: a relist of everything must not hold four pages at once. */
+  list(path: string, query: Record<string, string>): Promise<ListPage> {
+    const page = this.listing.then(() => this.listPage(path, query));
+    this.listing = page.then(() => undefined, () => undefined);
+    return page;
+  }
+
+  private async listPage(path: string, query: Record<string, string>): Promise<ListPage> {
     const res = await this.open(path, query);
     const body = await readAll(res);
     let list: { items?: unknown; metadata?: { resourceVersion?: string; continue?: string } };
@@ -180,16 +188,17 @@ export class ApiClient {
   }
 }
 
+// Decoded as it arrives: the body lives in V8's heap, which gives memory back after a sync, rather than in
+// Buffers that leave malloc's arenas fragmented and the process's RSS high.
 function readAll(res: IncomingMessage, max = MAX_BODY): Promise<string> {
+  res.setEncoding('utf8');
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > max) res.destroy(new ApiError(`response over ${max >> 20} MB`));
-      else chunks.push(c);
+    let body = '';
+    res.on('data', (c: string) => {
+      if (body.length + c.length > max) res.destroy(new ApiError(`response over ${max >> 20} MB`));
+      else body += c;
     });
-    res.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.once('end', () => resolve(body));
     res.once('error', (err) => reject(err instanceof ApiError ? err : new ApiError(`reading ${res.url ?? 'a response'}: ${describe(err)}`)));
     res.once('close', () => {
       if (!res.complete) reject(new ApiError('the connection closed before the response was complete'));

@@ -26,11 +26,12 @@ export interface ServiceRecord {
   /** ClusterIPs, external IPs and load-balancer IPs; none for a headless Service */
   ips: string[];
   ports: ServicePort[];
-  activeProbe?: ActiveProbeSpec;
+  activeProbe: ActiveProbeSpec | undefined;
   /** what was wrong with its flapwatch.io annotations, in words */
   problems: string[];
 }
 
+const NO_PROBLEMS: string[] = [];
 const PROTOCOLS: Record<string, Protocol> = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' };
 
 export function protocolFrom(value: unknown): Protocol | undefined {
@@ -51,7 +52,7 @@ export function serviceRecord(svc: WireService): ServiceRecord | undefined {
       continue;
     }
     const nodePort = num(p.nodePort);
-    ports.push({ name: str(p.name), protocol, port, ...(nodePort && { nodePort }) });
+    ports.push({ name: str(p.name), protocol, port, nodePort: nodePort || undefined });
   }
   const clusterIPs = arr(spec.clusterIPs).length ? arr(spec.clusterIPs) : [str(spec.clusterIP)];
   const ips = [
@@ -59,10 +60,15 @@ export function serviceRecord(svc: WireService): ServiceRecord | undefined {
     ...arr(spec.externalIPs).filter((ip) => typeof ip === 'string' && ip !== ''),
     ...arr(svc.status?.loadBalancer?.ingress).map((i) => str(i.ip)).filter(Boolean),
   ];
-  const rec: ServiceRecord = { namespace: str(svc.metadata?.namespace), name: str(svc.metadata?.name), ips: [...new Set(ips)], ports, problems };
-  const probe = activeProbe(svc.metadata?.annotations ?? {}, ports, problems);
-  if (probe) rec.activeProbe = probe;
-  return rec;
+  const activeProbeSpec = activeProbe(svc.metadata?.annotations ?? {}, ports, problems);
+  return {
+    namespace: str(svc.metadata?.namespace),
+    name: str(svc.metadata?.name),
+    ips: [...new Set(ips)],
+    ports: ports.slice(), // exact length: a pushed-to array keeps spare room
+    activeProbe: activeProbeSpec,
+    problems: problems.length ? problems : NO_PROBLEMS,
+  };
 }
 
 function seconds(annotations: Record<string, string>, key: string, fallback: number, problems: string[]): number {

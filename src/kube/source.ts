@@ -205,7 +205,7 @@ export class KubeSource {
     this.states.set(name, state);
     // the API answers again: the others need not wait out their backoff
     if (state.healthy) for (const [other, r] of this.reflectors) if (other !== name && this.states.get(other)?.healthy === false) r.retryNow();
-    if (!state.healthy) this.startDone();
+    if (!state.healthy || this.ready()) this.startDone();
     this.stateChanged();
   }
 

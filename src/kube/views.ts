@@ -18,7 +18,8 @@ export function splitKey(key: string): { namespace: string; name: string } {
 export class ServiceStore {
   private readonly services = new Map<string, ServiceRecord>();
   private readonly slices = new Map<string, SliceRecord>();
-  private readonly slicesOf = new Map<string, Set<string>>();
+  /** a Service's slice keys: an array, as most Services have one slice */
+  private readonly slicesOf = new Map<string, string[]>();
   private readonly localOf = new Map<string, Map<string, LocalEndpoint>>();
   private readonly cache = new Map<string, ServicePortView[]>();
   private readonly dirty = new Set<string>();
@@ -38,9 +39,9 @@ export class ServiceStore {
     const old = this.slices.get(key);
     if (old && old.service !== rec.service) this.detach(key, old.service);
     this.slices.set(key, rec);
-    let keys = this.slicesOf.get(rec.service);
-    if (!keys) this.slicesOf.set(rec.service, (keys = new Set()));
-    keys.add(key);
+    const keys = this.slicesOf.get(rec.service);
+    if (!keys) this.slicesOf.set(rec.service, [key]);
+    else if (!keys.includes(key)) this.slicesOf.set(rec.service, [...keys, key]);
     this.dirty.add(rec.service);
     return [...(old && old.service !== rec.service ? this.relocal(old.service) : []), ...this.relocal(rec.service)];
   }
@@ -76,17 +77,18 @@ export class ServiceStore {
   }
 
   private detach(sliceKey: string, service: string): void {
-    const keys = this.slicesOf.get(service);
-    keys?.delete(sliceKey);
-    if (keys?.size === 0) this.slicesOf.delete(service);
+    const keys = this.slicesOf.get(service)?.filter((k) => k !== sliceKey);
+    if (keys?.length) this.slicesOf.set(service, keys.slice());
+    else this.slicesOf.delete(service);
     this.dirty.add(service);
   }
 
   private build(svc: ServiceRecord, key: string): ServicePortView[] {
-    const slices = [...(this.slicesOf.get(key) ?? [])].map((k) => this.slices.get(k)!);
+    const slices = (this.slicesOf.get(key) ?? []).map((k) => this.slices.get(k)!);
     return svc.ports.map((p) => {
       const lists: EndpointView[][] = [];
       for (const s of slices) for (const sp of s.ports) if (sp.name === p.name && sp.protocol === p.protocol) lists.push(sp.endpoints);
+      const probe = svc.activeProbe && svc.activeProbe.port === p.port && p.protocol === 'tcp' ? svc.activeProbe : undefined;
       const view: ServicePortView = {
         namespace: svc.namespace,
         name: svc.name,
@@ -95,9 +97,9 @@ export class ServiceStore {
         vips: svc.ips.map((ip) => ({ ip, port: p.port })),
         // one slice's list is shared as it is: slices are replaced whole, never changed in place
         endpoints: lists.length === 1 ? lists[0]! : lists.flat(),
+        nodePort: p.nodePort,
+        activeProbe: probe,
       };
-      if (p.nodePort) view.nodePort = p.nodePort;
-      if (svc.activeProbe && svc.activeProbe.port === p.port && p.protocol === 'tcp') view.activeProbe = svc.activeProbe;
       return view;
     });
   }

@@ -248,8 +248,10 @@ export class FakeApiServer {
       }
       for (const c of changes) this.deliver(w, c);
     }
+    if (res.destroyed) return; // the client left during the replay
     this.watchers.add(w);
     const timeout = Number(query.timeoutSeconds) > 0 ? setTimeout(() => res.end(), Number(query.timeoutSeconds) * 1000) : undefined;
+    timeout?.unref();
     res.on('close', () => {
       clearTimeout(timeout);
       this.watchers.delete(w);

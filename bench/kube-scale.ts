@@ -1,0 +1,312 @@
+// 10,000 Services and 50,000 endpoints (EndpointSlices of at most 100) from the fake API server in one child
+// process, a KubeSource in another: time to the first complete publish, the source process's RSS (idle after
+// the sync, and its peak) and heap, a full relist after 410 Gone, and a burst of 1,000 slice changes. In-cluster
+// (what a DaemonSet runs: no client library) and through a kubeconfig (the client library loaded), each
+// against a bare node process. The same file is the children: `node kube-scale.js serve|source|bare`.
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { memoryMB } from './proc';
+import type { Bench } from './types';
+
+const SERVICES = 10_000;
+const BIG = 50; // Services with 204 endpoints each, in three slices
+const SMALL_ENDPOINTS = 4;
+const BIG_ENDPOINTS = 204;
+const NODES = 100;
+const NODE = 'node-0';
+const OTHER_PODS = 2_000;
+const BURST = 1_000;
+// V8's memory reducer gives the sync's garbage back some seconds after allocation stops
+const IDLE_MS = 15_000;
+const ROOT = path.resolve(__dirname, '..', '..');
+
+type Msg = Record<string, unknown> & { type: string };
+
+function waitMsg(child: ChildProcess, type: string, ms = 180_000): Promise<Msg> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "${type}" from the child in ${ms / 1000} s`)), ms);
+    const onMsg = (m: Msg) => {
+      if (m.type !== type) return;
+      clearTimeout(timer);
+      child.off('message', onMsg);
+      resolve(m);
+    };
+    child.on('message', onMsg);
+    child.once('exit', (code) => reject(new Error(`child exited ${code} before "${type}"`)));
+  });
+}
+
+const start = (role: string, args: string[] = [], execArgv: string[] = []) =>
+  fork(__filename, [role, ...args], { execArgv: ['--expose-gc', ...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+
+/** V8 grows the young generation to 2 × 16 MB during the sync and keeps it: the daemon's one big lever. */
+const SMALL_YOUNG = ['--max-semi-space-size=1'];
+
+interface Variant {
+  name: string;
+  mode: 'in-cluster' | 'kubeconfig';
+  execArgv: string[];
+}
+const VARIANTS: Variant[] = [
+  { name: 'in-cluster', mode: 'in-cluster', execArgv: [] },
+  { name: `in-cluster, node ${SMALL_YOUNG.join(' ')}`, mode: 'in-cluster', execArgv: SMALL_YOUNG },
+  { name: `kubeconfig (client library), ${SMALL_YOUNG.join(' ')}`, mode: 'kubeconfig', execArgv: SMALL_YOUNG },
+];
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+interface Run {
+  mode: string;
+  firstPublishS: number;
+  ports: number;
+  endpoints: number;
+  stallMs: number;
+  idleRss: number;
+  peakRss: number;
+  heapMB: number;
+  relistS: number;
+  relistPeakRss: number;
+  burstS: number;
+  burstPublishes: number;
+  flips: number;
+}
+
+async function runSource(server: ChildProcess, v: Variant, port: number, dir: string): Promise<Run> {
+  const child = start('source', [v.mode, String(port), dir], v.execArgv);
+  try {
+    const synced = await waitMsg(child, 'synced');
+    await sleep(IDLE_MS);
+    const heap = await ask(child, 'heap');
+    const idle = memoryMB(child.pid!);
+    writeFileSync(`/proc/${child.pid}/clear_refs`, '5'); // VmHWM back to the current RSS: the relist's own peak
+    const t0 = performance.now();
+    const { rv } = await ask(server, 'relist');
+    child.send({ type: 'await-relist', rv });
+    await waitMsg(child, 'relisted');
+    const relistS = (performance.now() - t0) / 1000;
+    const relistPeak = memoryMB(child.pid!).peak;
+    const t1 = performance.now();
+    server.send({ type: 'burst' });
+    const burst = await waitMsg(child, 'burst-seen');
+    return {
+      mode: v.name,
+      firstPublishS: (synced.ms as number) / 1000,
+      ports: synced.ports as number,
+      endpoints: synced.endpoints as number,
+      stallMs: synced.stallMs as number,
+      idleRss: idle.rss,
+      peakRss: idle.peak,
+      heapMB: heap.heapMB as number,
+      relistS,
+      relistPeakRss: relistPeak,
+      burstS: (performance.now() - t1) / 1000,
+      burstPublishes: burst.publishes as number,
+      flips: burst.flips as number,
+    };
+  } finally {
+    await stop(child);
+  }
+}
+
+async function ask(child: ChildProcess, type: string): Promise<Msg> {
+  const reply = waitMsg(child, type);
+  child.send({ type });
+  return reply;
+}
+
+function bpfSideMB(): number {
+  try {
+    const m = /flapwatch idle RSS ≤ 70 MB — measured ([\d.]+) MB/.exec(readFileSync(path.join(ROOT, 'bench', 'RESULTS.md'), 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+export async function kubeScaleBench(): Promise<Bench> {
+  const { selfSignedCert, tempDir, writeKubeconfig, writeServiceAccount } = await import('../test/kube/kubeconfig');
+  const tmp = tempDir('fw-kube-bench-');
+  const tls = selfSignedCert(tmp.dir);
+  writeServiceAccount(tmp.dir, tls.cert);
+  const server = start('serve', [tmp.dir]);
+  try {
+    const ready = await waitMsg(server, 'serving');
+    const port = ready.port as number;
+    writeKubeconfig(tmp.dir, `https://127.0.0.1:${port}`, { ca: tls.cert });
+    const bare = start('bare');
+    await waitMsg(bare, 'ready');
+    await sleep(IDLE_MS);
+    const bareRss = memoryMB(bare.pid!).rss;
+    await stop(bare);
+    const runs: Run[] = [];
+    for (const v of VARIANTS) runs.push(await runSource(server, v, port, tmp.dir));
+    const f = (n: number, d = 1) => n.toFixed(d);
+    const rows = runs.map((r) => [
+      r.mode, f(r.firstPublishS, 2), `${r.ports.toLocaleString('en-US')} / ${r.endpoints.toLocaleString('en-US')}`, f(r.stallMs, 0),
+      `${f(r.idleRss)} (+${f(r.idleRss - bareRss)})`, `${f(r.peakRss)} (+${f(r.peakRss - bareRss)})`, f(r.heapMB),
+      `${f(r.relistS, 2)} s, peak ${f(r.relistPeakRss)}`, `${f(r.burstS, 2)} s, ${r.burstPublishes} publishes, ${r.flips} flips`,
+    ]);
+    const [plain, small] = runs as [Run, Run];
+    const bpf = bpfSideMB();
+    const share = (x: number) => `${f(x - bareRss)} MB (${f(x)} MB, bare node ${f(bareRss)} MB)`;
+    const peak = (r: Run) => Math.max(r.peakRss, r.relistPeakRss);
+    return {
+      title: `Kubernetes API: ${SERVICES.toLocaleString('en-US')} Services, 50,000 endpoints in EndpointSlices of ≤ 100, over HTTPS from the fake API server`,
+      header: ['access', 'first complete publish (s)', 'ports / endpoints published', 'longest event-loop stall in the sync (ms)', 'idle RSS MB (above bare node)', 'peak RSS MB (above bare)', 'heap after GC MB', 'full relist after 410', `burst: ${BURST} slices change`],
+      rows,
+      floors: [
+        { what: `KubeSource's idle RSS ≤ 60 MB above a bare node process (in-cluster, ${SMALL_YOUNG.join(' ')})`, ok: small.idleRss - bareRss <= 60, value: share(small.idleRss) },
+        { what: 'the same with node\'s default flags', ok: plain.idleRss - bareRss <= 60, value: share(plain.idleRss) },
+        { what: `whole daemon idle ≤ 150 MB: the drop tracer's idle RSS (bench drops) + this share (${SMALL_YOUNG.join(' ')})`, ok: bpf + small.idleRss - bareRss <= 150, value: `${f(bpf + small.idleRss - bareRss)} MB` },
+        { what: 'whole daemon at its peak (the sync or a full relist) ≤ 150 MB, same flags', ok: bpf + peak(small) - bareRss <= 150, value: `${f(bpf + peak(small) - bareRss)} MB` },
+      ],
+      notes: [
+        `${SERVICES - BIG} Services with ${SMALL_ENDPOINTS} endpoints and ${BIG} with ${BIG_ENDPOINTS} (three slices each); every fourth Service has two ports; endpoints spread over ${NODES} nodes; ${NODE}'s 500 pods with probes, ${OTHER_PODS} pods elsewhere (the field selector leaves them on the server), 1,200 Unhealthy Events`,
+        'kubeconfig loads @kubernetes/client-node for its credential plugins: that is its whole extra cost; a DaemonSet runs in-cluster and never loads it',
+        `idle = ${IDLE_MS / 1000} s after the first publish (V8's memory reducer has run); heap includes the ServiceIndex's own maps; the bare node process loads nothing`,
+        `${SMALL_YOUNG.join(' ')}: V8 otherwise grows the young generation to 2 × 16 MB during the sync and keeps it; the daemon should run with it (NODE_OPTIONS or its entry point)`,
+        'full relist: the server compacts and cuts every watch, the source gets 410 and lists everything again; the peak is VmHWM reset just before',
+        `burst: ${BURST} slices get their first endpoint's readiness flipped in one go; flips are the ones on ${NODE}`,
+      ],
+    };
+  } finally {
+    await stop(server);
+    tmp.remove();
+  }
+}
+
+// ---- the children ----
+
+async function serve(dir: string): Promise<void> {
+  const { FakeApiServer } = await import('../test/kube/fake-apiserver');
+  const { endpointSlice, pod, service, unhealthyEvent } = await import('../test/kube/objects');
+  const { TOKEN } = await import('../test/kube/kubeconfig');
+  const fake = await FakeApiServer.start({ tls: { cert: readFileSync(path.join(dir, 'tls.crt')), key: readFileSync(path.join(dir, 'tls.key')) }, token: TOKEN });
+  const ip = (base: number, i: number) => `10.${base + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+  const sliceNames: [string, string, string][] = [];
+  let e = 0;
+  for (let s = 0; s < SERVICES; s++) {
+    const ns = `ns-${s % 100}`;
+    const name = `svc-${s}`;
+    const ports = s % 4 === 0 ? [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }] : [{ name: 'http', port: 80 }];
+    fake.put('services', service(ns, name, { clusterIP: ip(96, s), ports }));
+    const count = s < BIG ? BIG_ENDPOINTS : SMALL_ENDPOINTS;
+    const targets = ports.map((p) => ({ name: p.name, port: p.port === 80 ? 8080 : p.port }));
+    for (let first = 0, n = 0; first < count; first += 100, n++) {
+      const eps = [];
+      for (let j = first; j < Math.min(count, first + 100); j++, e++) {
+        const node = `node-${e % NODES}`;
+        eps.push({ ip: ip(128, e), node, pod: `${name}-${j}` });
+        if (node === NODE) {
+          fake.put('pods', pod(ns, `${name}-${j}`, NODE, ip(128, e), [{
+            name: 'app', ports: [{ name: 'http', containerPort: 8080 }],
+            readinessProbe: { httpGet: { path: '/ready', port: 'http' } }, livenessProbe: { tcpSocket: { port: 8080 } },
+          }]));
+        }
+      }
+      fake.put('endpointslices', endpointSlice(ns, name, `${name}-${n}`, targets, eps));
+      sliceNames.push([ns, name, `${name}-${n}`]);
+    }
+  }
+  for (let i = 0; i < OTHER_PODS; i++) fake.put('pods', pod('elsewhere', `p-${i}`, `node-${1 + (i % (NODES - 1))}`, ip(200, i)));
+  const old = new Date(Date.now() - 1_800_000);
+  for (let i = 0; i < 1_200; i++) {
+    const local = i < 200;
+    fake.put('events', unhealthyEvent(local ? 'ns-0' : 'elsewhere', `ev-${i}`, { pod: local ? `svc-${i * 100}-0` : `p-${i}`, host: local ? NODE : 'node-9', count: 3, last: old }));
+  }
+  process.on('message', (m: Msg) => {
+    if (m.type === 'relist') {
+      fake.store.bump();
+      fake.store.compact();
+      fake.cutWatches();
+      process.send!({ type: 'relist', rv: String(fake.store.rv) });
+    } else if (m.type === 'burst') {
+      for (const [ns, , slice] of sliceNames.slice(0, BURST)) {
+        const obj = fake.store.get('endpointslices', ns, slice)!;
+        const first = (obj.endpoints as { conditions: { ready: boolean } }[])[0]!;
+        first.conditions.ready = !first.conditions.ready; // each run flips them back
+        fake.put('endpointslices', obj);
+      }
+    }
+  });
+  process.send!({ type: 'serving', port: fake.port, endpoints: e, slices: sliceNames.length });
+  process.once('SIGTERM', () => void fake.close().then(() => process.exit(0)));
+}
+
+async function source(mode: string, port: string, dir: string): Promise<void> {
+  const { KubeSource } = await import('../src/kube/source');
+  const { ServiceIndex } = await import('../src/services/index');
+  const { createLogger } = await import('../src/log');
+  const index = new ServiceIndex();
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  let publishes = 0;
+  let last: { ports: number; endpoints: number; notReady: number } | undefined;
+  const publish = index.publish.bind(index);
+  index.publish = (src, views) => {
+    publishes++;
+    let endpoints = 0;
+    let notReady = 0;
+    for (const v of views) for (const ep of v.endpoints) (endpoints++, ep.ready === false && notReady++);
+    last = { ports: views.length, endpoints, notReady };
+    publish(src, views);
+  };
+  const ks = new KubeSource({
+    kubeconfig: mode === 'kubeconfig' ? path.join(dir, 'kubeconfig') : '',
+    inCluster: { host: '127.0.0.1', port, dir: path.join(dir, 'serviceaccount') },
+    nodeName: NODE,
+    index,
+    logger: createLogger('warn', 2),
+  });
+  let flips = 0;
+  ks.onReadiness((f) => (flips += f.length));
+  const t0 = performance.now();
+  delay.enable();
+  await ks.start();
+  delay.disable();
+  if (!last) throw new Error(`no publish: ${JSON.stringify(ks.stats())}`);
+  process.send!({ type: 'synced', ms: performance.now() - t0, ...last, stallMs: delay.max / 1e6 });
+  const relisted = new Promise<string>((resolve) => {
+    process.on('message', (m: Msg) => {
+      if (m.type === 'heap') {
+        global.gc?.();
+        process.send!({ type: 'heap', heapMB: process.memoryUsage().heapUsed / 1048576 });
+      } else if (m.type === 'await-relist') resolve(m.rv as string);
+    });
+  });
+  // the relist is done when every resource lists again at the version after compaction
+  const rv = await relisted;
+  while (!Object.values(ks.resourceVersions()).every((v) => v === rv)) await sleep(20);
+  process.send!({ type: 'relisted' });
+  const burstFrom = publishes;
+  const notReady = last.notReady;
+  while (Math.abs(last.notReady - notReady) < BURST) await sleep(20);
+  process.send!({ type: 'burst-seen', publishes: publishes - burstFrom, flips });
+  process.once('SIGTERM', () => void ks.stop().then(() => process.exit(0)));
+}
+
+async function child([role, ...args]: string[]): Promise<void> {
+  if (role === 'serve') return serve(args[0]!);
+  if (role === 'source') return source(args[0]!, args[1]!, args[2]!);
+  if (role === 'bare') {
+    process.send!({ type: 'ready' });
+    setInterval(() => undefined, 60_000);
+    process.once('SIGTERM', () => process.exit(0));
+    return;
+  }
+  throw new Error(`unknown role ${role}`);
+}
+
+if (require.main === module) {
+  child(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
