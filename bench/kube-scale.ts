@@ -293,6 +293,7 @@ async function source(mode: string, port: string, dir: string): Promise<void> {
 }
 
 async function child([role, ...args]: string[]): Promise<void> {
+  process.once('disconnect', () => process.exit(0)); // the parent died: never outlive it
   if (role === 'serve') return serve(args[0]!);
   if (role === 'source') return source(args[0]!, args[1]!, args[2]!);
   if (role === 'bare') {
