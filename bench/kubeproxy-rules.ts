@@ -1,7 +1,8 @@
 // kube-proxy's rules at 10,000 Services × 2 endpoints (80,000 rules) in a throwaway netns, per iptables
 // backend: `iptables-save -c` alone, against flapwatch's whole read (the same child, streamed into the parser
 // and the model), and the cheap per-interval read of the drop and reject rules. The child's peak RSS comes from
-// /usr/bin/time; flapwatch's extra heap is its peak and retained heapUsed over a collected baseline.
+// /usr/bin/time; flapwatch's extra heap is its peak heapUsed over a collected baseline (sampled every 2 ms and at
+// the end), and what the returned model keeps. Runs alternate between variants, so that load falls on all alike.
 import { spawn as nodeSpawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
@@ -19,6 +20,8 @@ import type { Bench } from './types';
 
 const SERVICES = 10_000;
 const RUNS = 5;
+// the daemon reads every interval: its JIT is warm after its first few reads, so the bench's is too
+const WARM_UP = 3;
 const TIME = '/usr/bin/time';
 
 export interface Row {
@@ -46,36 +49,65 @@ function timed(out: string): Spawn {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+// heapUsed without process.memoryUsage()'s RSS read, which cost the sampled read ~0.1 ms each 2 ms
+const heapUsed = () => v8.getHeapStatistics().used_heap_size;
 
-/** RUNS timed runs after a warm-up (the daemon reads repeatedly, so its JIT is warm); returns the last result too. */
-async function measure<T>(what: string, backend: Backend, once: (spawn: Spawn) => Promise<T>, heap = false): Promise<[Row, Awaited<T>]> {
+/** A full GC once the last read's child process and streams have let go of it (they do a tick after it ends). */
+async function collected(): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  gc();
+  return heapUsed();
+}
+
+interface Variant {
+  what: string;
+  once: (spawn: Spawn) => Promise<unknown>;
+  /** sample flapwatch's heap during the read, and weigh what the result keeps */
+  heap?: boolean;
+}
+
+/**
+ * RUNS timed runs of each variant after WARM_UP untimed ones,
+ * interleaved so that other work on the machine falls on every variant alike. Returns the last results too.
+ */
+async function measure(backend: Backend, variants: Variant[]): Promise<[Row[], unknown[]]> {
   const out = path.join(os.tmpdir(), `fwkp-time-${process.pid}`);
-  const times: number[] = [];
-  const child: number[] = [];
-  let peak = 0;
-  let retained = 0;
-  let kept: Awaited<T> | undefined = await once(timed(out));
+  const times = variants.map((): number[] => []);
+  const child = variants.map((): number[] => []);
+  const peak = variants.map(() => 0);
+  const kept = variants.map(() => 0);
+  let last: unknown[] = [];
+  for (let i = 0; i < WARM_UP; i++) for (const v of variants) await v.once(timed(out));
   for (let i = 0; i < RUNS; i++) {
-    kept = undefined; // the baseline holds no model
-    gc();
-    const base = process.memoryUsage().heapUsed;
-    let top = base;
-    const sampler = setInterval(() => (top = Math.max(top, process.memoryUsage().heapUsed)), 2);
-    const t0 = process.hrtime.bigint();
-    kept = await once(timed(out));
-    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-    clearInterval(sampler);
-    top = Math.max(top, process.memoryUsage().heapUsed);
-    child.push(Number(readFileSync(out, 'utf8').trim().split('\n').pop()) / 1024);
-    gc();
-    if (heap) [peak, retained] = [Math.max(peak, top - base), Math.max(retained, process.memoryUsage().heapUsed - base)];
+    last = [];
+    for (const [k, v] of variants.entries()) {
+      const base = await collected();
+      let top = base;
+      const sampler = setInterval(() => (top = Math.max(top, heapUsed())), 2);
+      const t0 = process.hrtime.bigint();
+      let result: unknown = await v.once(timed(out));
+      times[k]!.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      clearInterval(sampler);
+      top = Math.max(top, heapUsed());
+      child[k]!.push(Number(readFileSync(out, 'utf8').trim().split('\n').pop()) / 1024);
+      if (v.heap) {
+        peak[k] = Math.max(peak[k]!, top - base);
+        // what the result keeps: the heap with it, less the heap once it is dropped (the last run's is returned)
+        const holding = await collected();
+        if (i < RUNS - 1) {
+          result = undefined;
+          kept[k] = Math.max(kept[k]!, holding - (await collected()));
+        }
+      }
+      last.push(result);
+    }
   }
   rmSync(out, { force: true });
-  const row = {
-    backend, what, seconds: median(times), childMB: median(child),
-    ...(heap ? { peakHeapMB: peak / 2 ** 20, retainedHeapMB: retained / 2 ** 20 } : {}),
-  };
-  return [row, kept!];
+  const rows = variants.map((v, k): Row => ({
+    backend, what: v.what, seconds: median(times[k]!), childMB: median(child[k]!),
+    ...(v.heap ? { peakHeapMB: peak[k]! / 2 ** 20, retainedHeapMB: kept[k]! / 2 ** 20 } : {}),
+  }));
+  return [rows, last];
 }
 
 export async function benchRules(): Promise<Row[]> {
@@ -93,23 +125,24 @@ export async function benchRules(): Promise<Row[]> {
       });
       if (restore !== 0) throw new Error(`iptables-${backend}-restore failed`);
       const save = [`iptables-${backend}-save`, '-c'];
-      const alone = await measure('`iptables-save -c` alone (stdout to /dev/null)', backend, (spawn) =>
-        run(['sh', '-c', `exec ${save.join(' ')} > /dev/null`], { netns, spawn }));
-      const whole = await measure('flapwatch full read: the same child, parser and model', backend, async (spawn): Promise<RulesModel> => {
-        const builder = new IptablesModelBuilder();
-        const dump = await readIptablesDump(backend, 'ipv4', builder, { netns, spawn });
-        const model = builder.finish(dump.summary);
-        if (model.services.size !== SERVICES) throw new Error(`read ${model.services.size} Services, not ${SERVICES}`);
-        return model;
-      }, true);
-      const model = whole[1];
-      const cheap = await measure(backend === 'nft' ? 'per interval: `nft -j list table ip filter`, parsed' : 'per interval: `iptables-legacy-save -c -t filter`, parsed', backend, (spawn) =>
-        backend === 'nft' ? readNftFilter('ipv4', model, { netns, spawn }) : readLegacyFilter('ipv4', { netns, spawn }));
-      rows.push(alone[0], whole[0], cheap[0]);
-      if (backend === 'nft') {
-        rows.push((await measure('for comparison: `iptables-nft-save -c -t filter` alone', backend, (spawn) =>
-          run(['sh', '-c', 'exec iptables-nft-save -c -t filter > /dev/null'], { netns, spawn })))[0]);
-      }
+      const [[alone, whole], [, model]] = await measure(backend, [
+        { what: '`iptables-save -c` alone (stdout to /dev/null)', once: (spawn) => run(['sh', '-c', `exec ${save.join(' ')} > /dev/null`], { netns, spawn }) },
+        {
+          what: 'flapwatch full read: the same child, parser and model', heap: true,
+          once: async (spawn): Promise<RulesModel> => {
+            const builder = new IptablesModelBuilder();
+            const dump = await readIptablesDump(backend, 'ipv4', builder, { netns, spawn });
+            const m = builder.finish(dump.summary);
+            if (m.services.size !== SERVICES) throw new Error(`read ${m.services.size} Services, not ${SERVICES}`);
+            return m;
+          },
+        },
+      ]);
+      const cheap: Variant = backend === 'nft'
+        ? { what: 'per interval: `nft -j list table ip filter`, parsed', once: (spawn) => readNftFilter('ipv4', model as RulesModel, { netns, spawn }) }
+        : { what: 'per interval: `iptables-legacy-save -c -t filter`, parsed', once: (spawn) => readLegacyFilter('ipv4', { netns, spawn }) };
+      const filterAlone: Variant = { what: 'for comparison: `iptables-nft-save -c -t filter` alone', once: (spawn) => run(['sh', '-c', 'exec iptables-nft-save -c -t filter > /dev/null'], { netns, spawn }) };
+      rows.push(alone!, whole!, ...(await measure(backend, backend === 'nft' ? [cheap, filterAlone] : [cheap]))[0]);
     }
   } finally {
     await run(['ip', 'netns', 'del', netns]);

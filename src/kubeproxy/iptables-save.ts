@@ -6,8 +6,9 @@
 // per line, was most of the parser's cost at 80,000 rules, and its garbage outgrew the young generation.
 import { O, optionCode } from './iptables-options';
 import { decode, equal, Interner } from './interner';
-import { copyRule, countProblem, ReusedRule, type ChainDecl, type Problems, type Rule } from './rule';
+import { copyRule, countProblem, fill, ReusedRule, type ChainDecl, type Problems, type Rule } from './rule';
 import { Words } from './words';
+import { keepHiddenClass } from './hidden-classes';
 
 export interface ParseSummary {
   problems: Problems;
@@ -38,12 +39,16 @@ const PORT_MATCHES = new Set(['tcp', 'udp', 'sctp']);
 // The rest of such a rule is read normally; what the unreadable match tested is unknown.
 const KEPT_DESPITE = new Set(['unknown_match', 'unsupported_revision']);
 const NEWLINE = 10;
+const SPACE = 32;
+// module constants, not literals: a literal is a new RegExp at each use, and optimized code built on one
+// was thrown away when a full GC collected it
+const TABLE_LINE = /^\*[a-z_]+$/;
+const CHAIN_LINE = /^:(\S+) (\S+) \[(\d+):(\d+)\]$/;
 
 /** `-s`/`-d`'s value without `/32` or `/128`. */
 function host(w: Words): string {
   return w.value(w.endsWith('/32') ? 3 : w.endsWith('/128') ? 4 : 0);
 }
-const SPACE = 32;
 
 /** Reads the decimal number b[s..e) (Number() past 15 digits, which it rounds correctly); -1 if not digits. */
 function decimal(b: Buffer, s: number, e: number): number {
@@ -172,7 +177,7 @@ export class IptablesSaveParser {
         return line.startsWith('# Warning:') ? this.problem('warning', line) : null;
       case 42: // *
         if (this.table !== null) this.problem('missing_commit', `*${this.table} before ${line}`);
-        this.table = /^\*[a-z_]+$/.test(line) ? line.slice(1) : null;
+        this.table = TABLE_LINE.test(line) ? line.slice(1) : null;
         return this.table === null ? this.problem('bad_table', line) : null;
       case 58: // :
         return this.chainLine(line);
@@ -211,7 +216,7 @@ export class IptablesSaveParser {
   }
 
   private chainLine(line: string): null {
-    const m = /^:(\S+) (\S+) \[(\d+):(\d+)\]$/.exec(line);
+    const m = CHAIN_LINE.exec(line);
     if (!m || this.table === null) return this.problem(this.table === null ? 'rule_outside_table' : 'bad_chain', line);
     const c = this.chain;
     [c.table, c.chain, c.policy, c.packets, c.bytes] = [this.table, m[1]!, m[2]!, Number(m[3]), Number(m[4])];
@@ -236,7 +241,10 @@ export class IptablesSaveParser {
     if (!w.next() || !(w.is('-A') || w.is('--append')) || !w.next() || w.quoted) {
       return this.problemAt(w.unbalanced ? 'unbalanced_quote' : 'bad_rule', b, s, e);
     }
-    const rule = this.rule.reset(this.table, w.name(this.names), count.packets, count.bytes);
+    // a chain's rules are consecutive: most rules name the chain of the one before
+    const last = this.rule.chain;
+    const chain = w.end - w.start === last.length && equal(last, b, w.start) ? last : w.name(this.names);
+    const rule = this.rule.reset(this.table, chain, count.packets, count.bytes);
     let kind = this.options(rule);
     if (kind === null) return rule;
     if (!KEPT_DESPITE.has(kind)) {
@@ -269,19 +277,20 @@ export class IptablesSaveParser {
       if (opt === O.ShortOther) return 'unknown_option';
       if (opt === O.Other || opt === O.Frag || opt === O.Counters || afterTarget !== opt >= O.ToDestination) {
         // another option of a match or target (or -f, or -c's two counters): skip its values, however many
-        while (w.peekValue()) w.next();
+        while (w.peekValue() && w.next());
         negated = false;
         continue;
       }
       if (!(opt === O.Comment ? w.next() : w.peekValue() && w.next())) return w.unbalanced ? 'unbalanced_quote' : 'missing_value';
       // names recur and are interned; comments and addresses are mostly one-offs
       const names = this.names;
+      const sp = rule.spare;
       switch (opt) {
-        case O.Source: rule.set('source', host(w), negated); break;
-        case O.Destination: rule.set('destination', host(w), negated); break;
-        case O.Protocol: rule.set('protocol', w.name(names), negated); break;
-        case O.InInterface: rule.set('inInterface', w.name(names), negated); break;
-        case O.OutInterface: rule.set('outInterface', w.name(names), negated); break;
+        case O.Source: rule.source = fill(sp.source, host(w), negated); break;
+        case O.Destination: rule.destination = fill(sp.destination, host(w), negated); break;
+        case O.Protocol: rule.protocol = fill(sp.protocol, w.name(names), negated); break;
+        case O.InInterface: rule.inInterface = fill(sp.inInterface, w.name(names), negated); break;
+        case O.OutInterface: rule.outInterface = fill(sp.outInterface, w.name(names), negated); break;
         case O.Match:
           match = w.name(names);
           if (!KNOWN_MATCHES.has(match)) problem ??= 'unknown_match';
@@ -292,14 +301,14 @@ export class IptablesSaveParser {
           rule.goto = opt === O.Goto;
           afterTarget = true;
           break;
-        case O.DPort: if (PORT_MATCHES.has(match)) rule.set('dport', w.name(names), negated); break;
-        case O.SPort: if (PORT_MATCHES.has(match)) rule.set('sport', w.name(names), negated); break;
+        case O.DPort: if (PORT_MATCHES.has(match)) rule.dport = fill(sp.dport, w.name(names), negated); break;
+        case O.SPort: if (PORT_MATCHES.has(match)) rule.sport = fill(sp.sport, w.name(names), negated); break;
         case O.Comment: rule.comment = w.value(); break;
-        case O.CtState: rule.set('ctstate', w.name(names), negated); break;
-        case O.Probability: rule.probability = Number(w.name(names)); break;
-        case O.Mark: if (match === 'mark') rule.set('mark', w.name(names), negated); break;
-        case O.SrcType: rule.set('srcType', w.name(names), negated); break;
-        case O.DstType: rule.set('dstType', w.name(names), negated); break;
+        case O.CtState: rule.ctstate = fill(sp.ctstate, w.name(names), negated); break;
+        case O.Probability: rule.probability = w.number(); break;
+        case O.Mark: if (match === 'mark') rule.mark = fill(sp.mark, w.name(names), negated); break;
+        case O.SrcType: rule.srcType = fill(sp.srcType, w.name(names), negated); break;
+        case O.DstType: rule.dstType = fill(sp.dstType, w.name(names), negated); break;
         case O.Nfacct: rule.nfacct = w.name(names); break;
         case O.ToDestination: rule.toDestination = w.value(); break;
         case O.RejectWith: rule.rejectWith = w.name(names); break;
@@ -325,3 +334,5 @@ export function parseIptablesSave(text: string | Buffer): ParsedDump {
   parser.write(text);
   return { rules, chains, summary: parser.end() };
 }
+
+keepHiddenClass(new IptablesSaveParser(() => {}));

@@ -1,11 +1,15 @@
 // One iptables rule as the parser reads it, and problems counted by kind.
+import { keepHiddenClass } from './hidden-classes';
 
 export interface Negatable {
   value: string;
   negated: boolean;
 }
 
-/** What a parser hands over is reused for its next rule (80,000 of them would be that much garbage): copy what you keep. */
+/**
+ * What a parser hands over is reused for its next rule (80,000 of them would be that much garbage): copy what you
+ * keep. Its strings are the parser's own, never slices of the dump: keeping one keeps nothing else alive.
+ */
 export interface Rule {
   table: string;
   chain: string;
@@ -52,7 +56,12 @@ export function countProblem(problems: Problems, kind: string, n = 1): void {
 
 const negatable = (): Negatable => ({ value: '', negated: false });
 
-type NegatableField = 'source' | 'destination' | 'protocol' | 'inInterface' | 'outInterface' | 'sport' | 'dport' | 'ctstate' | 'mark' | 'srcType' | 'dstType';
+/** Refills a spare Negatable. */
+export function fill(n: Negatable, value: string, negated: boolean): Negatable {
+  n.value = value;
+  n.negated = negated;
+  return n;
+}
 
 /** The one rule a parser fills, line after line; each Negatable field has its own spare object. */
 export class ReusedRule implements Rule {
@@ -79,7 +88,8 @@ export class ReusedRule implements Rule {
   toDestination: string | undefined = undefined;
   rejectWith: string | undefined = undefined;
   setXmark: string | undefined = undefined;
-  private readonly spare: Record<NegatableField, Negatable> = {
+  /** the parser's: `rule.source = fill(rule.spare.source, …)`, with named properties (keyed ones were megamorphic) */
+  readonly spare = {
     source: negatable(), destination: negatable(), protocol: negatable(), inInterface: negatable(), outInterface: negatable(),
     sport: negatable(), dport: negatable(), ctstate: negatable(), mark: negatable(), srcType: negatable(), dstType: negatable(),
   };
@@ -96,13 +106,6 @@ export class ReusedRule implements Rule {
     this.goto = false;
     return this;
   }
-
-  set(field: NegatableField, value: string, negated: boolean): void {
-    const n = this.spare[field];
-    n.value = value;
-    n.negated = negated;
-    this[field] = n;
-  }
 }
 
 /** A plain copy that outlives the parser's next line. */
@@ -113,3 +116,5 @@ export function copyRule(r: Rule): Rule {
   }
   return copy as unknown as Rule;
 }
+
+keepHiddenClass(new ReusedRule());

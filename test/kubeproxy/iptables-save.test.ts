@@ -81,6 +81,9 @@ const MALFORMED: [string, string, string, number][] = [
   ['no COMMIT (dump cut at a line)', '*filter\n[0:0] -A X -j DROP\n', 'truncated', 1],
   ['cut inside the last line', '*filter\n[0:0] -A X -j DROP\n[0:0] -A Y -j DR', 'truncated', 1],
   ['unbalanced quote', table('filter', ['[0:0] -A X -m comment --comment "no end -j DROP', '[0:0] -A Y -j DROP']), 'unbalanced_quote', 1],
+  // the values of an option it skips: this once looped for ever
+  ['unbalanced quote after a skipped option', table('nat', ['[0:0] -A X -m tcp --dport--comment " 80 -j KUBE-MARK-MASQ', '[0:0] -A Y -j DROP']), 'unbalanced_quote', 1],
+  ['a non-ASCII short option', table('filter', ['[0:0] -A X -é 3 -j DROP']), 'unknown_option', 0],
   ['backslash at the end inside quotes', table('filter', ['[0:0] -A X -m comment --comment "a\\']), 'unbalanced_quote', 0],
   ['[unsupported revision] (kept)', table('filter', ['[1:2] -A X -m conntrack [unsupported revision] -j DROP']), 'unsupported_revision', 1],
   ['unknown match (kept)', table('filter', ['[0:0] -A X -m fancymatch --fancy-opt 3 --flag -j DROP']), 'unknown_match', 1],
@@ -106,6 +109,28 @@ for (const [name, input, kind, kept] of MALFORMED) {
     assert.equal(rules.length, kept);
   });
 }
+
+test('chain lines: printable ASCII read in place, others by the pattern; chunks cut anywhere', () => {
+  const text = Buffer.from(table('filter', [':INPUT ACCEPT [12:3400]  ', ':café - [0:0]', ':X - [9007199254740993:1]', ':Y - [1:2] junk', ':Z  - [0:0]']));
+  const want = [
+    { table: 'filter', chain: 'INPUT', policy: 'ACCEPT', packets: 12, bytes: 3400 },
+    { table: 'filter', chain: 'café', policy: '-', packets: 0, bytes: 0 },
+    { table: 'filter', chain: 'X', policy: '-', packets: 9007199254740993, bytes: 1 },
+  ];
+  for (const size of [1, 5, text.length]) {
+    const chains: unknown[] = [];
+    const parser = new IptablesSaveParser(() => {}, { onChain: (c) => chains.push({ ...c }) });
+    for (let i = 0; i < text.length; i += size) parser.write(text.subarray(i, i + size));
+    assert.deepEqual(parser.end().problems, { bad_chain: 2 });
+    assert.deepEqual(chains, want, `chunks of ${size}`);
+  }
+});
+
+test('probabilities as Number() reads them', () => {
+  const values = ['0.50000000000', '0.33333333349', '0.1234567890123456', '1', '.5', '1e-3'];
+  const { rules } = parseIptablesSave(table('nat', values.map((v) => `[0:0] -A X -m statistic --mode random --probability ${v} -j Y`)));
+  assert.deepEqual(rules.map((r) => r.probability), values.map(Number));
+});
 
 test('CRLF line ends and empty input are fine', () => {
   const { rules, summary } = parseIptablesSave('*filter\r\n[1:2] -A X -p tcp -j DROP\r\nCOMMIT\r\n');
