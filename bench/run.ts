@@ -5,6 +5,7 @@ import path from 'node:path';
 import { campaignBench } from './campaign';
 import { benchConntrack } from './conntrack';
 import { dropStorm } from './drop-storm';
+import { kubeScaleBench } from './kube-scale';
 import { rulesBench } from './kubeproxy-rules';
 import type { Bench } from './types';
 
@@ -13,6 +14,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   rules: rulesBench,
   conntrack: benchConntrack,
   campaign: campaignBench,
+  kube: kubeScaleBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');
 

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// (A small young generation: V8 otherwise grows it to 2 × 16 MB under a burst and keeps it; bench/RESULTS.md.)
 // The flapwatch command line. Every flag also reads FLAPWATCH_<FLAG> (e.g. FLAPWATCH_LOG_LEVEL=debug).
 import yargs, { type Argv, type Options } from 'yargs';
 import {

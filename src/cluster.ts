@@ -35,7 +35,9 @@ export interface ClusterSourcesOptions extends ClusterConfig {
 export function clusterSources(o: ClusterSourcesOptions): ClusterSources {
   const { logger, index } = o;
   const health = new Listeners<HealthObservation>((err) => logger.error({ err }, 'a health subscriber failed'));
-  const kube = o.kubernetes ? new KubeSource({ kubeconfig: o.kubernetes.kubeconfig, nodeName: o.nodeName, index, logger }) : undefined;
+  const kube = o.kubernetes
+    ? new KubeSource({ kubeconfig: o.kubernetes.kubeconfig, inCluster: { dir: o.kubernetes.serviceAccountDir }, nodeName: o.nodeName, index, logger })
+    : undefined;
   const pods = () => kube?.pods() ?? [];
   const probes = probeLookup(pods);
   const all: Source[] = [];

@@ -51,6 +51,11 @@ export const clusterOptions = {
     default: '',
     describe: "A kubeconfig file for the Kubernetes API; '' = in-cluster when KUBERNETES_SERVICE_HOST is set, else standalone (no API)",
   },
+  'serviceaccount-dir': {
+    type: 'string',
+    default: '/var/run/secrets/kubernetes.io/serviceaccount',
+    describe: 'In a cluster: where the ServiceAccount token and CA are mounted (re-read, so rotated tokens work)',
+  },
   'node-name': { type: 'string', default: '', describe: "This node's name (spec.nodeName of its pods); '' = the host name (the DaemonSet sets NODE_NAME)" },
   'kubelet-url': {
     type: 'string',
@@ -104,7 +109,7 @@ export interface SourcesConfig {
 
 export interface ClusterConfig {
   /** null = standalone: no Kubernetes API */
-  kubernetes: { kubeconfig: string } | null;
+  kubernetes: { kubeconfig: string; serviceAccountDir: string } | null;
   nodeName: string;
   /** null = no kubelet metrics */
   kubelet: { url: string; tokenFile: string; caFile: string; insecure: boolean; intervalMs: number } | null;
@@ -168,7 +173,7 @@ function sourcesConfig(argv: Argv): SourcesConfig {
 
 function clusterConfig(argv: Argv, env: NodeJS.ProcessEnv): ClusterConfig {
   const kubeconfig = String(argv.kubeconfig ?? '');
-  const kubernetes = kubeconfig || env.KUBERNETES_SERVICE_HOST ? { kubeconfig } : null;
+  const kubernetes = kubeconfig || env.KUBERNETES_SERVICE_HOST ? { kubeconfig, serviceAccountDir: String(argv['serviceaccount-dir']) } : null;
   const nodeName = String(argv['node-name'] ?? '') || hostname();
   const url = String(argv['kubelet-url'] ?? '');
   const kubeletUrl = url === 'none' ? '' : url || (kubernetes ? `https://${nodeName}:10250/metrics/probes` : '');

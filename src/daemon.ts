@@ -99,7 +99,8 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
       const { host, port } = config.listen;
       server = await startHttp({ host, port, registry, ready: () => ready, logger, json: apiRoutes(correlator, index) });
       logger.info({ host, port: server.port }, `serving /metrics, /healthz, /readyz, /incidents and /services on ${host}:${server.port}`);
-      await Promise.all(sources.map((s) => s.start()));
+      // the kernel side first: its start-up garbage (BTF, kallsyms) is gone before a Kubernetes sync makes its own
+      for (const group of [node.all, cluster.all]) await Promise.all(group.map((s) => s.start()));
       for (const s of sources.flatMap((src) => src.stats())) logStartup(logger, s);
       if (!stopping) node.intervals.start();
       ready = true;

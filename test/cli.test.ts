@@ -29,7 +29,7 @@ test('in a cluster the API and kubelet are on by default; --probe URLs are valid
   try {
     const inv = await parse(['run', '--node-name', 'n1', '--probe', 'http://10.0.0.1/health', '--probe', 'https://x:8443/ready']);
     if (inv?.command !== 'run') throw new Error('run expected');
-    assert.deepEqual(inv.config.kubernetes, { kubeconfig: '' });
+    assert.deepEqual(inv.config.kubernetes, { kubeconfig: '', serviceAccountDir: '/var/run/secrets/kubernetes.io/serviceaccount' });
     assert.equal(inv.config.kubelet?.url, 'https://n1:10250/metrics/probes');
     assert.deepEqual(inv.config.probes.map((p) => p.url), ['http://10.0.0.1/health', 'https://x:8443/ready']);
     const off = await parse(['run', '--kubelet-url', 'none']);
