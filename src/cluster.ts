@@ -4,12 +4,11 @@
 // overflows run.
 import type { Logger } from 'pino';
 import type { ClusterConfig } from './config';
-import { ActiveProber } from './health/active';
-import { fromReadinessFlip, fromUnhealthyEvent } from './health/events';
-import { KubeletProbeSource } from './health/kubelet';
+import type { ActiveProber } from './health/active';
+import type { KubeletProbeSource } from './health/kubelet';
 import { ListenOverflowReader } from './health/listen';
 import { podByAddress, probeLookup } from './health/pods';
-import { KubeSource } from './kube/source';
+import type { KubeSource } from './kube/source';
 import { Listeners } from './observe/listeners';
 import type { HealthObservation, PodInfo, Source } from './observe/types';
 import type { ServiceIndex } from './services/index';
@@ -35,25 +34,29 @@ export interface ClusterSourcesOptions extends ClusterConfig {
 export function clusterSources(o: ClusterSourcesOptions): ClusterSources {
   const { logger, index } = o;
   const health = new Listeners<HealthObservation>((err) => logger.error({ err }, 'a health subscriber failed'));
+  // Loaded only when used: TLS and the API's plumbing cost a standalone daemon ~8 MB of RSS it would never use.
   const kube = o.kubernetes
-    ? new KubeSource({ kubeconfig: o.kubernetes.kubeconfig, inCluster: { dir: o.kubernetes.serviceAccountDir }, nodeName: o.nodeName, index, logger })
+    ? new (require('./kube/source') as typeof import('./kube/source')).KubeSource({ kubeconfig: o.kubernetes.kubeconfig, inCluster: { dir: o.kubernetes.serviceAccountDir }, nodeName: o.nodeName, index, logger })
     : undefined;
   const pods = () => kube?.pods() ?? [];
   const probes = probeLookup(pods);
   const all: Source[] = [];
   if (kube) {
+    const { fromReadinessFlip, fromUnhealthyEvent } = require('./health/events') as typeof import('./health/events');
     kube.onUnhealthy((events) => health.emit(events.flatMap((e) => fromUnhealthyEvent(e, probes) ?? [])));
     kube.onReadiness((flips) => health.emit(flips.flatMap((f) => fromReadinessFlip(f, probes) ?? [])));
     all.push(kube);
   }
-  const kubelet = o.kubelet ? new KubeletProbeSource({ ...o.kubelet, probes, logger }) : undefined;
+  const kubelet = o.kubelet ? new (require('./health/kubelet') as typeof import('./health/kubelet')).KubeletProbeSource({ ...o.kubelet, probes, logger }) : undefined;
   if (kubelet) {
     kubelet.onObservations((items) => health.emit(items));
     all.push({ start: () => kubelet.start(), stop: () => kubelet.stop(), stats: () => [kubelet.stats()] });
   }
   // Services opt in by annotation, so the prober runs whenever the API does; standalone only for --probe URLs.
   const active = kube || o.probes.length
-    ? new ActiveProber({ targets: () => index.ports(), urls: o.probes, concurrency: o.probeConcurrency, redact: o.redactPayloads, logger })
+    ? new (require('./health/active') as typeof import('./health/active')).ActiveProber({
+      targets: () => index.ports(), urls: o.probes, concurrency: o.probeConcurrency, redact: o.redactPayloads, logger,
+    })
     : undefined;
   if (active) {
     active.onObservations((items) => health.emit(items));
