@@ -6,7 +6,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nsRun, run } from '../test/lab/netns';
 import { udpflood } from '../test/lab/udpflood';
-import { cores, cpuSeconds, DAEMON_NODE_FLAGS, memoryMB } from './proc';
+import { cores, cpuSeconds, DAEMON_ENV, DAEMON_NODE_FLAGS, memoryMB } from './proc';
 import type { Bench } from './types';
 
 const SECONDS = 10;
@@ -27,6 +27,7 @@ async function waitFor(check: () => Promise<boolean>, what: string, ms = 15_000)
 function flapwatch(extra: string[]): (port: number) => Promise<ChildProcess> {
   return async (port) => {
     const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, CLI, 'run', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...extra], {
+      env: { ...process.env, ...DAEMON_ENV },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DAEMON_NODE_FLAGS, memoryMB } from './proc';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS, memoryMB } from './proc';
 import type { Bench } from './types';
 
 const SERVICES = 10_000;
@@ -131,7 +131,7 @@ async function ask(child: ChildProcess, type: string): Promise<Msg> {
 async function runDaemon(server: ChildProcess, port: number, dir: string): Promise<{ idle: number; peak: number; relistPeak: number; syncS: number }> {
   const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, CLI, 'run', '--listen', '127.0.0.1:0', '--node-name', NODE,
     '--serviceaccount-dir', path.join(dir, 'serviceaccount'), '--kubelet-url', 'none'], {
-    env: { ...process.env, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port) },
+    env: { ...process.env, ...DAEMON_ENV, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {

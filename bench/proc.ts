@@ -4,10 +4,12 @@ import { readFileSync } from 'node:fs';
 const TICK = 100; // USER_HZ on Linux
 
 /**
- * node's flags for the daemon, as its shebang, `npm start` and the image run it: V8 otherwise grows the young
- * generation to 2 × 16 MB under a burst (a Kubernetes sync) and keeps it (bench kube).
+ * node's flags and environment for the daemon, as its shebang, `npm start` and the image run it: V8 otherwise
+ * grows the young generation to 2 × 16 MB under a burst (a Kubernetes sync) and keeps it (bench kube); glibc
+ * otherwise gives each worker thread an arena of its own, and the one that loaded BTF keeps ~14 MB resident.
  */
 export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
+export const DAEMON_ENV = { MALLOC_ARENA_MAX: '2' };
 
 export interface CpuTimes { user: number; sys: number }
 

@@ -2,6 +2,7 @@
 // that its .dockerignore admits, the runtime stage's packages provide every shared library the addon loads
 // and every command flapwatch runs (asked of this Debian 12 host's dpkg: the image is Debian 12 too), and
 // what runs in the image imports only production dependencies (the build prunes the others).
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../../bench/proc';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -126,7 +127,9 @@ describe('deploy/Dockerfile', () => {
     }
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
     const entry = runtime!.steps.find((i) => i.op === 'ENTRYPOINT')!.args;
-    assert.deepEqual(JSON.parse(entry), ['node', `/opt/flapwatch/${pkg.bin.flapwatch}`]);
+    // the image runs the daemon as the benchmarks measured it: node's flags and environment (bench/proc.ts)
+    assert.deepEqual(JSON.parse(entry), ['node', ...DAEMON_NODE_FLAGS, `/opt/flapwatch/${pkg.bin.flapwatch}`]);
+    for (const [k, v] of Object.entries(DAEMON_ENV)) assert.ok(runtime!.steps.some((i) => i.op === 'ENV' && i.args === `${k}=${v}`), `ENV ${k}=${v}`);
     assert.equal(runtime!.steps.find((i) => i.op === 'WORKDIR')?.args, '/opt/flapwatch');
   });
 
