@@ -1,8 +1,9 @@
 // One command each: a dump streamed into its parser. The reader decides which to run and when.
 import { CommandError, run, type RunOptions } from './command';
 import { IptablesModelBuilder, classifyDrop } from './iptables-model';
-import { IptablesSaveParser, type ParseSummary } from './iptables-save';
-import { countProblem } from './rule';
+import { keepHiddenClass } from './hidden-classes';
+import { IptablesSaveParser, type ParseSummary, type ParserOptions, type RuleSink } from './iptables-save';
+import { countProblem, type Rule } from './rule';
 import { JsonElements } from './json-elements';
 import { dropKey, type DropRule, type Family, type RulesModel } from './model';
 import { NftFilterReader, type FilterReading } from './nft-filter';
@@ -14,7 +15,7 @@ export type DumpOptions = Omit<RunOptions, 'onData'>;
 const TOOL: Record<Family, string> = { ipv4: 'iptables', ipv6: 'ip6tables' };
 const NFT_FAMILY: Record<Family, string> = { ipv4: 'ip', ipv6: 'ip6' };
 // Masquerade marking is three rules in eight at scale and tells nothing about Services or drops.
-const SKIP_TARGETS = ['KUBE-MARK-MASQ'];
+const PARSE_DUMP: ParserOptions = { skipTargets: ['KUBE-MARK-MASQ'], countChains: ['KUBE-', 'KUBE-IPVS'] };
 
 async function stream(argv: string[], write: (chunk: Buffer) => void, opts: DumpOptions): Promise<string> {
   const res = await run(argv, { ...opts, onData: write });
@@ -39,28 +40,29 @@ export interface IptablesDump {
   ipvsChains: number;
 }
 
+/** Counts the rules kube-proxy's wrapper counts (the parser counts chains) on the way into the builder. */
+class DumpSink implements RuleSink {
+  kubeLines = 0;
+
+  constructor(private readonly builder: IptablesModelBuilder) {}
+
+  rule(r: Rule): void {
+    if (r.chain.startsWith('KUBE-') || r.target?.startsWith('KUBE-')) this.kubeLines++;
+    this.builder.rule(r);
+  }
+
+}
+
 /** `iptables-<backend>-save -c` (ip6tables- for IPv6), streamed into the builder. */
 export async function readIptablesDump(backend: Backend, family: Family, builder: IptablesModelBuilder, opts: DumpOptions = {}): Promise<IptablesDump> {
-  let kubeLines = 0;
-  let ipvsChains = 0;
   builder.family = family;
-  const parser = new IptablesSaveParser(
-    (r) => {
-      if (r.chain.startsWith('KUBE-') || r.target?.startsWith('KUBE-')) kubeLines++;
-      builder.rule(r);
-    },
-    {
-      skipTargets: SKIP_TARGETS,
-      onChain: (c) => {
-        if (c.chain.startsWith('KUBE-')) kubeLines++;
-        if (c.chain.startsWith('KUBE-IPVS')) ipvsChains++;
-      },
-    },
-  );
+  const sink = new DumpSink(builder);
+  const parser = new IptablesSaveParser(sink, PARSE_DUMP);
   const stderr = await stream([`${TOOL[family]}-${backend}-save`, '-c'], (c) => parser.write(c), opts);
   const summary = parser.end();
   warnings(stderr, summary);
-  return { summary, kubeLines: kubeLines + summary.skipped, ipvsChains };
+  const { 'KUBE-': kubeChains = 0, 'KUBE-IPVS': ipvsChains = 0 } = summary.declared;
+  return { summary, kubeLines: sink.kubeLines + kubeChains + summary.skipped, ipvsChains };
 }
 
 /** `nft -j list table <family> kube-proxy` (nftables mode), streamed into the builder. */
@@ -94,14 +96,23 @@ export async function readNftFilter(family: Family, model: RulesModel, opts: Dum
   return reading;
 }
 
+/** The drop and reject rules of a dump. */
+class DropSink implements RuleSink {
+  readonly drops: DropRule[] = [];
+
+  constructor(private readonly family: Family) {}
+
+  rule(r: Rule): void {
+    const d = classifyDrop(r, this.family);
+    if (d) this.drops.push({ ...d, key: dropKey(d) });
+  }
+}
+
 /** iptables-legacy, per interval: `-t filter` reads only that table from the kernel, so it stays cheap. */
 export async function readLegacyFilter(family: Family, opts: DumpOptions = {}): Promise<FilterReading> {
-  const drops: DropRule[] = [];
+  const sink = new DropSink(family);
   const text: string[] = [];
-  const parser = new IptablesSaveParser((r) => {
-    const d = classifyDrop(r, family);
-    if (d) drops.push({ ...d, key: dropKey(d) });
-  });
+  const parser = new IptablesSaveParser(sink);
   const stderr = await stream([`${TOOL[family]}-legacy-save`, '-c', '-t', 'filter'], (c) => {
     parser.write(c);
     text.push(c.toString('utf8'));
@@ -110,5 +121,8 @@ export async function readLegacyFilter(family: Family, opts: DumpOptions = {}): 
   warnings(stderr, summary);
   // the rules without their counters and the dump's dated comments: it changes when a rule does
   const fingerprint = text.join('').replace(/\[\d+:\d+\]|^#.*$/gm, '');
-  return { drops, fingerprint, problems: summary.problems };
+  return { drops: sink.drops, fingerprint, problems: summary.problems };
 }
+
+keepHiddenClass(new DumpSink(new IptablesModelBuilder()));
+keepHiddenClass(new DropSink('ipv4'));

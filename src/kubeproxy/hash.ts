@@ -7,10 +7,12 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'; // RFC 4648, as Go's base32
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 
-// One-shot hash (Node >= 20.12) costs half of createHash for these few-dozen-byte inputs.
-const sha256: (input: string) => Buffer = crypto.hash
-  ? (input) => crypto.hash('sha256', input, 'buffer')
-  : (input) => crypto.createHash('sha256').update(input).digest();
+// The digest as a 'binary' (latin1) string, a character per byte: the one-shot hash (Node >= 20.12) returns it
+// in 0.9 µs, a Buffer in 2.7 µs (createHash 5.8 µs) for these few-dozen-byte inputs, and leaves no Buffer
+// behind (10,000 a read were 3 MB of garbage).
+const sha256: (input: string) => string = crypto.hash
+  ? (input) => crypto.hash('sha256', input, 'binary')
+  : (input) => crypto.createHash('sha256').update(input).digest('binary');
 
 /** The first `chars` (at most 51) base32 characters of sha256(input), as Go's base32.StdEncoding. */
 export function base32Sha256(input: string, chars: number): string {
@@ -19,7 +21,7 @@ export function base32Sha256(input: string, chars: number): string {
   let acc = 0;
   let bits = 0;
   for (let i = 0; out.length < chars; i++) {
-    acc = ((acc << 8) | digest[i]!) & 0xfff;
+    acc = ((acc << 8) | digest.charCodeAt(i)) & 0xfff;
     bits += 8;
     while (bits >= 5 && out.length < chars) {
       bits -= 5;
@@ -35,7 +37,7 @@ export function hashMatches(name: string, offset: number, input: string, chars: 
   let acc = 0;
   let bits = 0;
   for (let i = 0, k = 0; k < chars; i++) {
-    acc = ((acc << 8) | digest[i]!) & 0xfff;
+    acc = ((acc << 8) | digest.charCodeAt(i)) & 0xfff;
     for (bits += 8; bits >= 5 && k < chars; k++) {
       bits -= 5;
       if (ALPHABET.charCodeAt((acc >>> bits) & 31) !== name.charCodeAt(offset + k)) return false;

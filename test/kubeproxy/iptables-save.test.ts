@@ -119,7 +119,7 @@ test('chain lines: printable ASCII read in place, others by the pattern; chunks 
   ];
   for (const size of [1, 5, text.length]) {
     const chains: unknown[] = [];
-    const parser = new IptablesSaveParser(() => {}, { onChain: (c) => chains.push({ ...c }) });
+    const parser = new IptablesSaveParser({ rule: () => {}, chain: (c) => chains.push({ ...c }) });
     for (let i = 0; i < text.length; i += size) parser.write(text.subarray(i, i + size));
     assert.deepEqual(parser.end().problems, { bad_chain: 2 });
     assert.deepEqual(chains, want, `chunks of ${size}`);
@@ -147,7 +147,7 @@ test('any chunking, even inside a UTF-8 character, reads the same', () => {
   const whole = parseIptablesSave(text);
   for (let size = 1; size <= 9; size++) {
     const rules: Rule[] = [];
-    const parser = new IptablesSaveParser((r) => rules.push(copyRule(r)));
+    const parser = new IptablesSaveParser({ rule: (r) => rules.push(copyRule(r)) });
     for (let i = 0; i < text.length; i += size) parser.write(text.subarray(i, i + size));
     assert.deepEqual({ rules, summary: parser.end() }, { rules: whole.rules, summary: whole.summary }, `chunks of ${size}`);
   }
@@ -155,7 +155,7 @@ test('any chunking, even inside a UTF-8 character, reads the same', () => {
 
 test('skipTargets leaves those rules unparsed, but not one whose last " -j " is quoted', () => {
   const rules: Rule[] = [];
-  const parser = new IptablesSaveParser((r) => rules.push(copyRule(r)), { skipTargets: ['KUBE-MARK-MASQ'] });
+  const parser = new IptablesSaveParser({ rule: (r) => rules.push(copyRule(r)) }, { skipTargets: ['KUBE-MARK-MASQ'] });
   parser.write(table('nat', [
     '[0:0] -A KUBE-SEP-X -s 10.0.0.1/32 -j KUBE-MARK-MASQ',
     '[0:0] -A KUBE-SEP-X -m comment --comment "a -j b" -j KUBE-MARK-MASQ',
