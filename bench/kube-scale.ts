@@ -162,7 +162,8 @@ async function runDaemon(server: ChildProcess, port: number, dir: string): Promi
 }
 
 export async function kubeScaleBench(): Promise<Bench> {
-  const { selfSignedCert, tempDir, writeKubeconfig, writeServiceAccount } = await import('../test/kube/kubeconfig');
+  const { tempDir, writeKubeconfig, writeServiceAccount } = await import('../test/kube/kubeconfig');
+  const { selfSignedCert } = await import('../test/helpers/tls');
   const tmp = tempDir('fw-kube-bench-');
   const tls = selfSignedCert(tmp.dir);
   writeServiceAccount(tmp.dir, tls.cert);

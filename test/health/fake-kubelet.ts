@@ -1,12 +1,12 @@
 // A stand-in for kubelet's /metrics/probes: HTTPS with a self-signed certificate made by openssl at test time,
 // bearer-token checking (401 without the right token), and the exposition kubelet writes (prober_probe_total
 // and prober_probe_duration_seconds, see pkg/kubelet/prober/prober_manager.go).
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { selfSignedCert } from '../helpers/tls';
 
 export interface ProbeSeries {
   namespace: string;
@@ -19,15 +19,6 @@ export interface ProbeSeries {
 
 const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 const labelText = (labels: object) => Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${escape(String(v))}"`).join(',');
-
-/** A self-signed certificate for 127.0.0.1 (and its own CA: openssl req -x509 marks it CA:TRUE). */
-export function selfSignedCert(dir: string, cn = 'fake-kubelet'): { cert: string; key: string } {
-  const cert = path.join(dir, `${cn}.crt`);
-  const key = path.join(dir, `${cn}.key`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${cn}`, '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'pipe' });
-  return { cert, key };
-}
 
 export class FakeKubelet {
   /** the token requests must carry; '' accepts none */
@@ -45,9 +36,9 @@ export class FakeKubelet {
   /** On 127.0.0.1, or `host` (an address a daemon in the lab's node namespace reaches). */
   static async start(host = '127.0.0.1'): Promise<FakeKubelet> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-kubelet-'));
-    const { cert, key } = selfSignedCert(dir);
-    const server = https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) });
-    const kubelet = new FakeKubelet(server, dir, cert);
+    const { cert, key, certFile } = selfSignedCert(dir, 'fake-kubelet');
+    const server = https.createServer({ cert, key });
+    const kubelet = new FakeKubelet(server, dir, certFile);
     server.on('request', (req, res) => kubelet.answer(req.url ?? '', req.headers.authorization, res));
     await new Promise<void>((resolve) => server.listen(0, host, resolve));
     return kubelet;

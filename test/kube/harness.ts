@@ -4,7 +4,8 @@ import pino from 'pino';
 import { KubeSource, type KubeSourceOptions } from '../../src/kube/source';
 import { ServiceIndex, type ServicePortView } from '../../src/services/index';
 import { FakeApiServer, type FakeOptions } from './fake-apiserver';
-import { selfSignedCert, tempDir, TOKEN, writeKubeconfig } from './kubeconfig';
+import { selfSignedCert } from '../helpers/tls';
+import { tempDir, TOKEN, writeKubeconfig } from './kubeconfig';
 
 export const NODE = 'node-a';
 

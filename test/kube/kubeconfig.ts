@@ -1,7 +1,7 @@
 // What a client needs to reach the fake API server: a kubeconfig file, or an in-cluster ServiceAccount
-// directory, and for HTTPS a self-signed certificate for 127.0.0.1.
+// directory (for HTTPS: test/helpers/tls.ts).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -28,16 +28,6 @@ export function writeKubeconfig(dir: string, server: string, o: { token?: string
   };
   writeFileSync(file, JSON.stringify(config, null, 2));
   return file;
-}
-
-export function selfSignedCert(dir: string): { cert: Buffer; key: Buffer } {
-  const cert = path.join(dir, 'tls.crt');
-  const key = path.join(dir, 'tls.key');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
-  return { cert: readFileSync(cert), key: readFileSync(key) };
 }
 
 /** A ServiceAccount directory as kubelet mounts it: token and ca.crt. */
