@@ -68,7 +68,10 @@ describe('health-check failures in the lab, end to end', { skip: kernelSkip, tim
       return async () => {
         for (const u of undos) await u();
       };
-    }, (i) => i.verdict === 'none' && i.path !== undefined && (i.failedDependencies ?? []).includes('db'), 'an active probe incident with the payload');
+    }, {
+      all: (list) => list.some((i) => i.verdict === 'none' && i.path !== undefined && (i.failedDependencies ?? []).includes('db'))
+        && list.some((i) => i.sources.includes('kubelet') || i.sources.includes('event')),
+    }, 'an active probe incident with the payload, and kubelet\'s');
     assert.ok(found.every((i) => i.verdict === 'none'), `no network verdict without a network cause: ${JSON.stringify(found.map((i) => i.verdict))}`);
     const active = found.find((i) => i.path !== undefined)!;
     assert.match(active.msg, /no packet was lost on its path .*look at the application; its payload says db failed/);

@@ -117,8 +117,10 @@ for (const { mode, ruleDrops } of MODES) {
       const web = lab.service('shop/web');
       const undo = await lab.dropOnPath(0, 0.5);
       try {
-        for (let i = 0; i < 12; i++) await lab.httpGet(lab.client, web.clusterIP, web.port, '/health', 700);
-        await until(p, () => packets(lossOf(p, 'web')) >= 1, 'a drop on the endpoint path');
+        // 1.5 s each: a lost SYN is sent again after the initial RTO of 1 s
+        for (let i = 0; i < 12; i++) await lab.httpGet(lab.client, web.clusterIP, web.port, '/health', 1500);
+        const retransmitted = () => p.seen.flatMap((iv) => iv.retransmits).some((r) => r.service?.name === 'web');
+        await until(p, () => packets(lossOf(p, 'web')) >= 1 && retransmitted(), 'a drop on the endpoint path and a retransmission');
       } finally {
         await undo();
       }
