@@ -57,7 +57,7 @@ class DumpSink implements RuleSink {
 export async function readIptablesDump(backend: Backend, family: Family, builder: IptablesModelBuilder, opts: DumpOptions = {}): Promise<IptablesDump> {
   builder.family = family;
   const sink = new DumpSink(builder);
-  const parser = new IptablesSaveParser(sink, PARSE_DUMP);
+  const parser = new IptablesSaveParser(sink, { ...PARSE_DUMP, names: builder.names });
   const stderr = await stream([`${TOOL[family]}-${backend}-save`, '-c'], (c) => parser.write(c), opts);
   const summary = parser.end();
   warnings(stderr, summary);

@@ -1,6 +1,7 @@
-// One string per distinct name in a dump, looked up by its bytes. A 10,000-Service dump names each of its
-// 30,000 chains three to five times (declaration, rules, jumps): decoding each mention was 5 MB of strings
-// per read, and sharing them makes the model builder's map lookups pointer comparisons.
+// One string and one number per distinct name in a dump, looked up by its bytes. A 10,000-Service dump names each
+// of its 30,000 chains three to five times (declaration, rules, jumps): decoding each mention was 5 MB of strings
+// per read; sharing them, and numbering them, lets the model builder join chains in arrays, where string-keyed
+// maps were an eighth of the whole read.
 import { keepHiddenClass } from './hidden-classes';
 
 type Slice = (this: Buffer, s: number, e: number) => string;
@@ -20,26 +21,32 @@ function ascii(b: Buffer, s: number, e: number): string {
 }
 
 const HIGH_BITS = 0x80808080 | 0;
+// a slot: id + 1 (0: empty), hash, where the name's length and bytes are in the arena, unused
+const SLOT = 4;
+
+function mix(h: number, w: number): number {
+  h = Math.imul(h ^ w, 0x85ebca6b);
+  return h ^ (h >>> 13);
+}
 
 export class Interner {
-  private strings: (string | undefined)[] = new Array<string | undefined>(1024).fill(undefined);
-  private hashes = new Int32Array(1024);
-  /** where each string's bytes are in `arena`, four to a word */
-  private at = new Int32Array(1024);
-  // A hit is confirmed against the name's bytes kept here, a word at a time: comparing the string's characters
-  // one by one (charCodeAt against the buffer) cost four times the hash.
+  /** the number get() or idOf() gave last: names are numbered from 0 in the order they are first seen */
+  id = -1;
+  private slots = new Int32Array(1024 * SLOT);
+  private readonly names: string[] = [];
+  // A hit is confirmed against the name's length and bytes kept here, a word at a time: comparing the string's
+  // characters one by one (charCodeAt against the buffer) cost four times the hash.
   private arena = new Int32Array(8192);
   private used = 0;
-  /** the looked-up bytes as words, made while hashing */
+  /** the looked-up name's bytes as words, made while hashing */
   private words = new Int32Array(16);
-  private size = 0;
+  /** names that are not ASCII, which bytes alone cannot find (none of kube-proxy's) */
+  private readonly others = new Map<string, number>();
 
-  /** The string of b[s..e); the same string each time for ASCII bytes. */
+  /** The string of b[s..e): the same string, and number, each time. */
   get(b: Buffer, s: number, e: number): string {
     const n = e - s;
-    const count = (n + 3) >> 2;
-    if (count > this.words.length) this.words = new Int32Array(2 * count);
-    const words = this.words;
+    const words = this.room(n);
     let h = Math.imul(n, 0x9e3779b1);
     let high = 0;
     let i = s;
@@ -48,67 +55,119 @@ export class Interner {
       const w = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
       words[k++] = w;
       high |= w;
-      h = Math.imul(h ^ w, 0x85ebca6b);
-      h ^= h >>> 13;
+      h = mix(h, w);
     }
     if (i < e) {
       let w = 0;
       for (let shift = 0; i < e; i++, shift += 8) w |= b[i]! << shift;
       words[k] = w;
       high |= w;
-      h = Math.imul(h ^ w, 0xc2b2ae35);
+      h = mix(h, w);
     }
-    // only a string that is its bytes (ASCII) can be found again by its bytes
-    if ((high & HIGH_BITS) !== 0) return decode(b, s, e);
-    h ^= h >>> 16;
-    const { strings, hashes, at, arena } = this;
-    const mask = strings.length - 1;
-    let slot = h & mask;
-    for (let str = strings[slot]; str !== undefined; str = strings[(slot = (slot + 1) & mask)]) {
-      if (hashes[slot] !== h || str.length !== n) continue;
-      const from = at[slot]!;
-      let j = 0;
-      while (j < count && arena[from + j] === words[j]) j++;
-      if (j === count) return str;
-    }
-    const str = ascii(b, s, e);
-    strings[slot] = str;
-    hashes[slot] = h;
-    at[slot] = this.keep(count);
-    if (++this.size * 2 > strings.length) this.grow();
-    return str;
+    if ((high & HIGH_BITS) !== 0) return this.other(decode(b, s, e));
+    const slot = this.find(n, h);
+    return slot >= 0 ? this.names[(this.id = this.slots[slot]! - 1)]! : this.add(~slot, n, h, ascii(b, s, e));
   }
 
-  /** Copies the looked-up words into the arena; returns where. */
-  private keep(count: number): number {
-    if (this.used + count > this.arena.length) {
-      const bigger = new Int32Array(Math.max(2 * this.arena.length, this.used + count));
+  /** The number of `name`, a string from elsewhere (a copied rule): numbered as get() numbers its bytes. */
+  idOf(name: string): number {
+    const n = name.length;
+    const words = this.room(n);
+    let h = Math.imul(n, 0x9e3779b1);
+    let k = 0;
+    for (let i = 0; i < n; i += 4, k++) {
+      let w = 0;
+      for (let j = i, shift = 0; j < i + 4 && j < n; j++, shift += 8) {
+        const c = name.charCodeAt(j);
+        if (c > 127) {
+          this.other(name);
+          return this.id;
+        }
+        w |= c << shift;
+      }
+      words[k] = w;
+      h = mix(h, w);
+    }
+    const slot = this.find(n, h);
+    if (slot >= 0) this.id = this.slots[slot]! - 1;
+    else this.add(~slot, n, h, name);
+    return this.id;
+  }
+
+  /** The name numbered `id`. */
+  name(id: number): string | undefined {
+    return this.names[id];
+  }
+
+  private room(n: number): Int32Array {
+    if ((n + 3) >> 2 > this.words.length) this.words = new Int32Array(2 * ((n + 3) >> 2));
+    return this.words;
+  }
+
+  /** The slot holding the name in `words` (n bytes, hash h), or ~ the empty slot where it goes. */
+  private find(n: number, h: number): number {
+    const { slots, arena, words } = this;
+    const count = (n + 3) >> 2;
+    const wrap = slots.length - 1;
+    for (let slot = Math.imul(h, SLOT) & wrap; ; slot = (slot + SLOT) & wrap) {
+      if (slots[slot] === 0) return ~slot;
+      if (slots[slot + 1] !== h) continue;
+      const from = slots[slot + 2]!;
+      if (arena[from] !== n) continue;
+      let j = 0;
+      while (j < count && arena[from + 1 + j] === words[j]) j++;
+      if (j === count) return slot;
+    }
+  }
+
+  private add(slot: number, n: number, h: number, name: string): string {
+    this.id = this.names.length;
+    this.names.push(name);
+    const { slots } = this;
+    slots[slot] = this.id + 1;
+    slots[slot + 1] = h;
+    slots[slot + 2] = this.keep(n);
+    if (this.names.length * 2 * SLOT > slots.length) this.grow();
+    return name;
+  }
+
+  /** Copies the length and the looked-up words into the arena; returns where. */
+  private keep(n: number): number {
+    const count = (n + 3) >> 2;
+    if (this.used + 1 + count > this.arena.length) {
+      const bigger = new Int32Array(Math.max(2 * this.arena.length, this.used + 1 + count));
       bigger.set(this.arena.subarray(0, this.used));
       this.arena = bigger;
     }
     const { arena, words } = this;
     const from = this.used;
-    for (let j = 0; j < count; j++) arena[from + j] = words[j]!;
-    this.used += count;
+    arena[from] = n;
+    for (let j = 0; j < count; j++) arena[from + 1 + j] = words[j]!;
+    this.used += 1 + count;
     return from;
   }
 
   private grow(): void {
-    const { strings, hashes, at } = this;
-    const size = strings.length * 2;
-    this.strings = new Array<string | undefined>(size).fill(undefined);
-    this.hashes = new Int32Array(size);
-    this.at = new Int32Array(size);
-    const mask = size - 1;
-    for (let i = 0; i < strings.length; i++) {
-      const str = strings[i];
-      if (str === undefined) continue;
-      let slot = hashes[i]! & mask;
-      while (this.strings[slot] !== undefined) slot = (slot + 1) & mask;
-      this.strings[slot] = str;
-      this.hashes[slot] = hashes[i]!;
-      this.at[slot] = at[i]!;
+    const old = this.slots;
+    const slots = new Int32Array(old.length * 2);
+    const wrap = slots.length - 1;
+    for (let at = 0; at < old.length; at += SLOT) {
+      if (old[at] === 0) continue;
+      let slot = Math.imul(old[at + 1]!, SLOT) & wrap;
+      while (slots[slot] !== 0) slot = (slot + SLOT) & wrap;
+      for (let k = 0; k < SLOT; k++) slots[slot + k] = old[at + k]!;
     }
+    this.slots = slots;
+  }
+
+  /** A name that is not ASCII: numbered through a map. */
+  private other(name: string): string {
+    const id = this.others.get(name);
+    if (id !== undefined) return this.names[(this.id = id)]!;
+    this.id = this.names.length;
+    this.names.push(name);
+    this.others.set(name, this.id);
+    return name;
   }
 }
 

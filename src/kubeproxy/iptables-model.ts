@@ -7,6 +7,7 @@ import type { ParseSummary } from './iptables-save';
 import type { Rule } from './rule';
 import { destination, ModelSink, own, type DropKind, type DropRule, type Family, type RulesModel, type ServicePort } from './model';
 import { keepHiddenClass } from './hidden-classes';
+import { Interner } from './interner';
 
 const SUFFIX_KINDS: [suffix: string, kind: DropKind][] = [
   [' has no endpoints', 'reject_no_endpoints'],
@@ -69,24 +70,35 @@ interface Owner {
   confirmed: boolean;
 }
 
-// At 10,000 Services a dump has 20,000 SEP chains, and map operations were the model's main cost on a slow
-// node: each SEP costs one insert and one lookup, and the jumps of one SVC chain, which are consecutive,
-// share one owner lookup.
+/** list[id] = value, filling any gap before it: a far index would turn the array into a dictionary. */
+function put<T>(list: (T | undefined)[], id: number, value: T): void {
+  while (list.length < id) list.push(undefined);
+  list[id] = value;
+}
+
+// At 10,000 Services a dump has 20,000 SEP chains: each costs an insert and a lookup, and the jumps of one SVC
+// chain, which are consecutive, share one owner lookup. Chains are joined by their numbers in the name table the
+// parsers share with the builder, in arrays: string-keyed maps were an eighth of the whole read on a slow node.
 export class IptablesModelBuilder {
   /** the family of the rules fed next: ip6tables-save's dump after iptables-save's */
   family: Family = 'ipv4';
+  /** the parsers' name table: their rules' chainId and targetId are numbers in it (see dumps.ts) */
+  readonly names = new Interner();
   private readonly sink = new ModelSink();
   /** SEP chain → its DNAT destination */
-  private readonly seps = new Map<string, string>();
+  private readonly endpoints: (string | undefined)[] = [];
+  private seps = 0;
   /** SVC/SVL/EXT/FW chain → Service, from commented rules */
-  private readonly owners = new Map<string, Owner>();
-  /** jumps between one Service's chains (EXT → SVC, FW → EXT, …), which carry no comment */
-  private readonly links: [from: string, to: string][] = [];
-  /** SVC→SEP jumps seen before their SEP chain or their owner (iptables-save sorts chains, so rarely) */
-  private readonly pending: [sep: string, parent: string][] = [];
+  private readonly owners: (Owner | undefined)[] = [];
+  /** jumps between one Service's chains (EXT → SVC, FW → EXT, …), which carry no comment: from, to, … */
+  private readonly links: number[] = [];
+  /** SVC→SEP jumps seen before their SEP chain or their owner (iptables-save sorts chains, so rarely): sep, parent, … */
+  private readonly pending: number[] = [];
   private attached = 0;
-  private lastParent = '';
+  private lastParent = -1;
   private lastOwner: Owner | undefined;
+  private chainId = -1;
+  private targetId = -1;
 
   rule(r: Rule): void {
     const drop = r.target === 'DROP' || r.target === 'REJECT' || r.target === 'KUBE-MARK-DROP' ? classifyDrop(r, this.family) : null;
@@ -108,21 +120,37 @@ export class IptablesModelBuilder {
     }
   }
 
+  /** The rule's chain and target numbers: the parser's, or looked up (a copied rule, another table). */
+  private number(r: Rule): void {
+    if (r.names === this.names) {
+      this.chainId = r.chainId!;
+      this.targetId = r.targetId!;
+    } else {
+      this.chainId = this.names.idOf(r.chain);
+      this.targetId = r.target === undefined ? -1 : this.names.idOf(r.target);
+    }
+  }
+
   private nat(r: Rule): void {
     const { chain, comment, target } = r;
+    this.number(r);
     if (chain.startsWith('KUBE-SEP-')) {
-      if (target === 'DNAT' && r.toDestination !== undefined) this.seps.set(chain, r.toDestination);
+      if (target === 'DNAT' && r.toDestination !== undefined) {
+        if (this.endpoints[this.chainId] === undefined) this.seps++;
+        put(this.endpoints, this.chainId, r.toDestination);
+      }
     } else if (target?.startsWith('KUBE-SEP-')) {
-      let owner = chain === this.lastParent ? this.lastOwner : this.owners.get(chain);
+      const parent = this.chainId;
+      let owner = parent === this.lastParent ? this.lastOwner : this.owners[parent];
       const arrow = owner ? -1 : comment?.indexOf(' -> ') ?? -1;
-      if (arrow > 0) this.owners.set(chain, (owner = { service: this.sink.service(comment!.slice(0, arrow)), confirmed: false }));
-      this.lastParent = chain;
+      if (arrow > 0) put(this.owners, parent, (owner = { service: this.sink.service(comment!.slice(0, arrow)), confirmed: false }));
+      this.lastParent = parent;
       this.lastOwner = owner;
-      if (!owner || !this.attach(target, owner)) this.pending.push([target, chain]);
+      if (!owner || !this.attach(this.targetId, owner)) this.pending.push(this.targetId, parent);
     } else if ((chain === 'KUBE-SERVICES' || chain === 'KUBE-NODEPORTS') && comment) {
       this.entry(r, comment);
     } else if (isServiceChain(chain) && isServiceChain(target)) {
-      this.links.push([chain, target!]);
+      this.links.push(this.chainId, this.targetId);
     }
   }
 
@@ -131,13 +159,14 @@ export class IptablesModelBuilder {
    * name per parent chain is recomputed (it hashes Service, protocol and endpoint): that confirms the
    * parent's Service; hashing every SEP cost a sixth of the whole read and confirmed nothing more.
    */
-  private attach(sep: string, owner: Owner): boolean {
-    const endpoint = this.seps.get(sep);
+  private attach(sep: number, owner: Owner): boolean {
+    const endpoint = this.endpoints[sep];
     if (endpoint === undefined) return false;
     const s = owner.service;
     if (!owner.confirmed) {
-      owner.confirmed = isEndpointChain(sep, s.name, s.protocol, endpoint);
-      if (!owner.confirmed) this.sink.problem('endpoint_hash_mismatch', `${sep} is not ${s.name} ${s.protocol} ${endpoint}`);
+      const name = this.names.name(sep)!;
+      owner.confirmed = isEndpointChain(name, s.name, s.protocol, endpoint);
+      if (!owner.confirmed) this.sink.problem('endpoint_hash_mismatch', `${name} is not ${s.name} ${s.protocol} ${endpoint}`);
     }
     // a Service with both traffic policies jumps to its local endpoints from SVC and SVL
     if (!s.endpoints.includes(endpoint)) {
@@ -166,23 +195,27 @@ export class IptablesModelBuilder {
       s.port = Number(r.dport.value);
       addAddress(s, suffix === ' cluster IP' ? 'clusterIPs' : suffix === ' external IP' ? 'externalIPs' : 'loadBalancerIPs', r.destination.value);
     }
-    if (isServiceChain(r.target) && !this.owners.has(r.target!)) this.owners.set(r.target!, { service: s, confirmed: false });
+    if (isServiceChain(r.target) && this.owners[this.targetId] === undefined) put(this.owners, this.targetId, { service: s, confirmed: false });
   }
 
   /** The model, with the parsers' problems added to the model's own. */
   finish(...parsed: ParseSummary[]): RulesModel {
-    const { sink, owners } = this;
+    const { sink, owners, links, pending, names } = this;
     for (let pass = 0; pass < 3; pass++) {
-      for (const [from, to] of this.links) if (owners.has(from) && !owners.has(to)) owners.set(to, owners.get(from)!);
+      for (let i = 0; i < links.length; i += 2) {
+        const from = owners[links[i]!];
+        if (from && !owners[links[i + 1]!]) put(owners, links[i + 1]!, from);
+      }
     }
     let byHash: Map<string, Owner> | undefined;
-    for (const [sep, parent] of this.pending) {
-      const owner = owners.get(parent) ?? (byHash ??= this.hashIndex()).get(parent);
+    for (let i = 0; i < pending.length; i += 2) {
+      const [sep, parent] = [names.name(pending[i]!)!, names.name(pending[i + 1]!)!];
+      const owner = owners[pending[i + 1]!] ?? (byHash ??= this.hashIndex()).get(parent);
       if (!owner) sink.problem('unmapped_endpoint', `${sep} from ${parent}`);
-      else if (!this.attach(sep, owner)) sink.problem('missing_endpoint_chain', `${parent} jumps to ${sep}`);
+      else if (!this.attach(pending[i]!, owner)) sink.problem('missing_endpoint_chain', `${parent} jumps to ${sep}`);
     }
     // unreferenced SEP chains: large cluster mode deletes them only now and then
-    const stale = this.seps.size - this.attached;
+    const stale = this.seps - this.attached;
     if (stale > 0) for (let i = 0; i < stale; i++) sink.problem('stale_chain', `${stale} KUBE-SEP chains no rule jumps to`);
     for (const p of parsed) {
       for (const [kind, n] of Object.entries(p.problems)) {

@@ -42,6 +42,8 @@ export interface ParserOptions {
    * no string per chain (30,000 chains at 10,000 Services, each a hash-table lookup)
    */
   countChains?: readonly string[];
+  /** the name table the rules' chainId and targetId number in: shared, one name has one number in all its dumps */
+  names?: Interner;
 }
 
 // Matches whose options are skipped without a problem: kube-proxy's own and what other tools commonly add.
@@ -120,15 +122,17 @@ export class IptablesSaveParser {
   private readonly prefixes: Buffer[];
   private readonly counted: number[];
   private readonly words = new Words();
-  private readonly names = new Interner();
+  private readonly names: Interner;
   private readonly count = { packets: 0, bytes: 0 };
-  private readonly rule = new ReusedRule();
+  private readonly rule: ReusedRule;
   private readonly chain: ChainDecl = { table: '', chain: '', policy: '', packets: 0, bytes: 0 };
 
   constructor(
     private readonly sink: RuleSink,
     private readonly opts: ParserOptions = {},
   ) {
+    this.names = opts.names ?? new Interner();
+    this.rule = new ReusedRule(this.names);
     this.prefixes = (opts.countChains ?? []).map((p) => Buffer.from(p));
     this.counted = this.prefixes.map(() => 0);
   }
@@ -275,7 +279,7 @@ export class IptablesSaveParser {
     if (!w.next() || !(w.is('-A') || w.is('--append')) || !w.next() || w.quoted) {
       return this.problemAt(w.unbalanced ? 'unbalanced_quote' : 'bad_rule', b, s, e);
     }
-    const rule = this.rule.reset(this.table, w.name(this.names), count.packets, count.bytes);
+    const rule = this.rule.reset(this.table, w.name(this.names), this.names.id, count.packets, count.bytes);
     let kind = this.options(rule);
     if (kind === null) return rule;
     if (!KEPT_DESPITE.has(kind)) {
@@ -329,6 +333,7 @@ export class IptablesSaveParser {
         case O.Jump:
         case O.Goto:
           rule.target = w.name(names);
+          rule.targetId = names.id;
           rule.goto = opt === O.Goto;
           afterTarget = true;
           break;

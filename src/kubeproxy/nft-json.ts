@@ -85,7 +85,7 @@ export class NftModelBuilder {
   private rule(family: Family, chain: string, { verdict, dnat }: { verdict: string; dnat?: string }): void {
     const parsed = parseNftChainName(chain);
     if (parsed?.kind === 'endpoint' && dnat) {
-      addUnique(this.sink.service(parsed.servicePortName, parsed.protocol).endpoints, dnat);
+      addUnique(this.sink.service(parsed.servicePortName, parsed.protocol), 'endpoints', dnat);
     } else if (parsed?.kind === 'firewall' && verdict === 'drop') {
       this.firewallDrops.push([family, chain]);
     } else if (chain === 'cluster-ips-check' && (verdict === 'reject' || verdict === 'drop')) {
@@ -115,7 +115,7 @@ export class NftModelBuilder {
       if (ip === undefined) s.nodePort = Number(port);
       else {
         s.port = Number(port);
-        addUnique(this.clusterIPs.has(String(ip)) ? s.clusterIPs : lbs.has(d) ? s.loadBalancerIPs : s.externalIPs, String(ip));
+        addUnique(s, this.clusterIPs.has(String(ip)) ? 'clusterIPs' : lbs.has(d) ? 'loadBalancerIPs' : 'externalIPs', String(ip));
       }
       if (map === 'no-endpoint-services' || map === 'no-endpoint-nodeports') {
         const kind: DropKind = e.target === 'reject-chain' ? 'reject_no_endpoints' : 'drop_no_local_endpoints';

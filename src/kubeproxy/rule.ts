@@ -1,5 +1,6 @@
 // One iptables rule as the parser reads it, and problems counted by kind.
 import { keepHiddenClass } from './hidden-classes';
+import { Interner } from './interner';
 
 export interface Negatable {
   value: string;
@@ -36,6 +37,10 @@ export interface Rule {
   toDestination?: string;
   rejectWith?: string;
   setXmark?: string;
+  /** the chain's and the target's numbers in `names`, the parser's name table (-1: no target); not on copies */
+  chainId?: number;
+  targetId?: number;
+  names?: Interner;
 }
 
 export interface ChainDecl {
@@ -88,15 +93,21 @@ export class ReusedRule implements Rule {
   toDestination: string | undefined = undefined;
   rejectWith: string | undefined = undefined;
   setXmark: string | undefined = undefined;
+  chainId = -1;
+  targetId = -1;
   /** the parser's: `rule.source = fill(rule.spare.source, …)`, with named properties (keyed ones were megamorphic) */
   readonly spare = {
     source: negatable(), destination: negatable(), protocol: negatable(), inInterface: negatable(), outInterface: negatable(),
     sport: negatable(), dport: negatable(), ctstate: negatable(), mark: negatable(), srcType: negatable(), dstType: negatable(),
   };
 
-  reset(table: string, chain: string, packets: number, bytes: number): this {
+  constructor(readonly names: Interner) {}
+
+  reset(table: string, chain: string, chainId: number, packets: number, bytes: number): this {
     this.table = table;
     this.chain = chain;
+    this.chainId = chainId;
+    this.targetId = -1;
     this.packets = packets;
     this.bytes = bytes;
     this.source = this.destination = this.protocol = this.inInterface = this.outInterface = undefined;
@@ -108,13 +119,16 @@ export class ReusedRule implements Rule {
   }
 }
 
+// the parser's own: a copy is the rule as the dump says it
+const NOT_COPIED = new Set(['spare', 'chainId', 'targetId', 'names']);
+
 /** A plain copy that outlives the parser's next line. */
 export function copyRule(r: Rule): Rule {
   const copy: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(r)) {
-    if (v !== undefined && k !== 'spare') copy[k] = typeof v === 'object' ? { ...v } : v;
+    if (v !== undefined && !NOT_COPIED.has(k)) copy[k] = typeof v === 'object' ? { ...v } : v;
   }
   return copy as unknown as Rule;
 }
 
-keepHiddenClass(new ReusedRule());
+keepHiddenClass(new ReusedRule(new Interner()));

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
+import { digestByte, sha256 } from '../../src/kubeproxy/sha256';
 import {
-  base32Sha256, endpointChain, nftEndpointRest, nftHashAndTruncate, nftServiceRest, parseNftChainName,
+  base32Sha256, endpointChain, isEndpointChain, nftEndpointRest, nftHashAndTruncate, nftServiceRest, parseNftChainName,
   portProtoHash, serviceChain, splitServicePortName,
 } from '../../src/kubeproxy/hash';
 
@@ -57,4 +58,22 @@ test('splitServicePortName', () => {
   assert.deepEqual(splitServicePortName('ns1/svc1'), { namespace: 'ns1', name: 'svc1', portName: '' });
   assert.equal(splitServicePortName('nonsense'), null);
   assert.equal(splitServicePortName('/x'), null);
+});
+
+test('sha256 in place equals node\'s, for every padding length, split inputs and non-ASCII', () => {
+  const digest = () => Buffer.from(Array.from({ length: 32 }, (_, i) => digestByte(i)));
+  for (let n = 0; n <= 200; n++) {
+    const input = Array.from({ length: n }, (_, i) => String.fromCharCode(32 + ((i * 7 + n) % 95))).join('');
+    const want = createHash('sha256').update(input).digest();
+    sha256(input);
+    assert.deepEqual(digest(), want, `length ${n}`);
+    sha256(input.slice(0, n >> 2), input.slice(n >> 2, n >> 1), input.slice(n >> 1));
+    assert.deepEqual(digest(), want, `length ${n}, in three parts`);
+  }
+  for (const input of ['café', 'ns/☕:p', '\u{1F600}x', 'a\u0080']) {
+    sha256(input.slice(0, 2), input.slice(2));
+    assert.deepEqual(digest(), createHash('sha256').update(input).digest(), input);
+  }
+  assert.ok(isEndpointChain('KUBE-SEP-SXIVWICOYRO3J4NJ', 'ns1/svc1:p80', 'tcp', '10.180.0.1:80'));
+  assert.ok(!isEndpointChain('KUBE-SEP-SXIVWICOYRO3J4NK', 'ns1/svc1:p80', 'tcp', '10.180.0.1:80'));
 });
