@@ -125,6 +125,11 @@ export class IptablesSaveParser {
   private readonly names: Interner;
   private readonly count = { packets: 0, bytes: 0 };
   private readonly rule: ReusedRule;
+  /** the bytes of the last rule's chain */
+  private lastChain = Buffer.allocUnsafe(64);
+  private lastLength = -1;
+  /** by name number: whether a match is known (1), one with ports (2), or not (3); 0 not yet looked at */
+  private matches = new Uint8Array(64);
   private readonly chain: ChainDecl = { table: '', chain: '', policy: '', packets: 0, bytes: 0 };
 
   constructor(
@@ -279,7 +284,7 @@ export class IptablesSaveParser {
     if (!w.next() || !(w.is('-A') || w.is('--append')) || !w.next() || w.quoted) {
       return this.problemAt(w.unbalanced ? 'unbalanced_quote' : 'bad_rule', b, s, e);
     }
-    const rule = this.rule.reset(this.table, w.name(this.names), this.names.id, count.packets, count.bytes);
+    const rule = this.chainOf(w, b);
     let kind = this.options(rule);
     if (kind === null) return rule;
     if (!KEPT_DESPITE.has(kind)) {
@@ -290,11 +295,35 @@ export class IptablesSaveParser {
     return KEPT_DESPITE.has(kind) ? rule : null;
   }
 
+  /** What the match `name` (numbered `id`) is: 1 known, 2 known with ports, 3 unknown; looked up once per name. */
+  private matchKind(name: string, id: number): number {
+    if (id >= this.matches.length) {
+      const bigger = new Uint8Array(Math.max(2 * this.matches.length, id + 1));
+      bigger.set(this.matches);
+      this.matches = bigger;
+    }
+    return (this.matches[id] ||= PORT_MATCHES.has(name) ? 2 : KNOWN_MATCHES.has(name) ? 1 : 3);
+  }
+
+  /** The rule, reset for the chain word: the last rule's chain when the bytes are the same (a chain's rules are consecutive). */
+  private chainOf(w: Words, b: Buffer): ReusedRule {
+    const { rule, count } = this;
+    const n = w.end - w.start;
+    let same = n === this.lastLength;
+    for (let i = 0; same && i < n; i++) same = this.lastChain[i] === b[w.start + i];
+    if (same) return rule.reset(this.table!, rule.chain, rule.chainId, count.packets, count.bytes);
+    if (n > this.lastChain.length) this.lastChain = Buffer.allocUnsafe(2 * n);
+    for (let i = 0; i < n; i++) this.lastChain[i] = b[w.start + i]!;
+    this.lastLength = n;
+    return rule.reset(this.table!, w.name(this.names), this.names.id, count.packets, count.bytes);
+  }
+
   /** Fills `rule` from the rest of the line; returns a problem kind or null. Options it does not use are skipped. */
   private options(rule: ReusedRule): string | null {
     const w = this.words;
     let negated = false;
     let match = '';
+    let ports = 0;
     let afterTarget = false;
     let problem: string | null = null;
     while (w.next()) {
@@ -328,7 +357,8 @@ export class IptablesSaveParser {
         case O.OutInterface: rule.outInterface = fill(sp.outInterface, w.name(names), negated); break;
         case O.Match:
           match = w.name(names);
-          if (!KNOWN_MATCHES.has(match)) problem ??= 'unknown_match';
+          ports = this.matchKind(match, names.id);
+          if (ports === 3) problem ??= 'unknown_match';
           break;
         case O.Jump:
         case O.Goto:
@@ -337,8 +367,8 @@ export class IptablesSaveParser {
           rule.goto = opt === O.Goto;
           afterTarget = true;
           break;
-        case O.DPort: if (PORT_MATCHES.has(match)) rule.dport = fill(sp.dport, w.name(names), negated); break;
-        case O.SPort: if (PORT_MATCHES.has(match)) rule.sport = fill(sp.sport, w.name(names), negated); break;
+        case O.DPort: if (ports === 2) rule.dport = fill(sp.dport, w.name(names), negated); break;
+        case O.SPort: if (ports === 2) rule.sport = fill(sp.sport, w.name(names), negated); break;
         case O.Comment: rule.comment = w.value(); break;
         case O.CtState: rule.ctstate = fill(sp.ctstate, w.name(names), negated); break;
         case O.Probability: rule.probability = w.number(); break;
