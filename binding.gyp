@@ -30,8 +30,10 @@
         "native/src/conntrack_netlink.cc",
         "native/src/drop_tracer.cc",
         "native/src/errors.cc",
+        "native/src/iptables_legacy.cc",
         "native/src/kallsyms.cc",
-        "native/src/libbpf_log.cc"
+        "native/src/libbpf_log.cc",
+        "native/src/netns.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -194,6 +194,12 @@ export interface Addon {
   conntrackStats(netnsPath: string): Promise<ConntrackStats>;
   /** one ctnetlink dump, aggregated on a worker thread */
   conntrackAggregate(options: ConntrackAggregateOptions): Promise<ConntrackGroupColumns>;
+  /**
+   * iptables-legacy's tables (`tables`, or all the netns has when empty) straight from the kernel, printed as
+   * `iptables-save -c` prints them with the options the rules parser reads (kubeproxy/dumps.ts), handed to
+   * `onText` in slices of whole lines as they are printed; settles once the last slice is handed over
+   */
+  iptablesLegacySave(options: { netnsPath: string; family: 4 | 6; tables: string[] }, onText: (slice: Buffer) => void): Promise<void>;
   /** kernel addresses → 'symbol+0xoff' (null when unknown) by one pass over a kallsyms file */
   resolveKernelAddresses(path: string, addrs: bigint[]): Promise<(string | null)[]>;
 }

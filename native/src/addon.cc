@@ -5,6 +5,7 @@
 #include "conntrack.h"
 #include "conntrack_events.h"
 #include "drop_tracer.h"
+#include "iptables_legacy.h"
 #include "kallsyms.h"
 #include "libbpf_log.h"
 
@@ -19,7 +20,8 @@ class Addon : public Napi::Addon<Addon> {
                           InstanceMethod<&Addon::BtfEnumMethod>("btfEnum"),
                           InstanceMethod<&Addon::ResolveMethod>("resolveKernelAddresses"),
                           InstanceMethod<&Addon::ConntrackStatsMethod>("conntrackStats"),
-                          InstanceMethod<&Addon::ConntrackAggregateMethod>("conntrackAggregate")});
+                          InstanceMethod<&Addon::ConntrackAggregateMethod>("conntrackAggregate"),
+                          InstanceMethod<&Addon::IptablesLegacySaveMethod>("iptablesLegacySave")});
   }
 
  private:
@@ -27,6 +29,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value ResolveMethod(const Napi::CallbackInfo &info) { return ResolveKernelAddresses(info); }
   Napi::Value ConntrackStatsMethod(const Napi::CallbackInfo &info) { return ConntrackStats(info); }
   Napi::Value ConntrackAggregateMethod(const Napi::CallbackInfo &info) { return ConntrackAggregate(info); }
+  Napi::Value IptablesLegacySaveMethod(const Napi::CallbackInfo &info) { return IptablesLegacySave(info); }
 };
 
 }  // namespace flapwatch

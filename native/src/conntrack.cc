@@ -4,40 +4,14 @@
 
 #include "conntrack_netlink.h"
 #include "errors.h"
+#include "promise_worker.h"
 
 namespace flapwatch {
 namespace {
 
-// A promise settled by a worker: Run() works on plain data off the main thread, Result() makes the JS value.
-class PromiseWorker : public Napi::AsyncWorker {
- public:
-  explicit PromiseWorker(Napi::Env env)
-      : Napi::AsyncWorker(env, "flapwatch:conntrack"), deferred_(Napi::Promise::Deferred::New(env)) {}
-
-  Napi::Promise Start() {
-    Napi::Promise promise = deferred_.Promise();
-    Queue();
-    return promise;
-  }
-
- protected:
-  virtual bool Run(Failure &failure) = 0;
-  virtual Napi::Value Result(Napi::Env env) = 0;
-
- private:
-  void Execute() final {
-    if (!Run(failure_)) SetError(failure_.call);
-  }
-  void OnOK() final { deferred_.Resolve(Result(Env())); }
-  void OnError(const Napi::Error &) final { deferred_.Reject(MakeError(Env(), failure_).Value()); }
-
-  Napi::Promise::Deferred deferred_;
-  Failure failure_;
-};
-
 class StatsWorker : public PromiseWorker {
  public:
-  StatsWorker(Napi::Env env, std::string netns_path) : PromiseWorker(env), netns_path_(std::move(netns_path)) {}
+  StatsWorker(Napi::Env env, std::string netns_path) : PromiseWorker(env, "flapwatch:conntrack"), netns_path_(std::move(netns_path)) {}
 
  private:
   bool Run(Failure &failure) override { return ReadCtStats(netns_path_, stats_, failure); }
@@ -59,7 +33,7 @@ class StatsWorker : public PromiseWorker {
 
 class AggregateWorker : public PromiseWorker {
  public:
-  AggregateWorker(Napi::Env env, CtAggregateOptions options) : PromiseWorker(env), options_(std::move(options)) {}
+  AggregateWorker(Napi::Env env, CtAggregateOptions options) : PromiseWorker(env, "flapwatch:conntrack"), options_(std::move(options)) {}
 
  private:
   bool Run(Failure &failure) override { return AggregateCt(options_, aggregate_, failure); }

@@ -1,12 +1,10 @@
 #include "conntrack_netlink.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +14,8 @@
 #include <fstream>
 #include <map>
 
+#include "netns.h"
+
 namespace flapwatch {
 namespace {
 
@@ -23,51 +23,6 @@ namespace {
 constexpr size_t kRecvBytes = 64 * 1024;
 // Kernel-side queue: the default (~200 KiB) overflows on event bursts; forced where CAP_NET_ADMIN allows.
 constexpr int kRcvBufBytes = 1 << 20;
-
-// Moves the calling thread into a netns and always back: a pool thread left in another netns would put
-// every later socket made on it there.
-class NetnsScope {
- public:
-  NetnsScope(const std::string &path, Failure &failure) {
-    if (path.empty()) return;
-    self_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (self_ < 0) {
-      failure = {"open", errno, "/proc/thread-self/ns/net"};
-      return;
-    }
-    int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (target < 0) {
-      failure = {"open", errno, "no network namespace at " + path};
-      return;
-    }
-    if (setns(target, CLONE_NEWNET) == 0) {
-      entered_ = true;
-    } else {
-      int err = errno;
-      failure = {"setns", err,
-                 err == EINVAL  ? path + " is not a network namespace"
-                 : err == EPERM ? "entering " + path + " needs CAP_SYS_ADMIN"
-                                : "entering " + path};
-    }
-    close(target);
-  }
-
-  ~NetnsScope() {
-    if (entered_ && setns(self_, CLONE_NEWNET) != 0) {
-      // Cannot fail with the rights that let us in; going on would run later work in the wrong netns.
-      std::fprintf(stderr, "flapwatch: cannot return a thread to its own netns: %s\n", std::strerror(errno));
-      std::abort();
-    }
-    if (self_ >= 0) close(self_);
-  }
-
-  NetnsScope(const NetnsScope &) = delete;
-  NetnsScope &operator=(const NetnsScope &) = delete;
-
- private:
-  int self_ = -1;
-  bool entered_ = false;
-};
 
 // Attributes are read inline: libmnl's accessors are calls into a shared library, and a 250k-entry dump
 // makes tens of millions of them. (Its loop macros do not compile as C++ either.)

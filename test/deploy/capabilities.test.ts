@@ -37,6 +37,10 @@ function safeRead(file: string): string {
 const CONNTRACK = `require(${JSON.stringify(`${ROOT}/dist/src/kernel/conntrack.js`)}).readConntrackStats()
   .then((s) => console.log(JSON.stringify(s)), (e) => { console.error(e.code || e.message); process.exit(3); })`;
 
+// iptables-legacy's filter table, read from the kernel as the daemon reads it
+const LEGACY = `require(${JSON.stringify(`${ROOT}/dist/src/kubeproxy/dumps.js`)}).readLegacyFilter('ipv4')
+  .then((r) => console.log(r.fingerprint.length), (e) => { console.error(e.code, e.message); process.exit(3); })`;
+
 describe('the DaemonSet\'s capabilities, in a sandbox like its container', { skip }, () => {
   let lab: Lab;
   let victim: ChildProcess;
@@ -66,6 +70,8 @@ describe('the DaemonSet\'s capabilities, in a sandbox like its container', { ski
       assert.equal(r.code, 0, `${argv.join(' ')}: ${r.stderr}`);
     }
     assert.equal(runSandboxed(CAPS, [node, '-e', CONNTRACK]).code, 0, 'conntrack stats over ctnetlink');
+    const legacy = runSandboxed(CAPS, [node, '-e', LEGACY]);
+    assert.equal(legacy.code, 0, `iptables-legacy's tables from the kernel: ${legacy.stderr}`);
     assert.match(runSandboxed(CAPS, ['grep', '-m1', ' T nft_do_chain$', '/proc/kallsyms']).stdout, /^[0-9a-f]*[1-9a-f][0-9a-f]* T/, 'kallsyms shows addresses');
   });
 
@@ -130,12 +136,18 @@ describe('the DaemonSet\'s capabilities, in a sandbox like its container', { ski
       assert.equal(ct.code, 3);
       assert.match(ct.stderr, /EPERM/);
       assert.notEqual(runSandboxed(without('NET_ADMIN'), ['iptables-nft-save', '-t', 'filter']).code, 0);
+      const legacy = runSandboxed(without('NET_ADMIN'), [node, '-e', LEGACY]);
+      assert.equal(legacy.code, 3);
+      assert.match(legacy.stderr, /EPERM .*needs CAP_NET_ADMIN/);
     });
 
     test('NET_RAW: no legacy iptables rules', () => {
       const r = runSandboxed(without('NET_RAW'), ['iptables-legacy-save', '-t', 'filter']);
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /Permission denied/);
+      const legacy = runSandboxed(without('NET_RAW'), [node, '-e', LEGACY]);
+      assert.equal(legacy.code, 3);
+      assert.match(legacy.stderr, /EPERM .*needs CAP_NET_RAW/);
     });
 
     test('SYSLOG: kallsyms hides every address', () => {
