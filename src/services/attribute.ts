@@ -31,6 +31,11 @@ export interface IntervalEvidence {
    * not a rule's: conntrack (or another non-nft hook) refused the packet.
    */
   ruleLocation?: 'nft_do_chain' | 'nf_hook_slow';
+  /**
+   * the previous interval's witnesses: a drop freed after that interval's drain but before its reads had
+   * its stat and rule counter counted there; looked at only when this interval has none
+   */
+  before?: Pick<IntervalEvidence, 'conntrack' | 'rules'>;
 }
 
 export interface RuleRise {
@@ -73,7 +78,7 @@ export function attribute(
   return { service: null, direction: 'node' };
 }
 
-function rulesRose(ev: IntervalEvidence, kind: string, service?: string): RuleRise[] {
+function rulesRose(ev: Pick<IntervalEvidence, 'rules'>, kind: string, service?: string): RuleRise[] {
   return ev.rules.filter((r) => r.kind === kind && (service === undefined || r.service === service));
 }
 
@@ -88,9 +93,13 @@ function mechanism(d: DropObservation, a: Attribution, ev: IntervalEvidence): { 
 
   if (!d.ct.present) {
     // no entry: conntrack refused the packet (table full) or called it INVALID and a rule dropped it
-    const full = (ct.drop ?? 0) > 0;
-    const invalidRules = node ? rulesRose(ev, 'drop_invalid') : [];
-    const invalid = (ct.invalid ?? 0) > 0 || invalidRules.length > 0;
+    const witnesses = (w: Pick<IntervalEvidence, 'conntrack' | 'rules'>) => {
+      const rules = rulesRose(w, 'drop_invalid');
+      return { full: (w.conntrack.drop ?? 0) > 0, invalidRules: rules, invalid: (w.conntrack.invalid ?? 0) > 0 || rules.length > 0 };
+    };
+    let w = node ? witnesses({ conntrack: ct, rules: ev.rules }) : { full: false, invalidRules: [], invalid: false };
+    if (node && !w.full && !w.invalid && ev.before) w = witnesses(ev.before);
+    const { full, invalidRules, invalid } = w;
     const byLocation = node && ev.ruleLocation === 'nft_do_chain' && (fn === 'nf_hook_slow' || fn === 'nft_do_chain');
     if (byLocation && fn === 'nf_hook_slow' && full) return { mechanisms: ['conntrack-table-full'], detail: 'conntrack table full (stat drop rose; dropped at the conntrack hook, not by a rule)' };
     if (byLocation && fn === 'nft_do_chain') {

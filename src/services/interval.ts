@@ -60,6 +60,8 @@ export class NodeIntervals {
   private pendingDrops: DropObservation[] = [];
   private pendingRetransmits: RetransmitObservation[] = [];
   private last: number;
+  /** this interval's witnesses, for the next one's drops (IntervalEvidence.before) */
+  private before?: IntervalEvidence['before'];
   private readonly periodic: Periodic | undefined;
   private running: Promise<void> = Promise.resolve();
 
@@ -98,19 +100,20 @@ export class NodeIntervals {
   }
 
   private async collectOnce(): Promise<void> {
-    const [, conntrack, rulesReading] = await Promise.all([
-      this.opts.drops.drain(),
-      this.opts.conntrack?.read(),
-      this.opts.rules?.read(),
-    ]);
+    // Drops first, then their witnesses: a drop's stat and rule counter rise before it is freed, so every drop
+    // drained has them in the reads that follow. Read side by side, a drop between the stat read and the drain
+    // came without its witness (which went to the next interval) and could not be told from table-full.
+    await this.opts.drops.drain();
+    const [conntrack, rulesReading] = await Promise.all([this.opts.conntrack?.read(), this.opts.rules?.read()]);
     const end = this.now();
     const drops = this.pendingDrops;
     const retransmits = this.pendingRetransmits;
     this.pendingDrops = [];
     this.pendingRetransmits = [];
     const rules = rulesReading?.rises ?? [];
-    const evidence: IntervalEvidence = { netns: this.netns, conntrack: {}, rules, ...ruleLocation(rulesReading) };
+    const evidence: IntervalEvidence = { netns: this.netns, conntrack: {}, rules, ...ruleLocation(rulesReading), ...(this.before && { before: this.before }) };
     for (const k of CT_WITNESSES) if (conntrack?.deltas[k] !== undefined) evidence.conntrack[k] = conntrack.deltas[k];
+    this.before = { conntrack: evidence.conntrack, rules };
     const { index } = this.opts;
     const interval: NodeInterval = {
       start: this.last,

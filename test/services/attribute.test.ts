@@ -78,6 +78,17 @@ test('without a conntrack entry the stat deltas tell table full from INVALID, an
   assert.deepEqual(attributeDrop(index(), drop({ ...toVip('10.96.0.20', 5432) }), ev()).mechanisms, ['conntrack-invalid', 'netfilter-drop']);
 });
 
+test('a drop freed just after the drain: its witnesses were read in the interval before, and are used only when this one has none', () => {
+  const d = drop({ ...toVip('10.96.0.20', 5432), location: 'nf_hook_slow+0x8f' });
+  const invalidBefore = { conntrack: { invalid: 1 }, rules: [{ kind: 'drop_invalid', table: 'filter', chain: 'KUBE-FORWARD', packets: 1 }] };
+  assert.deepEqual(attributeDrop(index(), d, ev({ before: invalidBefore })).mechanisms, ['conntrack-invalid']);
+  assert.deepEqual(attributeDrop(index(), d, ev({ before: { conntrack: { drop: 3 }, rules: [] } })).mechanisms, ['conntrack-table-full']);
+  // this interval's own witness wins over the one before
+  assert.deepEqual(attributeDrop(index(), d, ev({ conntrack: { drop: 2 }, before: invalidBefore })).mechanisms, ['conntrack-table-full']);
+  // and the node's witnesses, before or not, say nothing of another netns
+  assert.deepEqual(attributeDrop(index(), { ...d, netns: 123 }, ev({ before: invalidBefore })).mechanisms, ['conntrack-table-full', 'conntrack-invalid']);
+});
+
 test('with nft-based rules the location tells the conntrack hook from a rule, even when both stats rose', () => {
   const nft = { ruleLocation: 'nft_do_chain' as const, conntrack: { drop: 1, invalid: 1 } };
   const atHook = drop({ ...toVip('10.96.0.20', 5432), location: 'nf_hook_slow+0x8f' });

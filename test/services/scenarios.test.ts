@@ -153,25 +153,33 @@ for (const { mode, ruleDrops } of MODES) {
     });
 
     test('a TCP packet of no connection crosses FORWARD: conntrack-invalid where kube-proxy drops it', async () => {
+      // An interval whose stat drop rose too (the table-full test's last refusals, now and then) may not tell the
+      // two apart and say both; the retransmitted segment is dropped again in later, quiet intervals.
+      const quiet = (iv: NodeInterval) => (iv.conntrack?.deltas.drop ?? 0) === 0;
+      const invalidDrops = (inQuiet: boolean) => p.seen.filter((iv) => quiet(iv) === inQuiet).flatMap((iv) => iv.drops)
+        .filter((d) => d.loss && d.service?.name === 'web' && d.tuple.daddr === lab.podIp(1));
       await sysctlSet(lab.node, 'net.netfilter.nf_conntrack_tcp_loose', 0); // else conntrack adopts a mid-stream packet
       const conn = await heldConnection(lab, lab.podIp(1), lab.podPort);
       try {
         await nsRun(lab.node, 'conntrack', ['-F']); // the node forgets the connection
         await p.intervals.collect();
         conn.send();
-        if (ruleDrops) await until(p, () => packets(lossOf(p, 'web')) >= 1, 'the INVALID packet dropped');
+        if (ruleDrops) await until(p, () => packets(invalidDrops(true)) >= 1, 'the INVALID packet dropped in an interval without table-full drops');
         else await until(p, () => p.seen.some((iv) => (iv.conntrack?.deltas.invalid ?? 0) > 0), 'conntrack to call it INVALID');
       } finally {
         conn.close();
         await sysctlSet(lab.node, 'net.netfilter.nf_conntrack_tcp_loose', 1);
       }
-      const drops = lossOf(p, 'web').filter((d) => d.tuple.daddr === lab.podIp(1));
+      const drops = invalidDrops(true);
+      const witnessedBoth = invalidDrops(false);
       if (!ruleDrops) {
-        assert.deepEqual(drops, [], 'nftables mode installs no INVALID drop: the packet goes through');
+        assert.deepEqual([...drops, ...witnessedBoth], [], 'nftables mode installs no INVALID drop: the packet goes through');
         return;
       }
       assert.deepEqual([...new Set(drops.map((d) => `${d.direction} ${d.mechanisms.join('+')}`))], ['to_service conntrack-invalid']);
-      assert.ok(drops.every((d) => !d.ct.present));
+      // with nft-based rules the drop's location still tells (nft_do_chain: a rule); legacy's cannot
+      assert.ok(witnessedBoth.every((d) => ['conntrack-invalid', 'conntrack-table-full+conntrack-invalid'].includes(d.mechanisms.join('+'))), JSON.stringify(witnessedBoth[0]));
+      assert.ok([...drops, ...witnessedBoth].every((d) => !d.ct.present));
       assert.ok(p.seen.flatMap((iv) => iv.rules).some((r) => r.kind === 'drop_invalid'), 'KUBE-FORWARD\'s INVALID DROP counted');
     });
 
