@@ -3,6 +3,7 @@
 // glibc's headers before the kernel's: linux/libc-compat.h then leaves out what netinet/in.h defined
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,13 +27,45 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <functional>
+#include <new>
+#include <string>
 #include <string_view>
+#include <vector>
 
+#include "errors.h"
 #include "netns.h"
 
 namespace flapwatch {
 namespace {
+
+// Memory straight from mmap, returned by munmap: a 10,000-Service nat table is a 31 MB blob, and glibc keeps
+// freed blocks that large in its heap (its mmap threshold rises with each one freed), so the daemon's RSS
+// would stay that much higher after its first full read.
+template <typename T>
+struct Mapped {
+  using value_type = T;
+  Mapped() = default;
+  template <typename U>
+  Mapped(const Mapped<U> &) {}
+  T *allocate(size_t n) {
+    void *p = mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return static_cast<T *>(p);
+  }
+  void deallocate(T *p, size_t n) { munmap(p, n * sizeof(T)); }
+  template <typename U>
+  bool operator==(const Mapped<U> &) const { return true; }
+  template <typename U>
+  bool operator!=(const Mapped<U> &) const { return false; }
+};
+
+
+struct LegacySaveOptions {
+  std::string netns_path;           // '' = the calling thread's own
+  int family = 4;                   // 4: ip_tables, 6: ip6_tables
+  std::vector<std::string> tables;  // empty: every table the netns has
+};
+
 
 // what one read of a child's pipe hands over; the parser takes slices of this size either way
 constexpr size_t kChunk = 64 * 1024;
@@ -86,12 +119,15 @@ void Ports(std::string &out, const char *opt, const uint16_t p[2], bool inverted
   }
 }
 
-void Flags(std::string &out, uint32_t mask, const char *const *names, size_t count) {
+using Named = std::pair<uint32_t, const char *>;
+
+// The names of the bits set in `mask`, comma-joined in the table's order.
+void Joined(std::string &out, uint32_t mask, const Named *names, size_t count) {
   bool first = true;
   for (size_t i = 0; i < count; i++) {
-    if (!(mask & (1u << i))) continue;
+    if (!(mask & names[i].first)) continue;
     if (!first) out += ',';
-    out += names[i];
+    out += names[i].second;
     first = false;
   }
 }
@@ -101,7 +137,7 @@ void CtState(std::string &out, uint16_t flags, uint16_t invert, uint16_t state) 
   if (!(flags & XT_CONNTRACK_STATE)) return;
   Opt(out, invert & XT_CONNTRACK_STATE, flags & XT_CONNTRACK_STATE_ALIAS ? "--state" : "--ctstate");
   // iptables' order
-  const std::pair<uint16_t, const char *> names[] = {
+  static const Named names[] = {
       {XT_CONNTRACK_STATE_INVALID, "INVALID"},
       {XT_CONNTRACK_STATE_BIT(IP_CT_NEW), "NEW"},
       {XT_CONNTRACK_STATE_BIT(IP_CT_RELATED), "RELATED"},
@@ -109,27 +145,25 @@ void CtState(std::string &out, uint16_t flags, uint16_t invert, uint16_t state) 
       {XT_CONNTRACK_STATE_UNTRACKED, "UNTRACKED"},
       {XT_CONNTRACK_STATE_SNAT, "SNAT"},
       {XT_CONNTRACK_STATE_DNAT, "DNAT"}};
-  bool first = true;
-  for (const auto &[bit, name] : names) {
-    if (!(state & bit)) continue;
-    if (!first) out += ',';
-    out += name;
-    first = false;
-  }
+  Joined(out, state, names, sizeof(names) / sizeof(names[0]));
 }
 
-const char *const kAddrTypes[] = {"UNSPEC", "UNICAST", "LOCAL",       "BROADCAST", "ANYCAST", "MULTICAST",
-                                  "BLACKHOLE", "UNREACHABLE", "PROHIBIT", "THROW",  "NAT",     "XRESOLVE"};
+const Named kAddrTypes[] = {{XT_ADDRTYPE_UNSPEC, "UNSPEC"},       {XT_ADDRTYPE_UNICAST, "UNICAST"},
+                            {XT_ADDRTYPE_LOCAL, "LOCAL"},         {XT_ADDRTYPE_BROADCAST, "BROADCAST"},
+                            {XT_ADDRTYPE_ANYCAST, "ANYCAST"},     {XT_ADDRTYPE_MULTICAST, "MULTICAST"},
+                            {XT_ADDRTYPE_BLACKHOLE, "BLACKHOLE"}, {XT_ADDRTYPE_UNREACHABLE, "UNREACHABLE"},
+                            {XT_ADDRTYPE_PROHIBIT, "PROHIBIT"},   {XT_ADDRTYPE_THROW, "THROW"},
+                            {XT_ADDRTYPE_NAT, "NAT"},             {XT_ADDRTYPE_XRESOLVE, "XRESOLVE"}};
 
 void AddrType(std::string &out, uint16_t src, bool src_inv, uint16_t dst, bool dst_inv, uint32_t flags) {
   const size_t n = sizeof(kAddrTypes) / sizeof(kAddrTypes[0]);
   if (src) {
     Opt(out, src_inv, "--src-type");
-    Flags(out, src, kAddrTypes, n);
+    Joined(out, src, kAddrTypes, n);
   }
   if (dst) {
     Opt(out, dst_inv, "--dst-type");
-    Flags(out, dst, kAddrTypes, n);
+    Joined(out, dst, kAddrTypes, n);
   }
   if (flags & XT_ADDRTYPE_LIMIT_IFACE_IN) out += " --limit-iface-in";
   if (flags & XT_ADDRTYPE_LIMIT_IFACE_OUT) out += " --limit-iface-out";
@@ -172,12 +206,11 @@ void Match(std::string &out, const xt_entry_match &m) {
       if (s->flags & XT_SCTP_DEST_PORTS) Ports(out, "--dport", s->dpts, s->invflags & XT_SCTP_DEST_PORTS);
     } else understood = false;
   } else if (name == "conntrack") {
-    if (rev == 1 && ct) {
-      CtState(out, ct->match_flags, ct->invert_flags, ct->state_mask);
-    } else if ((rev == 2 || rev == 3) && As<xt_conntrack_mtinfo2>(d, len)) {
-      auto *c = As<xt_conntrack_mtinfo2>(d, len);  // 3 only adds port ranges after 2's fields
-      CtState(out, c->match_flags, c->invert_flags, c->state_mask);
-    } else understood = false;
+    // 3 only adds port ranges after 2's fields
+    auto *c = rev == 2 || rev == 3 ? As<xt_conntrack_mtinfo2>(d, len) : nullptr;
+    if (rev == 1 && ct) CtState(out, ct->match_flags, ct->invert_flags, ct->state_mask);
+    else if (c) CtState(out, c->match_flags, c->invert_flags, c->state_mask);
+    else understood = false;
   } else if (name == "statistic") {
     if (auto *s = As<xt_statistic_info>(d, len)) {
       bool inv = s->flags & XT_STATISTIC_INVERT;
@@ -198,8 +231,7 @@ void Match(std::string &out, const xt_entry_match &m) {
       }
     } else understood = false;
   } else if (name == "mark") {
-    if (rev == 1 && As<xt_mark_mtinfo1>(d, len)) {
-      auto *k = As<xt_mark_mtinfo1>(d, len);
+    if (auto *k = rev == 1 ? As<xt_mark_mtinfo1>(d, len) : nullptr) {
       Opt(out, k->invert, "--mark");
       Hex(out, k->mark);
       if (k->mask != 0xffffffff) {
@@ -208,13 +240,11 @@ void Match(std::string &out, const xt_entry_match &m) {
       }
     } else understood = false;
   } else if (name == "addrtype") {
-    if (rev == 1 && As<xt_addrtype_info_v1>(d, len)) {
-      auto *a = As<xt_addrtype_info_v1>(d, len);
-      AddrType(out, a->source, a->flags & XT_ADDRTYPE_INVERT_SOURCE, a->dest, a->flags & XT_ADDRTYPE_INVERT_DEST, a->flags);
-    } else if (rev == 0 && As<xt_addrtype_info>(d, len)) {
-      auto *a = As<xt_addrtype_info>(d, len);
-      AddrType(out, a->source, a->invert_source, a->dest, a->invert_dest, 0);
-    } else understood = false;
+    auto *v1 = rev == 1 ? As<xt_addrtype_info_v1>(d, len) : nullptr;
+    auto *v0 = rev == 0 ? As<xt_addrtype_info>(d, len) : nullptr;
+    if (v1) AddrType(out, v1->source, v1->flags & XT_ADDRTYPE_INVERT_SOURCE, v1->dest, v1->flags & XT_ADDRTYPE_INVERT_DEST, v1->flags);
+    else if (v0) AddrType(out, v0->source, v0->invert_source, v0->dest, v0->invert_dest, 0);
+    else understood = false;
   } else if (name == "nfacct") {
     if (auto *n = As<xt_nfacct_match_info>(d, len)) {
       out += " --nfacct-name ";
@@ -222,6 +252,36 @@ void Match(std::string &out, const xt_entry_match &m) {
     } else understood = false;
   }
   if (!understood) out += " [unsupported revision]";
+}
+
+// Both families' interfaces and protocols are printed alike. The name as given, `+` of a wildcard included.
+void Interface(std::string &out, const char *opt, const char *name, bool inv) {
+  std::string_view n = Name(name, IFNAMSIZ);
+  if (n.empty()) return;
+  Opt(out, inv, opt);
+  out += n;
+}
+
+template <typename IP>
+void Interfaces(std::string &out, const IP &ip, bool in_inv, bool out_inv) {
+  Interface(out, "-i", ip.iniface, in_inv);
+  Interface(out, "-o", ip.outiface, out_inv);
+}
+
+void Protocol(std::string &out, unsigned proto, bool inv) {
+  if (proto == 0) return;
+  Opt(out, inv, "-p");
+  switch (proto) {
+    case IPPROTO_TCP: out += "tcp"; break;
+    case IPPROTO_UDP: out += "udp"; break;
+    case IPPROTO_SCTP: out += "sctp"; break;
+    case IPPROTO_UDPLITE: out += "udplite"; break;
+    case IPPROTO_ICMP: out += "icmp"; break;
+    case IPPROTO_ICMPV6: out += "ipv6-icmp"; break;
+    case IPPROTO_ESP: out += "esp"; break;
+    case IPPROTO_AH: out += "ah"; break;
+    default: U(out, proto);
+  }
 }
 
 // The address families' differences: entry layout, addresses, and the names of REJECT's replies.
@@ -293,36 +353,6 @@ struct V4 {
     range.max_proto = c->range[0].max;
     return true;
   }
-
-  template <typename IP>
-  static void Interfaces(std::string &out, const IP &ip, bool in_inv, bool out_inv) {
-    Interface(out, "-i", ip.iniface, in_inv);
-    Interface(out, "-o", ip.outiface, out_inv);
-  }
-
-  // the name as given, `+` of a wildcard included
-  static void Interface(std::string &out, const char *opt, const char *name, bool inv) {
-    std::string_view n = Name(name, IFNAMSIZ);
-    if (n.empty()) return;
-    Opt(out, inv, opt);
-    out += n;
-  }
-
-  static void Protocol(std::string &out, unsigned proto, bool inv) {
-    if (proto == 0) return;
-    Opt(out, inv, "-p");
-    switch (proto) {
-      case IPPROTO_TCP: out += "tcp"; break;
-      case IPPROTO_UDP: out += "udp"; break;
-      case IPPROTO_SCTP: out += "sctp"; break;
-      case IPPROTO_UDPLITE: out += "udplite"; break;
-      case IPPROTO_ICMP: out += "icmp"; break;
-      case IPPROTO_ICMPV6: out += "ipv6-icmp"; break;
-      case IPPROTO_ESP: out += "esp"; break;
-      case IPPROTO_AH: out += "ah"; break;
-      default: U(out, proto);
-    }
-  }
 };
 
 struct V6 {
@@ -365,8 +395,8 @@ struct V6 {
     const ip6t_ip6 &ip = e.ipv6;
     Address(out, "-s", ip.src, ip.smsk, ip.invflags & IP6T_INV_SRCIP);
     Address(out, "-d", ip.dst, ip.dmsk, ip.invflags & IP6T_INV_DSTIP);
-    V4::Interfaces(out, ip, ip.invflags & IP6T_INV_VIA_IN, ip.invflags & IP6T_INV_VIA_OUT);
-    if (ip.flags & IP6T_F_PROTO) V4::Protocol(out, ip.proto, ip.invflags & IP6T_INV_PROTO);
+    Interfaces(out, ip, ip.invflags & IP6T_INV_VIA_IN, ip.invflags & IP6T_INV_VIA_OUT);
+    if (ip.flags & IP6T_F_PROTO) Protocol(out, ip.proto, ip.invflags & IP6T_INV_PROTO);
   }
 
   static const char *Reject(const unsigned char *d, size_t len) {
@@ -446,7 +476,8 @@ class Table {
 
   // Chains in the blob's order (built-in ones first, as the kernel lays them out), not iptables-save's
   // by name: the parser needs no order, and sorting 30,000 names cost a tenth of the read.
-  void Print(const std::string &name, std::string &out, const std::function<void()> &line_done) const {
+  template <typename LineDone>
+  void Print(const std::string &name, std::string &out, const LineDone &line_done) const {
     out += '*';
     out += name;
     out += '\n';
@@ -460,6 +491,7 @@ class Table {
       const Entry &policy = At(offsets_[c.end]);
       out += ' ';
       out += Verdict(policy);
+      out += ' ';
       Counters(out, policy);
       out += '\n';
     }
@@ -491,7 +523,7 @@ class Table {
   }
 
   static void Counters(std::string &out, const Entry &e) {
-    out += " [";
+    out += '[';
     U(out, e.counters.pcnt);
     out += ':';
     U(out, e.counters.bcnt);
@@ -512,11 +544,8 @@ class Table {
 
   void Rule(const Chain &chain, size_t i, std::string &out) const {
     const Entry &e = At(offsets_[i]);
-    out += '[';
-    U(out, e.counters.pcnt);
-    out += ':';
-    U(out, e.counters.bcnt);
-    out += "] -A ";
+    Counters(out, e);
+    out += " -A ";
     out += chain.name;
     F::Header(out, e);
     const char *base = reinterpret_cast<const char *>(&e);
@@ -559,8 +588,7 @@ class Table {
       else understood = F::Range(d, len, rev, range);
       if (understood) NatRange<F>(out, range);
     } else if (name == "MARK") {
-      if (rev == 2 && As<xt_mark_tginfo2>(d, len)) {
-        auto *k = As<xt_mark_tginfo2>(d, len);
+      if (auto *k = rev == 2 ? As<xt_mark_tginfo2>(d, len) : nullptr) {
         out += " --set-xmark ";
         Hex(out, k->mark);
         out += '/';
@@ -612,8 +640,11 @@ bool Fetch(int fd, const std::string &table, std::vector<char, Mapped<char>> &bl
   return false;
 }
 
-template <typename F>
-bool Save(const LegacySaveOptions &options, const TextSink &emit, Failure &failure) {
+// Prints the tables in iptables-save -c's format (the options the parser reads; others are left out, unknown
+// extensions printed by name), handing `emit` about 64 KiB at a time (lines whole). False with `failure` set if
+// the kernel refused.
+template <typename F, typename Emit>
+bool Save(const LegacySaveOptions &options, const Emit &emit, Failure &failure) {
   int fd = -1;
   std::vector<std::string> tables = options.tables;
   {
@@ -669,13 +700,11 @@ class SaveWorker : public Napi::AsyncProgressQueueWorker<char> {
 
  private:
   void Execute(const ExecutionProgress &progress) override {
-    if (!LegacySave(options_, [&](const char *data, size_t size) { progress.Send(data, size); }, failure_)) {
-      SetError(failure_.call);
-    }
+    auto send = [&](const char *data, size_t size) { progress.Send(data, size); };
+    bool ok = options_.family == 6 ? Save<V6>(options_, send, failure_) : Save<V4>(options_, send, failure_);
+    if (!ok) SetError(failure_.call);
   }
-  void OnProgress(const char *data, size_t size) override {
-    if (data) on_text_.Call({Napi::Buffer<char>::Copy(Env(), data, size)});
-  }
+  void OnProgress(const char *data, size_t size) override { on_text_.Call({Napi::Buffer<char>::Copy(Env(), data, size)}); }
   // called once every slice is handed over
   void OnOK() override { deferred_.Resolve(Env().Undefined()); }
   void OnError(const Napi::Error &) override { deferred_.Reject(MakeError(Env(), failure_).Value()); }
@@ -687,10 +716,6 @@ class SaveWorker : public Napi::AsyncProgressQueueWorker<char> {
 };
 
 }  // namespace
-
-bool LegacySave(const LegacySaveOptions &options, const TextSink &emit, Failure &failure) {
-  return options.family == 6 ? Save<V6>(options, emit, failure) : Save<V4>(options, emit, failure);
-}
 
 Napi::Value IptablesLegacySave(const Napi::CallbackInfo &info) {
   Napi::Object o = info[0].As<Napi::Object>();

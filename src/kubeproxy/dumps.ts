@@ -39,21 +39,21 @@ async function stream(argv: string[], write: (chunk: Buffer) => void, opts: Dump
 async function legacySave(family: Family, table: string | null, write: (chunk: Buffer) => void, opts: DumpOptions): Promise<string> {
   if (opts.legacyVia === 'iptables-save') return stream([`${TOOL[family]}-legacy-save`, '-c', ...(table ? ['-t', table] : [])], write, opts);
   const slices: Buffer[] = [];
-  let wake: (() => void) | undefined;
+  let wake = () => {};
   let done = false;
   const options = { netnsPath: opts.netns ? `/run/netns/${opts.netns}` : '', family: family === 'ipv4' ? 4 : 6, tables: table ? [table] : [] } as const;
   const read = addon().iptablesLegacySave(options, (slice) => {
     slices.push(slice);
-    wake?.();
+    wake();
   }).finally(() => {
     done = true;
-    wake?.();
+    wake();
   });
   read.catch(() => undefined); // rethrown below, once the slices before the failure are parsed
-  for (let next = 0; ;) {
-    if (next < slices.length) {
-      write(slices[next]!);
-      slices[next++] = EMPTY;
+  for (;;) {
+    const slice = slices.shift();
+    if (slice) {
+      write(slice);
       await new Promise(setImmediate);
     } else if (done) break;
     else await new Promise<void>((resolve) => (wake = resolve));
@@ -61,7 +61,6 @@ async function legacySave(family: Family, table: string | null, write: (chunk: B
   await read;
   return '';
 }
-const EMPTY = Buffer.alloc(0);
 
 /** iptables-nft-save warns on stderr too (legacy tables present, …): counted with the dump's own warnings. */
 function warnings(stderr: string, summary: ParseSummary): void {
