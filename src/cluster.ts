@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ClusterConfig } from './config';
 import type { ActiveProber } from './health/active';
 import type { KubeletProbeSource } from './health/kubelet';
+import { fromReadinessFlip, fromUnhealthyEvent } from './health/events';
 import { ListenOverflowReader } from './health/listen';
 import { podByAddress, probeLookup } from './health/pods';
 import type { KubeSource } from './kube/source';
@@ -42,7 +43,6 @@ export function clusterSources(o: ClusterSourcesOptions): ClusterSources {
   const probes = probeLookup(pods);
   const all: Source[] = [];
   if (kube) {
-    const { fromReadinessFlip, fromUnhealthyEvent } = require('./health/events') as typeof import('./health/events');
     kube.onUnhealthy((events) => health.emit(events.flatMap((e) => fromUnhealthyEvent(e, probes) ?? [])));
     kube.onReadiness((flips) => health.emit(flips.flatMap((f) => fromReadinessFlip(f, probes) ?? [])));
     all.push(kube);

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import type { Options } from 'yargs';
 import { DEFAULT_BENIGN_REASONS, normalizeReasonName } from './kernel/reasons';
+import { SERVICE_ACCOUNT_DIR } from './kube/access';
 import { LOG_LEVELS, type LogLevel } from './log';
 
 export class ConfigError extends Error {
@@ -53,7 +54,7 @@ export const clusterOptions = {
   },
   'serviceaccount-dir': {
     type: 'string',
-    default: '/var/run/secrets/kubernetes.io/serviceaccount',
+    default: SERVICE_ACCOUNT_DIR,
     describe: 'In a cluster: where the ServiceAccount token and CA are mounted (re-read, so rotated tokens work)',
   },
   'node-name': { type: 'string', default: '', describe: "This node's name (spec.nodeName of its pods); '' = the host name (the DaemonSet sets NODE_NAME)" },
@@ -62,8 +63,8 @@ export const clusterOptions = {
     default: '',
     describe: "kubelet's probe metrics; '' = https://<node-name>:10250/metrics/probes when the API is in use; 'none' turns them off",
   },
-  'kubelet-token': { type: 'string', default: '/var/run/secrets/kubernetes.io/serviceaccount/token', describe: "Bearer token file for kubelet (re-read at every poll); '' sends none" },
-  'kubelet-ca': { type: 'string', default: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt', describe: "CA bundle that signed kubelet's serving certificate" },
+  'kubelet-token': { type: 'string', describe: "Bearer token file for kubelet (re-read at every poll); '' sends none [default: token in --serviceaccount-dir]" },
+  'kubelet-ca': { type: 'string', describe: "CA bundle that signed kubelet's serving certificate [default: ca.crt in --serviceaccount-dir]" },
   'kubelet-insecure-tls': { type: 'boolean', default: false, describe: "Accept kubelet's self-signed serving certificate (as metrics-server's --kubelet-insecure-tls)" },
   'kubelet-interval': { type: 'number', default: 10, describe: 'Seconds between reads of kubelet probe metrics' },
   probe: { type: 'string', array: true, default: [] as string[], describe: 'A URL to probe actively, as a health check (repeatable); standalone or beside the annotated Services' },
@@ -173,7 +174,8 @@ function sourcesConfig(argv: Argv): SourcesConfig {
 
 function clusterConfig(argv: Argv, env: NodeJS.ProcessEnv): ClusterConfig {
   const kubeconfig = String(argv.kubeconfig ?? '');
-  const kubernetes = kubeconfig || env.KUBERNETES_SERVICE_HOST ? { kubeconfig, serviceAccountDir: String(argv['serviceaccount-dir']) } : null;
+  const serviceAccountDir = String(argv['serviceaccount-dir'] ?? SERVICE_ACCOUNT_DIR);
+  const kubernetes = kubeconfig || env.KUBERNETES_SERVICE_HOST ? { kubeconfig, serviceAccountDir } : null;
   const nodeName = String(argv['node-name'] ?? '') || hostname();
   const url = String(argv['kubelet-url'] ?? '');
   const kubeletUrl = url === 'none' ? '' : url || (kubernetes ? `https://${nodeName}:10250/metrics/probes` : '');
@@ -189,7 +191,7 @@ function clusterConfig(argv: Argv, env: NodeJS.ProcessEnv): ClusterConfig {
     nodeName,
     kubelet: kubeletUrl
       ? {
-        url: kubeletUrl, tokenFile: String(argv['kubelet-token']), caFile: String(argv['kubelet-ca']), insecure: Boolean(argv['kubelet-insecure-tls']),
+        url: kubeletUrl, tokenFile: String(argv['kubelet-token'] ?? `${serviceAccountDir}/token`), caFile: String(argv['kubelet-ca'] ?? `${serviceAccountDir}/ca.crt`), insecure: Boolean(argv['kubelet-insecure-tls']),
         intervalMs: num(argv, 'kubelet-interval', seconds, 'seconds above 0 and at most 86400') * 1000,
       }
       : null,

@@ -72,10 +72,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     correlator.addHealth(items);
     // a failure's window is complete once overflows are read past its end: read them then, not a scan later
     const failed = items.filter((i) => !i.ok);
-    if (cluster.listen && failed.length) {
-      const end = Math.max(...failed.map((i) => correlator.windowEnd(i)));
-      setTimeout(() => void cluster.listen?.scan(), Math.max(0, end - Date.now())).unref();
-    }
+    if (failed.length) cluster.listen?.scanBy(Math.max(...failed.map((i) => correlator.windowEnd(i))));
   });
   let overflows: ListenOverflowObservation[] = [];
   cluster.listen?.onObservations((items) => {

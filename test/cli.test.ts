@@ -31,6 +31,12 @@ test('in a cluster the API and kubelet are on by default; --probe URLs are valid
     if (inv?.command !== 'run') throw new Error('run expected');
     assert.deepEqual(inv.config.kubernetes, { kubeconfig: '', serviceAccountDir: '/var/run/secrets/kubernetes.io/serviceaccount' });
     assert.equal(inv.config.kubelet?.url, 'https://n1:10250/metrics/probes');
+    assert.deepEqual([inv.config.kubelet?.tokenFile, inv.config.kubelet?.caFile],
+      ['/var/run/secrets/kubernetes.io/serviceaccount/token', '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt']);
+    // kubelet's token and CA follow --serviceaccount-dir unless given
+    const moved = await parse(['run', '--serviceaccount-dir', '/sa', '--kubelet-ca', '/etc/kubelet-ca.crt']);
+    if (moved?.command !== 'run') throw new Error('run expected');
+    assert.deepEqual([moved.config.kubernetes?.serviceAccountDir, moved.config.kubelet?.tokenFile, moved.config.kubelet?.caFile], ['/sa', '/sa/token', '/etc/kubelet-ca.crt']);
     assert.deepEqual(inv.config.probes.map((p) => p.url), ['http://10.0.0.1/health', 'https://x:8443/ready']);
     const off = await parse(['run', '--kubelet-url', 'none']);
     if (off?.command !== 'run') throw new Error('run expected');

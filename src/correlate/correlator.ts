@@ -259,7 +259,7 @@ export class Correlator {
     const incident = [...this.recent].reverse().find((i) => sameIncident(i, obs) && !i.sources.includes(obs.source)
       && obs.at >= i.window.from && obs.at <= i.window.to + obs.lookbackMs);
     if (!incident) return false;
-    if (!incident.sources.includes(obs.source)) incident.sources.push(obs.source);
+    incident.sources.push(obs.source);
     this.failureListeners.emit([{ observation: obs, incident }]);
     return true;
   }

@@ -10,8 +10,9 @@ import { kubeletGet } from './kubelet-http';
 import { probeLookbackMs, type ProbeLookup } from './pods';
 import { Periodic } from '../observe/periodic';
 import { parsePromText } from './prom-text';
+import { SERVICE_ACCOUNT_DIR } from '../kube/access';
 
-export const DEFAULT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export const DEFAULT_TOKEN_FILE = `${SERVICE_ACCOUNT_DIR}/token`;
 const METRIC = 'prober_probe_total';
 const PROBE_TYPES = new Set<string>(['Readiness', 'Liveness', 'Startup']);
 

@@ -43,7 +43,7 @@ export interface KubeSourceOptions {
 
 const SOURCE = 'kubernetes';
 const CORE: ResourceName[] = ['services', 'endpointslices'];
-const STATE_SETTLE_MS = 500;
+export const STATE_SETTLE_MS = 500;
 
 const describe = (err: unknown) => (err instanceof Error ? err.message : String(err));
 

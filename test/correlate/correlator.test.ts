@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Correlator, type JudgedFailure } from '../../src/correlate/correlator';
 import type { Incident } from '../../src/correlate/incident';
-import type { HealthObservation, PodInfo } from '../../src/observe/types';
+import type { HealthObservation, ListenOverflowObservation, PodInfo } from '../../src/observe/types';
 import { ServiceIndex, type ServicePortView } from '../../src/services/index';
 import type { NodeInterval } from '../../src/services/interval';
 import { attributedDrop, attributedRetransmit } from '../fixtures/observations';
@@ -32,13 +32,13 @@ function setup(now = { t: 10_000 }) {
 
 const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], rules: [], ...over });
 
-/** Evidence in (4000, 5000], intervals up to 7000, then the failure at 5500 (window (2500, 6000]). */
-function judgeWith(c: Correlator, evidence: Partial<NodeInterval>, obs: Partial<HealthObservation> = {}, between?: () => void): void {
+/** Evidence in (4000, 5000] (and these overflows scanned at 4500), intervals up to 7000, then the failure at 5500 (window (2500, 6000]). */
+function judgeWith(c: Correlator, evidence: Partial<NodeInterval>, overflows?: ListenOverflowObservation[]): void {
   c.addInterval(interval(4000, evidence));
-  between?.();
+  if (overflows) c.addListenOverflows(overflows, 4500);
   c.addInterval(interval(5000));
   c.addInterval(interval(6000));
-  c.addHealth([failure(obs)]);
+  c.addHealth([failure()]);
 }
 
 function failure(over: Partial<HealthObservation> = {}): HealthObservation {
@@ -111,7 +111,7 @@ test('a timeout with drops on the way to the pod: the probe path\'s own drop', (
 test('listen overflows in the pod beat the client\'s SYN retransmissions', () => {
   const { c, incidents } = setup();
   const syn = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
-  judgeWith(c, { retransmits: [syn] }, {}, () => c.addListenOverflows([{ at: 4500, netns: 77, addrs: [WEB_POD], pod: { namespace: 'shop', name: 'web-1' }, listenOverflows: 5, listenDrops: 5 }], 4500));
+  judgeWith(c, { retransmits: [syn] }, [{ at: 4500, netns: 77, addrs: [WEB_POD], pod: { namespace: 'shop', name: 'web-1' }, listenOverflows: 5, listenDrops: 5 }]);
   assert.equal(incidents[0]!.verdict, 'listen-overflow');
   assert.match(incidents[0]!.message, /SYNs lost to a full accept queue: pod shop\/web-1: 5 ListenOverflows/);
 });
@@ -203,7 +203,7 @@ test('a streak of failures from one source is one incident each; another source\
 test('an unspecified kernel drop says less than a full accept queue', () => {
   const { c, incidents } = setup();
   const unspecified = attributedDrop({ tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: '10.77.1.1', sport: 8080, dport: 45000 }, service: WEB, direction: 'from_service', reasonName: 'NOT_SPECIFIED', reason: 2, location: 'tcp_v4_rcv+0x1', mechanisms: ['kernel-drop'], detail: 'NOT_SPECIFIED' });
-  judgeWith(c, { drops: [unspecified] }, {}, () => c.addListenOverflows([{ at: 4500, netns: 77, addrs: [WEB_POD], listenOverflows: 2, listenDrops: 2 }], 4500));
+  judgeWith(c, { drops: [unspecified] }, [{ at: 4500, netns: 77, addrs: [WEB_POD], listenOverflows: 2, listenDrops: 2 }]);
   assert.equal(incidents[0]!.verdict, 'listen-overflow');
   assert.deepEqual(incidents[0]!.evidence.map((e) => e.kind), ['listen-overflow', 'drop']);
   const alone = setup();

@@ -1,23 +1,13 @@
 // `flapwatch run` as a child process for the deploy tests: a free port, its JSON log lines, its /metrics as
 // samples, and a SIGTERM stop that waits for the exit.
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
-import { eventually } from '../helpers/env';
+import { eventually, freePort } from '../helpers/env';
+
+export { freePort };
 import { ROOT } from './manifests';
 
 export const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Sample { name: string; labels: Record<string, string>; value: number }
 

@@ -1,6 +1,7 @@
 // What a kernel test needs, and why it skips when it cannot run here (never a silent pass).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 
 function whyNot(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (CAP_BPF, CAP_NET_ADMIN): run the suite as root';
@@ -54,4 +55,16 @@ export async function unloaded(ids: number[], what: string): Promise<void> {
     const loaded = loadedProgramIds();
     return ids.every((id) => !loaded.has(id));
   }, what);
+}
+
+/** A TCP port on 127.0.0.1 nothing listens on (now). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -2,11 +2,10 @@
 // that is not there at start or goes away, bookmarks, slow answers. No change is lost or seen twice, and the
 // log has one line per change of state, never one per retry.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
-import { KubeSource } from '../../src/kube/source';
+import { KubeSource, STATE_SETTLE_MS } from '../../src/kube/source';
 import type { ReadinessFlip, UnhealthyEvent } from '../../src/kube/types';
-import { eventually } from '../helpers/env';
+import { eventually, freePort } from '../helpers/env';
 import { FakeApiServer } from './fake-apiserver';
 import { captureLogger, harness, NODE, RecordingIndex, TEST_BACKOFF, testTls, type LogLine } from './harness';
 import { tempDir, TOKEN, writeKubeconfig, writeServiceAccount } from './kubeconfig';
@@ -56,6 +55,8 @@ test('410 Gone: every resource relists, and what changed meanwhile arrives once'
     h.fake.put('events', unhealthyEvent('default', 'web-a.1', { pod: 'web-a', count: 4 }));
     await eventually(() => seen.unhealthy.length === 2, 'the next count');
     assert.deepEqual(seen.unhealthy.map((e) => e.count), [2, 1]);
+    // a state line would come STATE_SETTLE_MS after the change it reports
+    await new Promise((resolve) => setTimeout(resolve, STATE_SETTLE_MS + 200));
     assert.equal(stateLines(h.lines).length, 0, 'a relist is not a change of state');
   } finally {
     await h.close();
@@ -149,14 +150,6 @@ test('500s: down once, retried with backoff, up once; errors counted per attempt
     await h.close();
   }
 });
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 test('API unreachable at start: start() resolves, down; one line per change of state however many retries', async () => {
   const port = await freePort();
