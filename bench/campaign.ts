@@ -65,11 +65,20 @@ function faultAt(episodes: Episode[], at: number): Episode | undefined {
   return episodes.find((e) => at >= e.from - before && at <= e.to + after);
 }
 
+/** Fisher–Yates: every order alike (a random comparator to sort() keeps items near where they were). */
+function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
 export async function campaignBench(): Promise<Bench> {
   if (process.getuid?.() !== 0) throw new Error('the campaign needs root (the lab)');
   const c = await startCluster();
   const episodes: Episode[] = [];
-  const order = Array.from({ length: ROUNDS }, () => FAULTS).flat().sort(() => randomInt(3) - 1);
+  const order = shuffled(Array.from({ length: ROUNDS }, () => FAULTS).flat());
   const incidents: IncidentLine[] = [];
   try {
     await quiet(c);

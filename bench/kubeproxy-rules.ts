@@ -76,10 +76,11 @@ interface Variant {
 
 /**
  * RUNS timed runs of each variant after WARM_UP untimed ones, interleaved so that other work on the machine
- * falls on every variant alike; then, for those that weigh the heap, a run from a collected heap, sampled.
+ * falls on every variant alike; then, for those that weigh the heap, RUNS rounds of a timed run right after a
+ * forced GC and a sampled one.
  * The timed runs force no GC: in trials a kernel read right after one took 0.1 s more, in user CPU (the parser
- * alone on a buffer did not), and the daemon never forces one before a read; the heap runs' times are reported
- * beside. Returns the last results too.
+ * alone on a buffer did not), and the daemon never forces one before a read; the post-GC times are reported
+ * beside. Returns the last results too (the sampled runs', for those).
  */
 async function measure(backend: Backend, variants: Variant[]): Promise<[Row[], unknown[]]> {
   const out = path.join(os.tmpdir(), `fwkp-time-${process.pid}`);
@@ -96,38 +97,45 @@ async function measure(backend: Backend, variants: Variant[]): Promise<[Row[], u
     return [Number(process.hrtime.bigint() - t0) / 1e9, result];
   };
   for (let i = 0; i < WARM_UP; i++) for (const v of variants) await v.once(timed(out));
+  // the timed rounds first: none of them follows a forced GC
   for (let i = 0; i < RUNS; i++) {
     last = [];
     for (const [k, v] of variants.entries()) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      let [seconds, result] = await timedOnce(v);
+      const [seconds, result] = await timedOnce(v);
       times[k]!.push(seconds);
       if (!v.childless) child[k]!.push(Number(readFileSync(out, 'utf8').trim().split('\n').pop()) / 1024);
-      if (v.heap) {
-        result = undefined;
-        const base = await collected();
-        const rssBase = process.memoryUsage.rss();
-        let top = base;
-        let rssTop = rssBase;
-        const sample = () => {
-          top = Math.max(top, heapUsed());
-          rssTop = Math.max(rssTop, process.memoryUsage.rss());
-        };
-        const sampler = setInterval(sample, 2);
-        [seconds, result] = await timedOnce(v);
-        afterGc[k]!.push(seconds);
-        clearInterval(sampler);
-        sample();
-        peak[k] = Math.max(peak[k]!, top - base);
-        rssPeak[k] = Math.max(rssPeak[k]!, rssTop - rssBase);
-        // what the result keeps: the heap with it, less the heap once it is dropped (the last run's is returned)
-        const holding = await collected();
-        if (i < RUNS - 1) {
-          result = undefined;
-          kept[k] = Math.max(kept[k]!, holding - (await collected()));
-        }
-      }
       last.push(result);
+    }
+  }
+  // then, for the variants that weigh the heap: an unsampled run right after a forced GC, and a sampled one
+  for (let i = 0; i < RUNS; i++) {
+    for (const [k, v] of variants.entries()) {
+      if (!v.heap) continue;
+      last[k] = undefined;
+      await collected();
+      afterGc[k]!.push((await timedOnce(v))[0]);
+      const base = await collected();
+      const rssBase = process.memoryUsage.rss();
+      let top = base;
+      let rssTop = rssBase;
+      const sample = () => {
+        top = Math.max(top, heapUsed());
+        rssTop = Math.max(rssTop, process.memoryUsage.rss());
+      };
+      const sampler = setInterval(sample, 2);
+      let result: unknown = await v.once(timed(out));
+      clearInterval(sampler);
+      sample();
+      peak[k] = Math.max(peak[k]!, top - base);
+      rssPeak[k] = Math.max(rssPeak[k]!, rssTop - rssBase);
+      // what the result keeps: the heap with it, less the heap once it is dropped (the last run's is returned)
+      const holding = await collected();
+      if (i < RUNS - 1) {
+        result = undefined;
+        kept[k] = Math.max(kept[k]!, holding - (await collected()));
+      }
+      last[k] = result;
     }
   }
   rmSync(out, { force: true });

@@ -204,6 +204,17 @@ export interface Addon {
   resolveKernelAddresses(path: string, addrs: bigint[]): Promise<(string | null)[]>;
 }
 
+/** A netns for the addon: '' for our own, /run/netns/NAME for a name, an absolute path as it is. */
+export function netnsPath(netns?: string): string {
+  if (netns === undefined || netns === '') return '';
+  if (typeof netns !== 'string' || netns.includes('\0')) throw new TypeError(`bad netns ${String(netns)}`);
+  if (netns.startsWith('/')) return netns;
+  if (!/^[A-Za-z0-9_.-]+$/.test(netns) || netns === '.' || netns === '..') {
+    throw new TypeError(`bad netns name ${JSON.stringify(netns)}: give a name under /run/netns or an absolute path`);
+  }
+  return `/run/netns/${netns}`;
+}
+
 let cached: Addon | undefined;
 
 /** Loads the addon (prebuilds/ first, then build/). Throws a NativeError-like Error if it cannot. */

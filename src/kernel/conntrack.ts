@@ -1,6 +1,6 @@
 // Conntrack of a network namespace over ctnetlink (the addon): table health, flows grouped by original
 // destination, and flows that died unanswered. Arguments are checked here; the addon trusts them.
-import { addon, IPS_SEEN_REPLY, type ConntrackGroup, type ConntrackGroupColumns, type ConntrackStats } from '../native';
+import { addon, IPS_SEEN_REPLY, netnsPath, type ConntrackGroup, type ConntrackGroupColumns, type ConntrackStats } from '../native';
 
 export type { ConntrackGroup, ConntrackStats };
 
@@ -33,17 +33,6 @@ export interface ConntrackDeathWatch {
   drain(): ConntrackDeaths;
   /** idempotent */
   stop(): void;
-}
-
-/** '' for our own netns, /run/netns/NAME for a name, an absolute path as it is. */
-export function netnsPath(netns?: string): string {
-  if (netns === undefined || netns === '') return '';
-  if (typeof netns !== 'string' || netns.includes('\0')) throw new TypeError(`conntrack: bad netns ${String(netns)}`);
-  if (netns.startsWith('/')) return netns;
-  if (!/^[A-Za-z0-9_.-]+$/.test(netns) || netns === '.' || netns === '..') {
-    throw new TypeError(`conntrack: bad netns name ${JSON.stringify(netns)}: give a name under /run/netns or an absolute path`);
-  }
-  return `/run/netns/${netns}`;
 }
 
 function isUint32(n: unknown): n is number {

@@ -1,5 +1,6 @@
 // One command each: a dump streamed into its parser. The reader decides which to run and when.
-import { addon } from '../native';
+import { setImmediate as turn } from 'node:timers/promises';
+import { addon, netnsPath } from '../native';
 import { CommandError, run, type RunOptions } from './command';
 import { IptablesModelBuilder, classifyDrop } from './iptables-model';
 import { keepHiddenClass } from './hidden-classes';
@@ -41,7 +42,7 @@ async function legacySave(family: Family, table: string | null, write: (chunk: B
   const slices: Buffer[] = [];
   let wake = () => {};
   let done = false;
-  const options = { netnsPath: opts.netns ? `/run/netns/${opts.netns}` : '', family: family === 'ipv4' ? 4 : 6, tables: table ? [table] : [] } as const;
+  const options = { netnsPath: netnsPath(opts.netns), family: family === 'ipv4' ? 4 : 6, tables: table ? [table] : [] } as const;
   const read = addon().iptablesLegacySave(options, (slice) => {
     slices.push(slice);
     wake();
@@ -54,7 +55,7 @@ async function legacySave(family: Family, table: string | null, write: (chunk: B
     const slice = slices.shift();
     if (slice) {
       write(slice);
-      await new Promise(setImmediate);
+      await turn();
     } else if (done) break;
     else await new Promise<void>((resolve) => (wake = resolve));
   }
@@ -89,7 +90,6 @@ class DumpSink implements RuleSink {
     if (r.chain.startsWith('KUBE-') || r.target?.startsWith('KUBE-')) this.kubeLines++;
     this.builder.rule(r);
   }
-
 }
 
 /** `iptables-<backend>-save -c` (ip6tables- for IPv6; legacy's from the kernel), streamed into the builder. */

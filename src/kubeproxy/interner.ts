@@ -2,7 +2,6 @@
 // of its 30,000 chains three to five times (declaration, rules, jumps): decoding each mention was 5 MB of strings
 // per read; sharing them, and numbering them, lets the model builder join chains in arrays, where string-keyed
 // maps were an eighth of the whole read.
-import { keepHiddenClass } from './hidden-classes';
 
 type Slice = (this: Buffer, s: number, e: number) => string;
 // Buffer's own decoders without toString()'s argument checks, a third of its cost for a short name
@@ -177,4 +176,3 @@ export function equal(str: string, b: Buffer, s: number): boolean {
   return true;
 }
 
-keepHiddenClass(new Interner());

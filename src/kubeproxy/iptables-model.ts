@@ -6,7 +6,6 @@ import { isEndpointChain, portProtoHash, SERVICE_CHAIN_PREFIXES } from './hash';
 import type { ParseSummary } from './iptables-save';
 import type { Rule } from './rule';
 import { destination, ModelSink, own, type DropKind, type DropRule, type Family, type RulesModel, type ServicePort } from './model';
-import { keepHiddenClass } from './hidden-classes';
 import { Interner } from './interner';
 
 const SUFFIX_KINDS: [suffix: string, kind: DropKind][] = [
@@ -238,4 +237,3 @@ export class IptablesModelBuilder {
   }
 }
 
-keepHiddenClass(new IptablesModelBuilder());

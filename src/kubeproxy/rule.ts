@@ -1,5 +1,4 @@
 // One iptables rule as the parser reads it, and problems counted by kind.
-import { keepHiddenClass } from './hidden-classes';
 import { Interner } from './interner';
 
 export interface Negatable {
@@ -131,4 +130,3 @@ export function copyRule(r: Rule): Rule {
   return copy as unknown as Rule;
 }
 
-keepHiddenClass(new ReusedRule(new Interner()));

@@ -4,7 +4,6 @@
 // rules a dump has a million words, and decoding the text, let alone each word, was most of the parse's
 // time and garbage.
 import { decode, equal, type Interner } from './interner';
-import { keepHiddenClass } from './hidden-classes';
 
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -149,4 +148,3 @@ export class Words {
   }
 }
 
-keepHiddenClass(new Words());

@@ -126,6 +126,17 @@ test('chain lines: printable ASCII read in place, others by the pattern; chunks 
   }
 });
 
+test('chain declarations counted by prefix, read in place or by the pattern, with no chain sink', () => {
+  const text = Buffer.from(table('nat', [':KUBE-SERVICES - [0:0]', ':KUBE-IPVS-X - [0:0]', ':KUBE-é - [0:0]', ':KUBE - [0:0]', ':POSTROUTING ACCEPT [1:2]']));
+  for (const size of [1, 7, text.length]) {
+    const parser = new IptablesSaveParser({ rule: () => {} }, { countChains: ['KUBE-', 'KUBE-IPVS'] });
+    for (let i = 0; i < text.length; i += size) parser.write(text.subarray(i, i + size));
+    const summary = parser.end();
+    assert.deepEqual(summary.problems, {});
+    assert.deepEqual(summary.declared, { 'KUBE-': 3, 'KUBE-IPVS': 1 }, `chunks of ${size}`);
+  }
+});
+
 test('probabilities as Number() reads them', () => {
   const values = ['0.50000000000', '0.33333333349', '0.1234567890123456', '1', '.5', '1e-3'];
   const { rules } = parseIptablesSave(table('nat', values.map((v) => `[0:0] -A X -m statistic --mode random --probability ${v} -j Y`)));

@@ -173,8 +173,11 @@ test('iptables-legacy from the kernel: the rules iptables-legacy-save prints, fo
     });
   });
 
-  await t.test('a netns that is not there: an error naming it', async () => {
+  await t.test('a netns that is not there: an error naming it, from the addon and the readers', async () => {
     await assert.rejects(addon().iptablesLegacySave({ netnsPath: '/run/netns/flapwatch-no-such-netns', family: 4, tables: [] }, () => assert.fail('no text')),
       (err: NodeJS.ErrnoException) => err.code === 'ENOENT' && /no network namespace at \/run\/netns\/flapwatch-no-such-netns/.test(err.message));
+    // and through the dump readers, which drain what came and then throw
+    await assert.rejects(readLegacyFilter('ipv4', { netns: 'flapwatch-no-such-netns' }), { code: 'ENOENT' });
+    await assert.rejects(readIptablesDump('legacy', 'ipv4', new IptablesModelBuilder(), { netns: 'flapwatch-no-such-netns' }), { code: 'ENOENT' });
   });
 });
