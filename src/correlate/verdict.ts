@@ -51,7 +51,9 @@ function pathOf(i: EvidenceItem, s: Subject): PathKind | undefined {
 }
 
 // A kernel drop whose reason the kernel left unspecified says least of all: a cause with a name (a full
-// accept queue) goes before it. Mechanisms keep DESIGN's order otherwise.
+// accept queue) goes before it. Mechanisms keep DESIGN's order otherwise. Behind an HTTP answer it decides
+// nothing: downstream, it is the TCP stack discarding a segment for a TIME_WAIT or request socket (tcp_v4_rcv),
+// the aftermath of an earlier connection, which cannot make the application answer 503.
 const UNSPECIFIED_RANK = VERDICTS.indexOf('listen-overflow') + 0.5;
 
 function rank(i: PathEvidence): number {
@@ -84,9 +86,10 @@ export function judge(failure: Pick<HealthObservation, 'kind'>, subject: Subject
     else byKey.set(key, { ...e });
   }
   const evidence = [...byKey.values()].sort((a, b) => rank(a) - rank(b) || b.count - a.count);
-  const top = evidence[0];
-  const verdict: Verdict = top && rank(top) < VERDICTS.length ? verdictOf(top) : 'none';
-  const downstream = [...new Set(evidence.filter((e) => e.path === 'downstream' && rank(e) < VERDICTS.length).map((e) => e.service))];
+  const decides = (e: PathEvidence) => rank(e) < VERDICTS.length && !(answered && rank(e) === UNSPECIFIED_RANK);
+  const top = evidence.find(decides);
+  const verdict: Verdict = top ? verdictOf(top) : 'none';
+  const downstream = [...new Set(evidence.filter((e) => e.path === 'downstream' && decides(e)).map((e) => e.service))];
   return { verdict, evidence, downstream };
 }
 

@@ -100,6 +100,26 @@ test('an HTTP answer proves the probe path delivered: drops to the pod itself do
   assert.match(incidents[0]!.message, /look at the application; its payload says db failed$/);
 });
 
+test('behind an HTTP answer an unspecified kernel drop downstream decides nothing; a named one does', () => {
+  const toDbStack = (over: Partial<Parameters<typeof attributedDrop>[0]>) => attributedDrop({
+    tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: '10.77.2.9', sport: 40000, dport: 5432 }, service: DB, direction: 'to_service',
+    reasonName: 'NOT_SPECIFIED', reason: 2, location: 'tcp_v4_rcv+0x1', mechanisms: ['kernel-drop'], detail: 'NOT_SPECIFIED', ...over,
+  });
+  const answered = (drop: ReturnType<typeof attributedDrop>) => {
+    const { c, incidents } = setup();
+    for (let t = 4000; t <= 6000; t += 1000) c.addInterval(interval(t, t === 4000 ? { drops: [drop] } : {}));
+    c.addHealth([failure({ kind: 'http-status', status: 503, detail: 'HTTP probe failed with statuscode: 503', failedDependencies: ['db'] })]);
+    return incidents[0]!;
+  };
+  const unspecified = answered(toDbStack({}));
+  assert.equal(unspecified.verdict, 'none');
+  assert.deepEqual(unspecified.downstream, []);
+  assert.equal(unspecified.evidence[0]?.reason, 'NOT_SPECIFIED', 'still listed');
+  const qdisc = answered(toDbStack({ reasonName: 'QDISC_DROP', reason: 34, location: 'dev_qdisc_enqueue+0x1', detail: 'QDISC_DROP' }));
+  assert.equal(qdisc.verdict, 'kernel-drop');
+  assert.deepEqual(qdisc.downstream, ['shop/db']);
+});
+
 test('a timeout with drops on the way to the pod: the probe path\'s own drop', () => {
   const { c, incidents } = setup();
   const toPod = attributedDrop({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
