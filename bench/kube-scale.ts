@@ -293,9 +293,9 @@ async function source(mode: string, port: string, dir: string): Promise<void> {
     kubeconfig: mode === 'kubeconfig' ? path.join(dir, 'kubeconfig') : '',
     inCluster: { host: '127.0.0.1', port, dir: path.join(dir, 'serviceaccount') },
     nodeName: NODE,
-    index,
     logger: createLogger('warn', 2),
   });
+  ks.onServices((ports) => index.publish('kubernetes', ports));
   let flips = 0;
   ks.onReadiness((f) => (flips += f.length));
   const t0 = performance.now();

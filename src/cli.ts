@@ -7,6 +7,7 @@ import {
   ConfigError, explainConfig, explainOptions, runConfig, runOptions, snapshotConfig, snapshotOptions, type ExplainConfig, type RunConfig,
   type SnapshotConfig,
 } from './config';
+import { describe } from './observe/errors';
 
 export type Invocation =
   | { command: 'run'; config: RunConfig }
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   try {
     invocation = await parseInvocation(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`flapwatch: ${err instanceof Error ? err.message : String(err)}\nTry flapwatch --help.\n`);
+    process.stderr.write(`flapwatch: ${describe(err)}\nTry flapwatch --help.\n`);
     process.exit(2);
   }
   if (!invocation) return;
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     const { runExplain } = await import('./commands/explain');
     process.exitCode = await runExplain(invocation.config);
   } else {
-    const { runDaemon } = await import('./daemon');
+    const { runDaemon } = await import('./daemon/daemon');
     await runDaemon(invocation.config);
   }
 }

@@ -1,12 +1,12 @@
 // `flapwatch explain NS/SVC`: asks a running daemon for a Service's recent incidents and evidence.
 import type { ExplainConfig } from '../config';
 import type { Incident } from '../correlate/incident';
-import { describeEvidence } from '../correlate/message';
+import { describeEvidence } from '../report/incident-text';
 
 interface ServiceAnswer {
   service: { namespace: string; name: string };
   ports: { portName: string; protocol: string; vips: { ip: string; port: number }[]; endpoints: number; readyEndpoints: number }[];
-  incidents: Incident[];
+  incidents: (Incident & { message: string })[];
   recent: { from: number; to: number; evidence: { kind: string; what: string; count: number }[]; probes: Record<string, { ok: number; failed: number }> };
 }
 

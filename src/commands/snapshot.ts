@@ -2,8 +2,10 @@
 import type { SnapshotConfig } from '../config';
 import { aggregateConntrack, UNREPLIED } from '../kernel/conntrack';
 import { createLogger } from '../log';
-import { nodeSources } from '../node';
-import { formatJson, formatTable, SnapshotSummary } from '../report/snapshot';
+import { nodeSources } from '../node/sources';
+import { formatJson, formatTable } from '../report/snapshot-format';
+import { SnapshotSummary } from '../report/snapshot-summary';
+import { attributeGroup } from '../services/attribute';
 
 /** Runs the command; resolves to the exit code. */
 export async function runSnapshot(config: SnapshotConfig): Promise<number> {
@@ -37,7 +39,8 @@ export async function runSnapshot(config: SnapshotConfig): Promise<number> {
   await node.intervals.stop();
   await node.intervals.collect();
   if (node.conntrack.stats()[0]?.up) {
-    summary.setUnreplied(await aggregateConntrack({ status: UNREPLIED }).catch(() => []), node.index);
+    const unreplied = await aggregateConntrack({ status: UNREPLIED }).catch(() => []);
+    summary.setUnreplied(unreplied.map((g) => attributeGroup(node.index, g)));
   }
   await Promise.all(node.all.map((s) => s.stop()));
   const { dropFlowsEvicted, dropMapFull, retransmitFlowsEvicted, retransmitMapFull } = node.drops.losses();

@@ -1,13 +1,14 @@
 // The correlator: keeps the evidence timeline, and judges every health-check failure once the evidence of its
 // window is in (drops reach user space an interval late): one incident per failure, however many sources
 // reported it. It only reads what the sources and the index hand it; reporters only format what it emits.
-import type { HealthObservation, HealthSource, ListenOverflowObservation, PodInfo, PodRef, ProbePath } from '../observe/types';
+import type { NodeInterval } from '../node/interval';
+import type { HealthObservation, HealthSource, ListenOverflowObservation, ProbePath } from '../observe/health';
 import { Listeners } from '../observe/listeners';
-import { protocolOf, serviceKey, type ServiceIndex } from '../services/index';
-import type { NodeInterval } from '../services/interval';
+import { hostPort, type Protocol } from '../observe/net';
+import { objectKey, parseObjectKey, type PodInfo, type ServiceRef } from '../observe/objects';
+import type { ServiceIndex } from '../services/index';
 import { intervalItems, overflowItems, type EvidenceItem } from './evidence';
 import type { Incident, PathResults } from './incident';
-import { incidentMessage } from './message';
 import { Timeline } from './timeline';
 import { judge, type Subject, type Verdict } from './verdict';
 
@@ -48,8 +49,7 @@ interface Pending {
   extra: HealthObservation[];
 }
 
-const podKey = (p: PodRef) => `${p.namespace}/${p.name}`;
-const hostPort = (e: { addr: string; port: number }) => (e.addr.includes(':') ? `[${e.addr}]:${e.port}` : `${e.addr}:${e.port}`);
+const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
 
 export class Correlator {
   private readonly timeline: Timeline;
@@ -77,19 +77,13 @@ export class Correlator {
   }
 
   addInterval(iv: NodeInterval): void {
-    const { index } = this.opts;
-    const serviceOf = (g: { daddr: string; dport: number; proto: number }) => {
-      const proto = protocolOf(g.proto);
-      const s = proto && (index.byVip(g.daddr, g.dport, proto) ?? index.byEndpoint(g.daddr, g.dport, proto));
-      return s ? serviceKey(s) : '';
-    };
-    this.timeline.add(iv.start, iv.end, intervalItems(iv, serviceOf));
+    this.timeline.add(iv.start, iv.end, intervalItems(iv));
     this.judgeReady(this.now());
   }
 
   /** One scan's overflows (possibly none): `scannedAt` says the evidence is complete up to then. */
   addListenOverflows(list: ListenOverflowObservation[], scannedAt: number): void {
-    for (const o of list) for (const item of overflowItems(o, (addrs) => this.servicesOf(addrs))) this.timeline.addItem(o.at, item);
+    for (const o of list) for (const item of overflowItems(o, (addrs) => this.opts.index.servicesOf(addrs))) this.timeline.addItem(o.at, item);
     this.listenCovered = Math.max(this.listenCovered, scannedAt);
     this.judgeReady(this.now());
   }
@@ -97,7 +91,7 @@ export class Correlator {
   addHealth(list: HealthObservation[]): void {
     for (const obs of list) {
       if (obs.source === 'active' && obs.service && obs.path) {
-        this.timeline.addProbe({ at: obs.at, service: serviceKey(obs.service), path: obs.path, target: obs.target ? hostPort(obs.target) : '', ok: obs.ok });
+        this.timeline.addProbe({ at: obs.at, service: objectKey(obs.service), path: obs.path, target: obs.target ? hostPort(obs.target) : '', ok: obs.ok });
       }
       if (obs.ok) continue;
       if (this.mergeIntoRecent(obs)) continue;
@@ -139,15 +133,15 @@ export class Correlator {
   }
 
   /** Newest first; for one Service when given. */
-  incidents(filter: { service?: PodRef; limit?: number } = {}): Incident[] {
-    const key = filter.service && serviceKey(filter.service);
-    const list = this.recent.filter((i) => !key || (i.service && serviceKey(i.service) === key) || i.downstream.includes(key));
+  incidents(filter: { service?: ServiceRef; limit?: number } = {}): Incident[] {
+    const key = filter.service && objectKey(filter.service);
+    const list = this.recent.filter((i) => !key || (i.service && objectKey(i.service) === key) || i.downstream.includes(key));
     return list.reverse().slice(0, filter.limit ?? 100);
   }
 
   /** What the timeline holds for one Service now: evidence by kind and mechanism, probe results by path. */
-  serviceEvidence(service: PodRef): { from: number; to: number; evidence: { kind: string; what: string; count: number }[]; probes: Partial<Record<ProbePath, PathResults>> } {
-    const key = serviceKey(service);
+  serviceEvidence(service: ServiceRef): { from: number; to: number; evidence: { kind: string; what: string; count: number }[]; probes: Partial<Record<ProbePath, PathResults>> } {
+    const key = objectKey(service);
     const to = this.timeline.coveredUntil;
     const from = to - this.opts.historyMs;
     const sums = new Map<string, { kind: string; what: string; count: number }>();
@@ -185,7 +179,7 @@ export class Correlator {
     }
     const j = judge(obs, subject, items);
     const service = obs.service ?? this.firstService(subject);
-    const probes = service ? probeResults(buckets.flatMap((b) => b.probes), serviceKey(service)) : {};
+    const probes = service ? probeResults(buckets.flatMap((b) => b.probes), objectKey(service)) : {};
     const incident: Incident = {
       id: this.nextId++,
       at: obs.at,
@@ -199,7 +193,6 @@ export class Correlator {
       failure: { kind: obs.kind, ...(obs.status !== undefined && { status: obs.status }), detail: obs.detail },
       window: { from: p.from, to: p.to },
       verdict: j.verdict,
-      message: '',
       evidence: j.evidence.slice(0, 20),
       downstream: j.downstream,
       ...(Object.keys(probes).length && { probes }),
@@ -208,7 +201,6 @@ export class Correlator {
       ...(obs.payload !== undefined && { payload: obs.payload }),
       ...(incomplete && { incomplete }),
     };
-    incident.message = incidentMessage(incident);
     return incident;
   }
 
@@ -216,39 +208,31 @@ export class Correlator {
     const { index } = this.opts;
     const addrs = new Set<string>();
     const dsts = new Set<string>();
-    const key = obs.pod && podKey(obs.pod);
-    const pod = key ? [...this.opts.pods()].find((p) => podKey(p) === key) : undefined;
+    const key = obs.pod && objectKey(obs.pod);
+    const pod = key ? [...this.opts.pods()].find((p) => objectKey(p) === key) : undefined;
     // a hostNetwork pod's addresses are the node's: only the probed port tells its packets apart
     if (pod && !pod.hostNetwork && obs.path !== 'cluster_ip') for (const ip of pod.ips) addrs.add(ip);
-    if (pod?.hostNetwork) for (const p of pod.probes) if ('port' in p.handler) for (const ip of pod.ips) dsts.add(hostPort({ addr: ip, port: p.handler.port }));
+    if (pod?.hostNetwork) for (const p of pod.probes) if ('port' in p.handler) for (const ip of pod.ips) dsts.add(hostPort({ ip, port: p.handler.port }));
     let viaService = obs.path === 'cluster_ip';
-    const services = new Set<string>(obs.service?.namespace ? [serviceKey(obs.service)] : []);
-    if (obs.target) {
-      const vip = [6, 17, 132].map((p) => index.byVip(obs.target!.addr, obs.target!.port, protocolOf(p)!)).find(Boolean);
+    const services = new Set<string>(obs.service?.namespace ? [objectKey(obs.service)] : []);
+    const target = obs.target;
+    if (target) {
+      const vip = PROTOCOLS.map((p) => index.byVip(target.ip, target.port, p)).find(Boolean);
       if (vip) {
         viaService = true;
-        services.add(serviceKey(vip));
-      } else if (obs.path === 'pod') addrs.add(obs.target.addr);
-      else dsts.add(hostPort(obs.target));
+        services.add(objectKey(vip));
+      } else if (obs.path === 'pod') addrs.add(target.ip);
+      else dsts.add(hostPort(target));
     }
-    for (const s of this.servicesOf([...addrs])) services.add(s);
+    for (const s of index.servicesOf(addrs)) services.add(s);
     const endpoints = new Set<string>();
-    if (viaService) for (const p of index.ports()) if (services.has(serviceKey(p))) for (const e of p.endpoints) endpoints.add(e.ip);
+    if (viaService) for (const p of index.ports()) if (services.has(objectKey(p))) for (const e of p.endpoints) endpoints.add(e.ip);
     return { services, addrs, dsts, viaService, endpoints };
   }
 
-  /** `ns/name` of every Service the addresses are endpoints of. */
-  private servicesOf(addrs: readonly string[]): string[] {
-    if (!addrs.length) return [];
-    const set = new Set(addrs);
-    return [...new Set(this.opts.index.ports().filter((p) => p.endpoints.some((e) => set.has(e.ip))).map(serviceKey))];
-  }
-
-  private firstService(subject: Subject): PodRef | undefined {
+  private firstService(subject: Subject): ServiceRef | undefined {
     const first = [...subject.services][0];
-    if (!first) return undefined;
-    const [namespace = '', name = ''] = first.split('/');
-    return { namespace, name };
+    return first ? parseObjectKey(first) : undefined;
   }
 
   /**
@@ -270,12 +254,12 @@ function sourcesOf(p: Pending): HealthSource[] {
 }
 
 function sameCheck(a: HealthObservation, b: HealthObservation): boolean {
-  const who = (o: HealthObservation) => (o.pod ? podKey(o.pod) : o.target ? hostPort(o.target) : '');
+  const who = (o: HealthObservation) => (o.pod ? objectKey(o.pod) : o.target ? hostPort(o.target) : '');
   return who(a) === who(b) && a.probe === b.probe && a.path === b.path;
 }
 
 function sameIncident(i: Incident, obs: HealthObservation): boolean {
-  if (obs.pod) return !!i.pod && podKey(i.pod) === podKey(obs.pod) && i.probe === obs.probe && i.path === obs.path;
+  if (obs.pod) return !!i.pod && objectKey(i.pod) === objectKey(obs.pod) && i.probe === obs.probe && i.path === obs.path;
   return !!obs.target && i.target === hostPort(obs.target) && i.probe === obs.probe && i.path === obs.path;
 }
 

@@ -1,11 +1,11 @@
 // Evidence: what the correlator remembers of each interval, reduced to what a verdict and an incident need.
 // Drops and retransmits keep their Service, direction, mechanism and the two addresses that place them on a
 // path (the pod they went to or came from); everything else about a flow is summed away.
+import type { NodeInterval } from '../node/interval';
 import type { Mechanism } from '../services/attribute';
-import { functionOf } from '../kernel/kallsyms';
-import type { HealthObservation, ListenOverflowObservation } from '../observe/types';
-import { serviceKey } from '../services/index';
-import type { NodeInterval } from '../services/interval';
+import type { HealthObservation, ListenOverflowObservation } from '../observe/health';
+import { hostPort } from '../observe/net';
+import { objectKey } from '../observe/objects';
 
 export type EvidenceKind = 'drop' | 'retransmit' | 'listen-overflow' | 'unanswered' | 'rule';
 
@@ -49,8 +49,6 @@ export const AFTERMATH_REASONS: ReadonlySet<string> = new Set([
   'TCP_INVALID_ACK_SEQUENCE',
 ]);
 
-const hostPort = (addr: string, port: number) => (port ? `${addr.includes(':') ? `[${addr}]` : addr}:${port}` : addr);
-
 export function itemKey(i: EvidenceItem): string {
   return `${i.kind}|${i.service}|${i.direction}|${i.mechanisms.join('+')}|${i.reason}|${i.location}|${i.detail}|${i.saddr}|${i.daddr}|${i.dst}|${i.addrs?.join(',') ?? ''}`;
 }
@@ -63,23 +61,23 @@ export function touches(i: EvidenceItem, ips: ReadonlySet<string>): boolean {
 const BASE: Omit<EvidenceItem, 'kind' | 'count'> = { service: '', direction: '', mechanisms: [], reason: '', location: '', detail: '', saddr: '', daddr: '', dst: '' };
 
 /** The items of one node interval: loss drops, retransmits, kube-proxy rule rises, flows that died unanswered. */
-export function intervalItems(iv: NodeInterval, serviceOf: (dst: { daddr: string; dport: number; proto: number }) => string): EvidenceItem[] {
+export function intervalItems(iv: NodeInterval): EvidenceItem[] {
   const items: EvidenceItem[] = [];
   for (const d of iv.drops) {
     if (!d.loss) continue;
-    const forward = d.origDst && !d.ct.reply ? d.origDst : { addr: d.tuple.daddr, port: d.tuple.dport };
+    const forward = d.origDst && !d.ct.reply ? d.origDst : { ip: d.tuple.daddr, port: d.tuple.dport };
     items.push({
       ...BASE,
       kind: 'drop',
-      service: d.service ? serviceKey(d.service) : '',
+      service: d.service ? objectKey(d.service) : '',
       direction: d.direction,
       mechanisms: d.mechanisms,
       reason: d.reasonName,
-      location: functionOf(d.location),
+      location: d.location,
       detail: d.detail,
       saddr: d.tuple.saddr,
       daddr: d.tuple.daddr,
-      dst: hostPort(forward.addr, forward.port),
+      dst: hostPort(forward),
       count: d.packets,
     });
   }
@@ -87,22 +85,23 @@ export function intervalItems(iv: NodeInterval, serviceOf: (dst: { daddr: string
     items.push({
       ...BASE,
       kind: 'retransmit',
-      service: r.service ? serviceKey(r.service) : '',
+      service: r.service ? objectKey(r.service) : '',
       direction: r.direction,
       detail: r.state,
       saddr: r.tuple.saddr,
       daddr: r.tuple.daddr,
-      dst: hostPort(r.tuple.daddr, r.tuple.dport),
+      dst: hostPort({ ip: r.tuple.daddr, port: r.tuple.dport }),
       count: r.packets,
     });
   }
   for (const r of iv.rules) {
-    const service = r.service ? r.service.replace(/:[^/]*$/, '') : '';
+    const service = r.service ? objectKey(r.service) : '';
     items.push({ ...BASE, kind: 'rule', service, direction: service ? 'to_service' : 'node', reason: r.kind, detail: `${r.table}/${r.chain} ${r.kind}`, count: r.packets });
   }
-  for (const g of iv.conntrack?.diedUnreplied ?? []) {
+  for (const g of iv.diedUnreplied) {
     if (g.daddr === '*') continue;
-    items.push({ ...BASE, kind: 'unanswered', service: serviceOf(g), direction: 'to_service', detail: 'flows died unanswered', dst: hostPort(g.daddr, g.dport), count: g.flows });
+    const service = g.service ? objectKey(g.service) : '';
+    items.push({ ...BASE, kind: 'unanswered', service, direction: 'to_service', detail: 'flows died unanswered', dst: hostPort({ ip: g.daddr, port: g.dport }), count: g.flows });
   }
   return items;
 }

@@ -1,6 +1,7 @@
 // An incident: one health-check failure, judged. What /incidents, /services/NS/NAME, `flapwatch explain` and
-// the incident log line all show.
-import type { FailureKind, HealthSource, PodRef, ProbePath } from '../observe/types';
+// the incident log line all show (report/ puts it in words).
+import type { FailureKind, HealthSource, ProbePath } from '../observe/health';
+import type { PodRef, ServiceRef } from '../observe/objects';
 import type { PathEvidence, Verdict } from './verdict';
 
 export interface PathResults {
@@ -13,7 +14,7 @@ export interface Incident {
   /** ms since the epoch of the failure */
   at: number;
   /** the Service the check speaks for; null when none is known (a URL probe, a pod no Service selects) */
-  service: PodRef | null;
+  service: ServiceRef | null;
   pod?: PodRef;
   container?: string;
   probe: string;
@@ -25,8 +26,6 @@ export interface Incident {
   failure: { kind: FailureKind; status?: number; detail: string };
   window: { from: number; to: number };
   verdict: Verdict;
-  /** plain words, message first */
-  message: string;
   evidence: PathEvidence[];
   /** Services downstream that the evidence names */
   downstream: string[];

@@ -7,7 +7,7 @@
 //   a table-full drop at S's ClusterIP) — it counts for probes that went through the ClusterIP;
 // - downstream: packets from P to another Service D (P's /health calls D): the failure names D.
 // An HTTP answer proves the probe's own path delivered: then only downstream evidence can explain it.
-import type { HealthObservation } from '../observe/types';
+import type { HealthObservation } from '../observe/health';
 import { MECHANISMS, type Mechanism } from '../services/attribute';
 import { AFTERMATH_REASONS, touches, type EvidenceItem } from './evidence';
 
@@ -91,10 +91,6 @@ export function judge(failure: Pick<HealthObservation, 'kind'>, subject: Subject
   const verdict: Verdict = top ? verdictOf(top) : 'none';
   const downstream = [...new Set(evidence.filter((e) => e.path === 'downstream' && decides(e)).map((e) => e.service))];
   return { verdict, evidence, downstream };
-}
-
-export function isNetworkVerdict(v: Verdict): boolean {
-  return v !== 'none';
 }
 
 export type { Mechanism };

@@ -1,7 +1,8 @@
 // What the active prober probes: for every Service port that opts in, its ClusterIP (through kube-proxy) and each
 // ready endpoint straight; plus standalone --probe URLs. Targets carry no state: the prober keys its own by `key`.
-import type { PodRef, ProbePath } from '../observe/types';
-import type { ActiveProbeSpec, ServicePortView } from '../services/index';
+import type { ProbePath } from '../observe/health';
+import type { PodRef } from '../observe/objects';
+import { objectKey, vipsOf, type ActiveProbeSpec, type ServicePort } from '../observe/objects';
 
 export interface ProbeTarget {
   /** stable identity: path, Service, address and HTTP path */
@@ -28,21 +29,21 @@ export interface UrlProbe {
  * Probes of every Service that opts in, on the port its activeProbe names (a multi-port Service opts in once, on
  * each of its port views). A headless Service (no ClusterIP) with a single port gets the pod path only.
  */
-export function serviceTargets(ports: readonly ServicePortView[]): ProbeTarget[] {
-  const bySvc = new Map<string, ServicePortView[]>();
+export function serviceTargets(ports: readonly ServicePort[]): ProbeTarget[] {
+  const bySvc = new Map<string, ServicePort[]>();
   for (const p of ports) {
     if (!p.activeProbe) continue;
-    const key = `${p.namespace}/${p.name}`;
+    const key = objectKey(p);
     bySvc.set(key, [...(bySvc.get(key) ?? []), p]);
   }
   const out: ProbeTarget[] = [];
   for (const [svc, views] of bySvc) {
     const spec = views[0]?.activeProbe as ActiveProbeSpec;
-    const p = views.find((v) => v.vips.some((a) => a.port === spec.port)) ?? (views.length === 1 ? views[0] : undefined);
+    const p = views.find((v) => v.port === spec.port && vipsOf(v).length > 0) ?? (views.length === 1 ? views[0] : undefined);
     if (!p) continue; // no port of the Service is the probe's
     const service = { namespace: p.namespace, name: p.name };
     const common = { service, scheme: 'http' as const, urlPath: spec.path, intervalMs: spec.intervalSeconds * 1000, timeoutMs: spec.timeoutSeconds * 1000 };
-    const vip = p.vips.find((a) => a.port === spec.port);
+    const vip = p.port === spec.port ? vipsOf(p)[0] : undefined;
     if (vip) out.push({ ...common, key: `cluster_ip|${svc}|${vip.ip}:${vip.port}|${spec.path}`, path: 'cluster_ip', host: vip.ip, port: vip.port });
     for (const e of p.endpoints) {
       if (e.ready === false) continue;

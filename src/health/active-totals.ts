@@ -1,5 +1,5 @@
 // The active prober's monotonic counts per (namespace, service, path), read at scrape time by src/report.
-import type { ProbePath } from '../observe/types';
+import type { ProbePath } from '../observe/health';
 import type { ProbeTarget } from './active-targets';
 
 export interface ProbeCountRow {

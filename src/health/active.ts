@@ -4,8 +4,9 @@
 // A failed probe is retried once at once: whether the retry succeeds tells if "just add retries" would hide it.
 import type { Logger } from 'pino';
 import { Listeners } from '../observe/listeners';
-import type { HealthObservation, SourceStats } from '../observe/types';
-import type { ServicePortView } from '../services/index';
+import type { HealthObservation } from '../observe/health';
+import type { SourceStats } from '../observe/source';
+import type { ServicePort } from '../observe/objects';
 import { serviceTargets, urlTarget, type ProbeTarget, type UrlProbe } from './active-targets';
 import { ActiveTotals, type ProbeTotals } from './active-totals';
 import { httpProbe, type HttpProbeResult } from './http-probe';
@@ -13,7 +14,7 @@ import { readHealthPayload } from './payload';
 
 export interface ActiveProberOptions {
   /** the ServiceIndex's ports (those with `activeProbe` are probed), re-read every refreshMs */
-  targets?: () => readonly ServicePortView[];
+  targets?: () => readonly ServicePort[];
   /** standalone --probe URLs */
   urls?: readonly UrlProbe[];
   /** probes in flight at most, over all targets (default 16) */
@@ -67,7 +68,8 @@ export class ActiveProber {
     return this.listeners.add(listener);
   }
 
-  start(): void {
+  /** Schedules the targets; resolves at once (probes run on their own schedule). */
+  async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
     this.refresh();
@@ -124,12 +126,12 @@ export class ActiveProber {
     await Promise.all([...this.inFlight]);
   }
 
-  stats(): SourceStats {
+  stats(): SourceStats[] {
     const up = this.started && !this.stopped;
     let reason = this.stopped ? 'stopped' : this.started ? '' : 'not started';
     if (up && this.targetsError) reason = `cannot read targets: ${this.targetsError}`;
     else if (up && this.slots.size === 0) reason = 'nothing to probe: no Service opts in (flapwatch.io/health) and no --probe URL';
-    return { source: 'active_probes', up, reason, errors: this.errors, eventsLost: 0, rateLimited: this.counts.skipped };
+    return [{ source: 'active_probes', up, reason, errors: this.errors, eventsLost: 0, rateLimited: this.counts.skipped }];
   }
 
   /** Monotonic counts for metrics: probes by result, retries by outcome, skipped turns. */
@@ -195,7 +197,7 @@ export class ActiveProber {
       ...(t.pod ? { pod: t.pod } : {}),
       probe: `GET ${t.urlPath}`,
       path: t.path,
-      target: { addr: t.host, port: t.port },
+      target: { ip: t.host, port: t.port },
       kind: first.kind,
       ...(first.status !== undefined ? { status: first.status } : {}),
       detail: first.detail,

@@ -2,7 +2,8 @@
 // shapes are kubelet's (pkg/kubelet/prober/prober.go: "%s probe failed: %s" / "%s probe errored: %v", with the
 // outputs of pkg/probe/{http,tcp,grpc,exec}); the detail is kept verbatim for the incident.
 import type { ReadinessFlip, UnhealthyEvent } from '../kube/types';
-import type { FailureKind, HealthObservation, ProbeSpec, ProbeType } from '../observe/types';
+import type { FailureKind, HealthObservation } from '../observe/health';
+import type { ProbeSpec, ProbeType } from '../observe/objects';
 import { flipLookbackMs, probeLookbackMs, type ProbeLookup } from './pods';
 
 export interface ProbeMessage {

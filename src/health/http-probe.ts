@@ -3,7 +3,7 @@
 // it failed, including which phase a timeout hit: a lost SYN times out connecting, a stuck app awaiting headers.
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { FailureKind } from '../observe/types';
+import type { FailureKind } from '../observe/health';
 
 export interface HttpProbeRequest {
   scheme: 'http' | 'https';

@@ -4,8 +4,10 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { Listeners } from '../observe/listeners';
-import type { HealthObservation, ProbeType, SourceStats } from '../observe/types';
-import { CounterDeltas } from './counter-deltas';
+import type { HealthObservation } from '../observe/health';
+import type { ProbeType } from '../observe/objects';
+import type { SourceStats } from '../observe/source';
+import { CounterDeltas } from '../observe/deltas';
 import { kubeletGet } from './kubelet-http';
 import { probeLookbackMs, type ProbeLookup } from './pods';
 import { Periodic } from '../observe/periodic';
@@ -86,8 +88,8 @@ export class KubeletProbeSource {
     this.reason = 'stopped';
   }
 
-  stats(): SourceStats {
-    return { source: 'kubelet', up: this.up, reason: this.reason, errors: this.errors, eventsLost: 0, rateLimited: 0 };
+  stats(): SourceStats[] {
+    return [{ source: 'kubelet', up: this.up, reason: this.reason, errors: this.errors, eventsLost: 0, rateLimited: 0 }];
   }
 
   /** Sample lines kubelet sent that could not be read, since start (also counted in errors). */

@@ -6,8 +6,9 @@
 import * as fs from 'node:fs';
 import type { Logger } from 'pino';
 import { Listeners } from '../observe/listeners';
-import type { ListenOverflowObservation, SourceStats } from '../observe/types';
-import { CounterDeltas } from './counter-deltas';
+import type { ListenOverflowObservation } from '../observe/health';
+import type { SourceStats } from '../observe/source';
+import { CounterDeltas } from '../observe/deltas';
 import { addrsFromIfInet6, localAddrsFromFibTrie, tcpExtCounters } from './netstat';
 import { Periodic } from '../observe/periodic';
 import type { PodByAddress } from './pods';
@@ -110,14 +111,14 @@ export class ListenOverflowReader {
     return this.last;
   }
 
-  stats(): SourceStats {
+  stats(): SourceStats[] {
     const { isStarted, isStopped } = this.periodic;
     let reason = this.failure ?? '';
     if (!reason && isStarted && this.last.namespaces === 0) {
       reason = 'sees no network namespace but its own: without hostPID the pods\' processes are invisible';
     }
     const up = isStarted && !isStopped && this.failure === undefined;
-    return { source: 'listen_overflows', up, reason: isStopped ? 'stopped' : reason, errors: this.errors, eventsLost: 0, rateLimited: 0 };
+    return [{ source: 'listen_overflows', up, reason: isStopped ? 'stopped' : reason, errors: this.errors, eventsLost: 0, rateLimited: 0 }];
   }
 
   private async scanOnce(): Promise<void> {

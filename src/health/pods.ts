@@ -1,6 +1,7 @@
-// Lookups the health sources take from whoever knows the pods (the kube source): a pod's probe spec, and the
-// pod an address belongs to. Plain functions, so a source never depends on how pods are watched.
-import type { PodInfo, PodRef, ProbeSpec, ProbeType } from '../observe/types';
+// Lookups the health sources take from whoever knows the pods (the kube source): a pod's probe spec and the
+// pod an address belongs to, and the windows a probe's timing gives. Plain functions, so a source never depends
+// on how pods are watched.
+import type { PodInfo, PodRef, ProbeSpec, ProbeType } from '../observe/objects';
 
 /** A pod's probe of `type`; `container` undefined when the caller does not know it (an Event's message). */
 export type ProbeLookup = (pod: PodRef, container: string | undefined, type: ProbeType) => ProbeSpec | undefined;
@@ -31,14 +32,6 @@ export function probeLookup(pods: () => Iterable<PodInfo>): ProbeLookup {
       if (p.namespace !== ref.namespace || p.name !== ref.name) continue;
       return p.probes.find((s) => s.type === type && (container === undefined || s.container === container));
     }
-    return undefined;
-  };
-}
-
-/** The pod with this IP, hostNetwork pods excluded (they share the node's addresses). */
-export function podByAddress(pods: () => Iterable<PodInfo>): PodByAddress {
-  return (ip) => {
-    for (const p of pods()) if (!p.hostNetwork && p.ips.includes(ip)) return { namespace: p.namespace, name: p.name };
     return undefined;
   };
 }

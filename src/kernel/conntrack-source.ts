@@ -3,7 +3,7 @@
 // and the flows that died unanswered; every few intervals, the flows still waiting for a reply, found by a
 // dump the kernel filters (it copies out only UNREPLIED entries). It never throws at the daemon.
 import type { Logger } from 'pino';
-import type { SourceStats } from '../observe/types';
+import type { SourceStats } from '../observe/source';
 import {
   aggregateConntrack, readConntrackStats, UNREPLIED, watchConntrackDeaths, type ConntrackDeathWatch, type ConntrackGroup,
 } from './conntrack';

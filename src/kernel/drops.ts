@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { addon } from '../native';
 import type { Addon, DrainResult, DropSample, NativeDropTracer, StartInfo, TracerCounters } from '../native';
 import { Listeners } from '../observe/listeners';
-import type { DropObservation, DropSampleObservation, RetransmitObservation, SourceStats, SourceStatus } from '../observe/types';
+import type { DropObservation, DropSampleObservation, RetransmitObservation } from '../observe/kernel';
+import type { SourceStats, SourceStatus } from '../observe/source';
 import { Kallsyms } from './kallsyms';
 import { DropReasons, reasonNamesFromBtf } from './reasons';
 import { toDrop, toRetransmit, toSample, type Resolvers } from './records';
@@ -240,7 +241,7 @@ export class DropSource {
     for (const raw of samples) {
       const sample = toSample(raw, this.resolvers);
       this.recent.push(sample);
-      if (debug) this.log.debug({ sample: { ...sample, timeNs: String(sample.timeNs) } }, `drop sample: ${sample.reasonName} at ${sample.location}`);
+      if (debug) this.log.debug({ sample }, `drop sample: ${sample.reasonName} at ${sample.location}`);
     }
     if (this.recent.length > keep) this.recent.splice(0, this.recent.length - keep);
   }

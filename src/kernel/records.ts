@@ -1,8 +1,9 @@
 // The addon's records → normalized observations: reason names, location symbols, decoded conntrack bits.
 import { CT_CONFIRMED, CT_DNAT, CT_PRESENT, CT_REPLY, CT_SNAT } from '../native';
 import type { DropRecord, DropSample, FlowTuple as NativeTuple, RetransmitRecord } from '../native';
-import type { CtFlags, DropObservation, DropSampleObservation, FlowTuple, RetransmitObservation } from '../observe/types';
-import type { SymbolResolver } from './kallsyms';
+import type { CtFlags, DropObservation, DropSampleObservation, RetransmitObservation } from '../observe/kernel';
+import type { FlowTuple } from '../observe/net';
+import { functionOf, type SymbolResolver } from './kallsyms';
 import type { DropReasons } from './reasons';
 
 export interface Resolvers {
@@ -40,8 +41,8 @@ function dropFields(r: Omit<DropRecord, 'packets' | 'bytes'>, res: Resolvers): O
     netns: r.netns,
     reason: r.reason,
     reasonName: res.reasons.name(r.reason),
-    location: res.symbols.resolve(r.location),
-    origDst: r.origDaddr === null ? null : { addr: r.origDaddr, port: r.origDport },
+    location: functionOf(res.symbols.resolve(r.location)),
+    origDst: r.origDaddr === null ? null : { ip: r.origDaddr, port: r.origDport },
     ct: ctFlags(r.ct),
     loss: res.reasons.isLoss(r.reason),
   };
@@ -52,7 +53,9 @@ export function toDrop(r: DropRecord, res: Resolvers): DropObservation {
 }
 
 export function toSample(s: DropSample, res: Resolvers): DropSampleObservation {
-  return { ...dropFields(s, res), timeNs: s.timeNs, len: s.len, ifindex: s.ifindex };
+  // CLOCK_MONOTONIC, as process.hrtime: the sample's age now, taken from the wall clock now
+  const at = Date.now() - Number(process.hrtime.bigint() - s.timeNs) / 1e6;
+  return { ...dropFields(s, res), at, len: s.len, ifindex: s.ifindex };
 }
 
 export function toRetransmit(r: RetransmitRecord): RetransmitObservation {

@@ -1,8 +1,9 @@
 // An EndpointSlice as flapwatch keeps it: per port, the endpoint views the index will hold (made once here
 // and shared by every publish), plus the readiness of the endpoints on this node, for flips.
-import type { PodRef } from '../observe/types';
-import type { EndpointView, Protocol } from '../services/index';
+import type { Protocol } from '../observe/net';
+import type { EndpointView, PodRef } from '../observe/objects';
 import { protocolFrom } from './services';
+import type { StringPool } from './string-pool';
 import { arr, num, str, type WireEndpointSlice } from './wire';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -27,25 +28,13 @@ export interface SliceRecord {
   local: LocalEndpoint[];
 }
 
-/** The same string object for equal values: 50,000 endpoints name a few hundred nodes and namespaces. */
-export class Interner {
-  private readonly strings = new Map<string, string>();
-
-  get(s: string): string {
-    const known = this.strings.get(s);
-    if (known !== undefined) return known;
-    this.strings.set(s, s);
-    return s;
-  }
-}
-
 /** Shared by every record with nothing to list (most slices have no endpoint on this node). */
 const NONE: never[] = [];
 
 // Memory: arrays are made at their exact length (a pushed-to array keeps spare capacity, ~100 bytes each
 // over 60,000 of them) and endpoint views get all their properties at once (one hidden class, no
 // out-of-object property store).
-export function sliceRecord(slice: WireEndpointSlice, nodeName: string, intern: Interner): SliceRecord | undefined {
+export function sliceRecord(slice: WireEndpointSlice, nodeName: string, intern: StringPool): SliceRecord | undefined {
   const namespace = intern.get(str(slice.metadata?.namespace));
   const service = str(slice.metadata?.labels?.[SERVICE_NAME_LABEL]);
   if (!service) return undefined;

@@ -1,8 +1,8 @@
 // kubelet's `Unhealthy` Events (failed probes): kubelet counts repeats of a failure on one Event (count, or
 // series.count for events.k8s.io ones), so what is news is the rise of that count since we last saw the Event.
 // The first list's Events from before start-up are history, not news: they are remembered, not emitted.
-import type { PodRef } from '../observe/types';
-import type { Interner } from './endpointslices';
+import type { PodRef } from '../observe/objects';
+import type { StringPool } from './string-pool';
 import type { Phase } from './reflector';
 import type { UnhealthyEvent } from './types';
 import { num, str, type WireEvent } from './wire';
@@ -22,7 +22,7 @@ function time(...values: (string | null | undefined)[]): number {
   return Date.now();
 }
 
-export function eventRecord(e: WireEvent, intern: Interner): EventRecord | undefined {
+export function eventRecord(e: WireEvent, intern: StringPool): EventRecord | undefined {
   const o = e.involvedObject;
   if (e.reason !== 'Unhealthy' || o?.kind !== 'Pod' || !str(o.name)) return undefined;
   const pod: PodRef = { namespace: intern.get(str(o.namespace) || str(e.metadata?.namespace)), name: str(o.name) };

@@ -1,6 +1,6 @@
 // This node's pods by name and by address. hostNetwork pods share the node's addresses, so an address names
 // a pod only when the pod has its own network namespace.
-import type { PodInfo } from '../observe/types';
+import type { PodInfo } from '../observe/objects';
 
 export class PodStore {
   private readonly byKey = new Map<string, PodInfo>();

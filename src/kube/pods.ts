@@ -1,7 +1,7 @@
 // A pod on this node as flapwatch keeps it: its addresses and its probes, with kubelet's defaults filled in
 // and named ports resolved against the container's ports (as kubelet resolves them).
-import type { PodInfo, ProbeSpec, ProbeType } from '../observe/types';
-import type { Interner } from './endpointslices';
+import type { PodInfo, ProbeSpec, ProbeType } from '../observe/objects';
+import type { StringPool } from './string-pool';
 import { arr, num, str, type IntOrString, type WireContainer, type WirePod, type WireProbe } from './wire';
 
 const KINDS: [ProbeType, 'readinessProbe' | 'livenessProbe' | 'startupProbe'][] = [
@@ -11,7 +11,7 @@ const KINDS: [ProbeType, 'readinessProbe' | 'livenessProbe' | 'startupProbe'][] 
 ];
 
 /** undefined for a pod that has finished (its IP may already belong to another pod) */
-export function podInfo(pod: WirePod, intern: Interner, problems: string[]): PodInfo | undefined {
+export function podInfo(pod: WirePod, intern: StringPool, problems: string[]): PodInfo | undefined {
   const phase = pod.status?.phase;
   if (phase === 'Succeeded' || phase === 'Failed') return undefined;
   const ips = arr(pod.status?.podIPs).map((p) => str(p.ip)).filter(Boolean);

@@ -1,24 +1,26 @@
 // The four resources KubeSource watches: where each lives in the API, the selectors that keep its stream to
 // what this node needs, and what a change of each does to the source's state.
-import type { PodInfo } from '../observe/types';
-import { SERVICE_NAME_LABEL, sliceRecord, type Interner, type SliceRecord } from './endpointslices';
+import { parseObjectKey, type PodInfo } from '../observe/objects';
+import { SERVICE_NAME_LABEL, sliceRecord, type SliceRecord } from './endpointslices';
 import { eventRecord, type EventRecord, type UnhealthyEvents } from './events';
 import type { PodStore } from './pod-store';
 import { podInfo } from './pods';
 import type { Phase, ReflectorHandler } from './reflector';
 import { serviceRecord, type ServiceRecord } from './services';
 import type { ReadinessFlip, UnhealthyEvent } from './types';
-import { splitKey, type LocalFlip, type ServiceStore } from './views';
+import type { StringPool } from './string-pool';
+import type { LocalFlip, ServiceStore } from './views';
 import type { WireEndpointSlice, WireEvent, WirePod, WireService } from './wire';
 
 /** What the handlers may touch of the source. */
 export interface ResourceContext {
   nodeName: string;
-  intern: Interner;
+  intern: StringPool;
   store: ServiceStore;
   pods: PodStore;
   events: () => UnhealthyEvents;
-  changed: (what: 'services' | 'pods') => void;
+  /** the Services or pods changed: a publish is due */
+  changed: () => void;
   unhealthy: (e: UnhealthyEvent) => void;
   flips: (f: ReadinessFlip[]) => void;
   /** warns once per subject and set of problems; forget() when the subject is gone */
@@ -39,33 +41,33 @@ export function resources(ctx: ResourceContext): Record<ResourceName, Resource> 
   const flips = (list: LocalFlip[], phase: Phase) => {
     if (phase === 'initial' || list.length === 0) return; // the first list is the baseline, not a change
     const at = Date.now();
-    ctx.flips(list.map((f) => ({ service: splitKey(f.service), addr: f.ip, ready: f.ready, at, ...(f.pod && { pod: f.pod }) })));
+    ctx.flips(list.map((f) => ({ service: parseObjectKey(f.service), addr: f.ip, ready: f.ready, at, ...(f.pod && { pod: f.pod }) })));
   };
   const services: ReflectorHandler<ServiceRecord> = {
     convert: (obj) => serviceRecord(obj as WireService),
     upsert(key, rec) {
       ctx.warn(`Service ${key}`, rec.problems);
       ctx.store.setService(key, rec);
-      ctx.changed('services');
+      ctx.changed();
     },
     remove(key) {
       ctx.forget(`Service ${key}`);
       ctx.store.removeService(key);
-      ctx.changed('services');
+      ctx.changed();
     },
-    synced: () => ctx.changed('services'),
+    synced: () => ctx.changed(),
   };
   const slices: ReflectorHandler<SliceRecord> = {
     convert: (obj) => sliceRecord(obj as WireEndpointSlice, ctx.nodeName, ctx.intern),
     upsert(key, rec, phase) {
       flips(ctx.store.setSlice(key, rec), phase);
-      ctx.changed('services');
+      ctx.changed();
     },
     remove(key, phase) {
       flips(ctx.store.removeSlice(key), phase);
-      ctx.changed('services');
+      ctx.changed();
     },
-    synced: () => ctx.changed('services'),
+    synced: () => ctx.changed(),
   };
   const pods: ReflectorHandler<PodInfo> = {
     convert(obj) {
@@ -76,17 +78,17 @@ export function resources(ctx: ResourceContext): Record<ResourceName, Resource> 
     },
     upsert(key, pod) {
       ctx.pods.set(key, pod);
-      ctx.changed('pods');
+      ctx.changed();
     },
     remove(key) {
       ctx.forget(`pod ${key}`);
       ctx.pods.remove(key);
-      ctx.changed('pods');
+      ctx.changed();
     },
     synced(phase) {
       ctx.pods.synced = true;
       if (phase === 'initial') ctx.podsSynced();
-      ctx.changed('pods');
+      ctx.changed();
     },
   };
   const events: ReflectorHandler<EventRecord> = {

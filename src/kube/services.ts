@@ -1,6 +1,7 @@
 // A Service as flapwatch keeps it: its addresses, its ports and the active probe its annotations ask for.
 // Bad annotation values fall back to the default and are listed as problems (the source warns once).
-import type { ActiveProbeSpec, Protocol } from '../services/index';
+import type { Protocol } from '../observe/net';
+import type { ActiveProbeSpec } from '../observe/objects';
 import { arr, num, str, type WireService } from './wire';
 
 export const ANNOTATIONS = {
@@ -12,7 +13,8 @@ export const ANNOTATIONS = {
 export const DEFAULT_INTERVAL_SECONDS = 10;
 export const DEFAULT_TIMEOUT_SECONDS = 2;
 
-export interface ServicePort {
+/** A port of the Service's spec. */
+export interface SpecPort {
   /** '' for an unnamed port */
   name: string;
   protocol: Protocol;
@@ -23,9 +25,11 @@ export interface ServicePort {
 export interface ServiceRecord {
   namespace: string;
   name: string;
-  /** ClusterIPs, external IPs and load-balancer IPs; none for a headless Service */
-  ips: string[];
-  ports: ServicePort[];
+  /** none for a headless Service */
+  clusterIPs: string[];
+  externalIPs: string[];
+  loadBalancerIPs: string[];
+  ports: SpecPort[];
   activeProbe: ActiveProbeSpec | undefined;
   /** what was wrong with its flapwatch.io annotations, in words */
   problems: string[];
@@ -43,7 +47,7 @@ export function serviceRecord(svc: WireService): ServiceRecord | undefined {
   const spec = svc.spec ?? {};
   if (spec.type === 'ExternalName') return undefined;
   const problems: string[] = [];
-  const ports: ServicePort[] = [];
+  const ports: SpecPort[] = [];
   for (const p of arr(spec.ports)) {
     const protocol = protocolFrom(p.protocol);
     const port = num(p.port);
@@ -55,16 +59,14 @@ export function serviceRecord(svc: WireService): ServiceRecord | undefined {
     ports.push({ name: str(p.name), protocol, port, nodePort: nodePort || undefined });
   }
   const clusterIPs = arr(spec.clusterIPs).length ? arr(spec.clusterIPs) : [str(spec.clusterIP)];
-  const ips = [
-    ...clusterIPs.filter((ip) => typeof ip === 'string' && ip !== '' && ip !== 'None'),
-    ...arr(spec.externalIPs).filter((ip) => typeof ip === 'string' && ip !== ''),
-    ...arr(svc.status?.loadBalancer?.ingress).map((i) => str(i.ip)).filter(Boolean),
-  ];
+  const ips = (list: unknown[]) => [...new Set(list.filter((ip): ip is string => typeof ip === 'string' && ip !== '' && ip !== 'None'))];
   const activeProbeSpec = activeProbe(svc.metadata?.annotations ?? {}, ports, problems);
   return {
     namespace: str(svc.metadata?.namespace),
     name: str(svc.metadata?.name),
-    ips: [...new Set(ips)],
+    clusterIPs: ips(clusterIPs),
+    externalIPs: ips(arr(spec.externalIPs)),
+    loadBalancerIPs: ips(arr(svc.status?.loadBalancer?.ingress).map((i) => i.ip)),
     ports: ports.slice(), // exact length: a pushed-to array keeps spare room
     activeProbe: activeProbeSpec,
     problems: problems.length ? problems : NO_PROBLEMS,
@@ -81,7 +83,7 @@ function seconds(annotations: Record<string, string>, key: string, fallback: num
   return fallback;
 }
 
-function activeProbe(annotations: Record<string, string>, ports: ServicePort[], problems: string[]): ActiveProbeSpec | undefined {
+function activeProbe(annotations: Record<string, string>, ports: SpecPort[], problems: string[]): ActiveProbeSpec | undefined {
   const path = annotations[ANNOTATIONS.health];
   if (path === undefined) return undefined;
   if (!str(path).startsWith('/')) {

@@ -1,19 +1,20 @@
 // KubeSource: the Kubernetes API as a source. Four list+watches (Services, EndpointSlices, this node's pods,
-// Unhealthy Events) keep only what flapwatch needs; the Service view goes to the ServiceIndex, complete
-// and at most every publishIntervalMs; pods, probe failures and readiness flips go to subscribers. The API
-// being away never fails the daemon: the source is down, says why, and comes up when the API does.
+// Unhealthy Events) keep only what flapwatch needs; the Service ports go to subscribers, complete and at most
+// every publishIntervalMs, as do probe failures and readiness flips. The API being away never fails the daemon:
+// the source is down, says why, and comes up when the API does.
 import type { Logger } from 'pino';
+import { describe } from '../observe/errors';
 import { Listeners } from '../observe/listeners';
-import type { PodInfo, SourceStats } from '../observe/types';
-import type { ServiceIndex } from '../services/index';
+import type { PodInfo, ServicePort } from '../observe/objects';
+import type { SourceStats } from '../observe/source';
 import { accessFor, type ApiAccess, type InClusterOptions } from './access';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
-import { Interner } from './endpointslices';
 import { UnhealthyEvents } from './events';
 import { ApiClient } from './http';
 import { PodStore } from './pod-store';
 import { Reflector, type ReflectorState } from './reflector';
 import { resources, type ResourceName } from './resources';
+import { StringPool } from './string-pool';
 import type { ReadinessFlip, UnhealthyEvent } from './types';
 import { ServiceStore } from './views';
 
@@ -24,7 +25,6 @@ export interface KubeSourceOptions {
   inCluster?: InClusterOptions;
   /** this node: pods are watched with spec.nodeName=<nodeName> */
   nodeName: string;
-  index: ServiceIndex;
   logger: Logger;
   /** a full relist of every resource this often; 0 (the default) = only when the server says 410 Gone */
   resyncMs?: number;
@@ -45,12 +45,10 @@ const SOURCE = 'kubernetes';
 const CORE: ResourceName[] = ['services', 'endpointslices'];
 export const STATE_SETTLE_MS = 500;
 
-const describe = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
 export class KubeSource {
   private readonly log: Logger;
   private readonly client: ApiClient;
-  private readonly intern = new Interner();
+  private readonly intern = new StringPool();
   private readonly store = new ServiceStore();
   private readonly podStore = new PodStore();
   private events = new UnhealthyEvents(Date.now());
@@ -58,7 +56,7 @@ export class KubeSource {
   private readonly states = new Map<ResourceName, ReflectorState>();
   private readonly unhealthy: Listeners<UnhealthyEvent>;
   private readonly readiness: Listeners<ReadinessFlip>;
-  private readonly podLists: Listeners<PodInfo[]>;
+  private readonly services: Listeners<ServicePort[]>;
   private readonly warned = new Set<string>();
   private pending = { unhealthy: [] as UnhealthyEvent[], flips: [] as ReadinessFlip[] };
   private access: ApiAccess | undefined;
@@ -71,7 +69,6 @@ export class KubeSource {
   private soonQueued = false;
   private lastFlush = 0;
   private published = false;
-  private podsDirty = false;
   private errors = 0;
 
   constructor(private readonly opts: KubeSourceOptions) {
@@ -79,7 +76,7 @@ export class KubeSource {
     const onError = (err: unknown) => this.log.error({ err }, 'a kubernetes subscriber failed');
     this.unhealthy = new Listeners(onError);
     this.readiness = new Listeners(onError);
-    this.podLists = new Listeners(onError);
+    this.services = new Listeners(onError);
     this.client = new ApiClient(() => this.apiAccess(), opts.requestTimeoutMs ?? 60_000);
     const handlers = resources({
       nodeName: opts.nodeName,
@@ -87,10 +84,7 @@ export class KubeSource {
       store: this.store,
       pods: this.podStore,
       events: () => this.events,
-      changed: (what) => {
-        if (what === 'pods') this.podsDirty = true;
-        this.scheduleFlush();
-      },
+      changed: () => this.scheduleFlush(),
       unhealthy: (e) => this.soon(this.pending.unhealthy, [e]),
       flips: (f) => this.soon(this.pending.flips, f),
       warn: (subject, problems) => this.warnOnce(subject, problems),
@@ -154,14 +148,14 @@ export class KubeSource {
     return this.podStore.list();
   }
 
-  /** The pod with its own network namespace at this address. */
+  /** The pod with its own network namespace at this address (hostNetwork pods share the node's). */
   podByIp(ip: string): PodInfo | undefined {
     return this.podStore.byIp(ip);
   }
 
-  /** Called with every pod of this node after each change (coalesced like publishes). */
-  onPods(listener: (pods: PodInfo[]) => void): () => void {
-    return this.podLists.add((lists) => listener(lists[lists.length - 1]!));
+  /** Every Service port, after each change (coalesced: at most every publishIntervalMs). */
+  onServices(listener: (ports: ServicePort[]) => void): () => void {
+    return this.services.add((lists: ServicePort[][]) => listener(lists[lists.length - 1]!));
   }
 
   onUnhealthy(listener: (events: UnhealthyEvent[]) => void): () => void {
@@ -262,15 +256,11 @@ export class KubeSource {
     const complete = CORE.every((n) => this.states.has(n)) && core.every((r) => !r.listing && r.resourceVersion() !== '');
     // an empty cluster is a complete view too: the first publish happens whatever it holds
     if (complete && (this.store.changed() || !this.published)) {
-      this.opts.index.publish('kubernetes', this.store.views());
+      this.services.emit([this.store.views()]);
       if (!this.published) {
         this.published = true;
         this.stateChanged();
       }
-    }
-    if (this.podsDirty && this.podStore.synced) {
-      this.podsDirty = false;
-      this.podLists.emit([this.podStore.list()]);
     }
     if (this.ready()) this.startDone();
   }

@@ -1,5 +1,5 @@
 // What the Kubernetes source hands to the rest of the daemon, beside the ServiceIndex it feeds.
-import type { PodRef } from '../observe/types';
+import type { PodRef } from '../observe/objects';
 
 /** A kubelet `Unhealthy` Event (a failed probe) for a pod on this node. */
 export interface UnhealthyEvent {

@@ -1,7 +1,7 @@
-// Services and their EndpointSlices → the ServiceIndex's view: one ServicePortView per Service port. Views are
-// rebuilt only for the Services that changed; a publish concatenates the cached ones. Readiness flips of this
-// node's endpoints come from comparing a Service's local endpoints before and after a slice changed.
-import type { EndpointView, ServicePortView } from '../services/index';
+// Services and their EndpointSlices → one ServicePort per Service port. They are rebuilt only for the Services
+// that changed; the list handed out concatenates the cached ones. Readiness flips of this node's endpoints come
+// from comparing a Service's local endpoints before and after a slice changed.
+import type { EndpointView, ServicePort } from '../observe/objects';
 import type { LocalEndpoint, SliceRecord } from './endpointslices';
 import type { ServiceRecord } from './services';
 
@@ -10,20 +10,15 @@ export interface LocalFlip extends LocalEndpoint {
   service: string;
 }
 
-export function splitKey(key: string): { namespace: string; name: string } {
-  const i = key.indexOf('/');
-  return { namespace: key.slice(0, i), name: key.slice(i + 1) };
-}
-
 export class ServiceStore {
   private readonly services = new Map<string, ServiceRecord>();
   private readonly slices = new Map<string, SliceRecord>();
   /** a Service's slice keys: an array, as most Services have one slice */
   private readonly slicesOf = new Map<string, string[]>();
   private readonly localOf = new Map<string, Map<string, LocalEndpoint>>();
-  private readonly cache = new Map<string, ServicePortView[]>();
+  private readonly cache = new Map<string, ServicePort[]>();
   private readonly dirty = new Set<string>();
-  private all: ServicePortView[] = [];
+  private all: ServicePort[] = [];
 
   setService(key: string, rec: ServiceRecord): void {
     this.services.set(key, rec);
@@ -64,7 +59,7 @@ export class ServiceStore {
     return this.dirty.size > 0;
   }
 
-  views(): ServicePortView[] {
+  views(): ServicePort[] {
     if (this.dirty.size === 0) return this.all;
     for (const key of this.dirty) {
       const svc = this.services.get(key);
@@ -83,18 +78,21 @@ export class ServiceStore {
     this.dirty.add(service);
   }
 
-  private build(svc: ServiceRecord, key: string): ServicePortView[] {
+  private build(svc: ServiceRecord, key: string): ServicePort[] {
     const slices = (this.slicesOf.get(key) ?? []).map((k) => this.slices.get(k)!);
     return svc.ports.map((p) => {
       const lists: EndpointView[][] = [];
       for (const s of slices) for (const sp of s.ports) if (sp.name === p.name && sp.protocol === p.protocol) lists.push(sp.endpoints);
       const probe = svc.activeProbe && svc.activeProbe.port === p.port && p.protocol === 'tcp' ? svc.activeProbe : undefined;
-      const view: ServicePortView = {
+      const view: ServicePort = {
         namespace: svc.namespace,
         name: svc.name,
         portName: p.name,
         protocol: p.protocol,
-        vips: svc.ips.map((ip) => ({ ip, port: p.port })),
+        port: p.port,
+        clusterIPs: svc.clusterIPs,
+        externalIPs: svc.externalIPs,
+        loadBalancerIPs: svc.loadBalancerIPs,
         // one slice's list is shared as it is: slices are replaced whole, never changed in place
         endpoints: lists.length === 1 ? lists[0]! : lists.flat(),
         nodePort: p.nodePort,

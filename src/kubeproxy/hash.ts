@@ -1,20 +1,19 @@
 // kube-proxy's chain names, recomputed so that chains map back to Services without comments.
 // iptables: pkg/proxy/iptables/proxier.go portProtoHash / servicePortEndpointChainName;
 // nftables: pkg/proxy/nftables/proxier.go hashAndTruncate / servicePort(Endpoint)ChainNameBase.
-import { digestByte, sha256 } from './sha256';
+import { hash } from 'node:crypto';
+import { parseServicePortName } from '../observe/objects';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'; // RFC 4648, as Go's base32.StdEncoding
 
-export type Protocol = 'tcp' | 'udp' | 'sctp';
-
 /** The first `chars` (at most 51) base32 characters of sha256(input), as Go's base32.StdEncoding. */
 export function base32Sha256(input: string, chars: number): string {
-  sha256(input);
+  const digest = hash('sha256', input, 'buffer');
   let out = '';
   let acc = 0;
   let bits = 0;
   for (let i = 0; out.length < chars; i++) {
-    acc = ((acc << 8) | digestByte(i)) & 0xfff;
+    acc = ((acc << 8) | digest[i]!) & 0xfff;
     bits += 8;
     while (bits >= 5 && out.length < chars) {
       bits -= 5;
@@ -24,20 +23,9 @@ export function base32Sha256(input: string, chars: number): string {
   return out;
 }
 
-/** name[offset..offset+chars) is the base32 of sha256(a + b + c): checked without building strings. */
-export function hashMatches(name: string, offset: number, chars: number, a: string, b = '', c = ''): boolean {
-  if (name.length < offset + chars) return false;
-  sha256(a, b, c);
-  let acc = 0;
-  let bits = 0;
-  for (let i = 0, k = 0; k < chars; i++) {
-    acc = ((acc << 8) | digestByte(i)) & 0xfff;
-    for (bits += 8; bits >= 5 && k < chars; k++) {
-      bits -= 5;
-      if (ALPHABET.charCodeAt((acc >>> bits) & 31) !== name.charCodeAt(offset + k)) return false;
-    }
-  }
-  return true;
+/** name[offset..offset+chars) is the base32 of sha256(input). */
+export function hashMatches(name: string, offset: number, chars: number, input: string): boolean {
+  return name.length >= offset + chars && name.startsWith(base32Sha256(input, chars), offset);
 }
 
 export type ServiceChainPrefix = 'KUBE-SVC-' | 'KUBE-SVL-' | 'KUBE-EXT-' | 'KUBE-FW-';
@@ -59,19 +47,7 @@ export function endpointChain(servicePortName: string, protocol: string, endpoin
 
 /** `chain` is the KUBE-SEP chain of this endpoint of this Service port. */
 export function isEndpointChain(chain: string, servicePortName: string, protocol: string, endpoint: string): boolean {
-  return chain.length === 25 && chain.startsWith('KUBE-SEP-') && hashMatches(chain, 9, 16, servicePortName, protocol, endpoint);
-}
-
-/** `ns/svc:port` → its parts; the port name is '' when the Service port is unnamed. */
-export function splitServicePortName(spn: string): { namespace: string; name: string; portName: string } | null {
-  const slash = spn.indexOf('/');
-  if (slash <= 0) return null;
-  const colon = spn.indexOf(':', slash);
-  return {
-    namespace: spn.slice(0, slash),
-    name: spn.slice(slash + 1, colon < 0 ? undefined : colon),
-    portName: colon < 0 ? '' : spn.slice(colon + 1),
-  };
+  return chain.length === 25 && chain.startsWith('KUBE-SEP-') && hashMatches(chain, 9, 16, servicePortName + protocol + endpoint);
 }
 
 // knftables.NameLengthMax (256) minus the longest prefix (16)
@@ -85,7 +61,7 @@ export function nftHashAndTruncate(rest: string): string {
 
 /** `ns/svc/proto/portName` from `ns/svc:portName`. */
 export function nftServiceRest(servicePortName: string, protocol: string): string {
-  const p = splitServicePortName(servicePortName);
+  const p = parseServicePortName(servicePortName);
   return p ? `${p.namespace}/${p.name}/${protocol}/${p.portName}` : '';
 }
 

@@ -5,7 +5,7 @@
 import { isEndpointChain, portProtoHash, SERVICE_CHAIN_PREFIXES } from './hash';
 import type { ParseSummary } from './iptables-save';
 import type { Rule } from './rule';
-import { destination, ModelSink, own, type DropKind, type DropRule, type Family, type RulesModel, type ServicePort } from './model';
+import { addUnique, destination, ModelSink, own, type DropKind, type DropRule, type Family, type PortRecord, type RulesModel } from './model';
 import { Interner } from './interner';
 
 const SUFFIX_KINDS: [suffix: string, kind: DropKind][] = [
@@ -19,28 +19,6 @@ function isServiceChain(chain: string | undefined): boolean {
   if (chain === undefined) return false;
   for (const p of SERVICE_CHAIN_PREFIXES) if (chain.startsWith(p)) return true;
   return false;
-}
-
-type AddressList = 'clusterIPs' | 'externalIPs' | 'loadBalancerIPs';
-
-// Lists grow by exact-size copies: push leaves room for 17, which at 10,000 Services was a third of the model
-// (and concat is eight times slower than this loop).
-function appended(list: string[], item: string): string[] {
-  return inserted(list, item, list.length);
-}
-
-/** A copy of `list` with `item` at `at`. */
-function inserted(list: string[], item: string, at: number): string[] {
-  const out = new Array<string>(list.length + 1);
-  for (let i = 0; i < at; i++) out[i] = list[i]!;
-  out[at] = item;
-  for (let i = at; i < list.length; i++) out[i + 1] = list[i]!;
-  return out;
-}
-
-// The parser's strings are its own (never slices of the dump), so they are kept as they are.
-function addAddress(s: ServicePort, list: AddressList, ip: string): void {
-  if (!s[list].includes(ip)) s[list] = appended(s[list], ip);
 }
 
 /** kube-proxy's (or kubelet's) drop and reject rules; null for any other rule. */
@@ -64,7 +42,7 @@ export function classifyDrop(r: Rule, family: Family): Omit<DropRule, 'key'> | n
 }
 
 interface Owner {
-  service: ServicePort;
+  service: PortRecord;
   /** one SEP chain's name, recomputed, matched: the chain belongs to this Service */
   confirmed: boolean;
 }
@@ -115,7 +93,7 @@ export class IptablesModelBuilder {
     if (r.chain === 'KUBE-EXTERNAL-SERVICES' && r.dstType?.value === 'LOCAL') s.nodePort = Number(r.dport.value);
     else if (ip !== undefined) {
       s.port = Number(r.dport.value);
-      addAddress(s, r.chain === 'KUBE-SERVICES' ? 'clusterIPs' : r.chain === 'KUBE-PROXY-FIREWALL' ? 'loadBalancerIPs' : 'externalIPs', ip);
+      addUnique(s, r.chain === 'KUBE-SERVICES' ? 'clusterIPs' : r.chain === 'KUBE-PROXY-FIREWALL' ? 'loadBalancerIPs' : 'externalIPs', ip);
     }
   }
 
@@ -168,20 +146,16 @@ export class IptablesModelBuilder {
       if (!owner.confirmed) this.sink.problem('endpoint_hash_mismatch', `${name} is not ${s.name} ${s.protocol} ${endpoint}`);
     }
     // a Service with both traffic policies jumps to its local endpoints from SVC and SVL
-    if (!s.endpoints.includes(endpoint)) {
-      // in the model's order as they come, so that the sink need not sort them
-      let at = s.endpoints.length;
-      while (at > 0 && s.endpoints[at - 1]! > endpoint) at--;
-      s.endpoints = inserted(s.endpoints, endpoint, at);
-      this.attached++;
-    }
+    const before = s.endpoints.length;
+    addUnique(s, 'endpoints', endpoint);
+    if (s.endpoints.length > before) this.attached++;
     return true;
   }
 
   /** A KUBE-SERVICES or KUBE-NODEPORTS rule: the Service's address, and the owner of the chain it jumps to. */
   private entry(r: Rule, comment: string): void {
     const protocol = r.protocol?.value;
-    let s: ServicePort;
+    let s: PortRecord;
     if (r.chain === 'KUBE-NODEPORTS') {
       if (comment.includes(' ') || !r.dport) return;
       s = this.sink.service(comment, protocol);
@@ -192,7 +166,7 @@ export class IptablesModelBuilder {
       if (!suffix || !r.destination || !r.dport) return;
       s = this.sink.service(comment.slice(0, -suffix.length), protocol);
       s.port = Number(r.dport.value);
-      addAddress(s, suffix === ' cluster IP' ? 'clusterIPs' : suffix === ' external IP' ? 'externalIPs' : 'loadBalancerIPs', r.destination.value);
+      addUnique(s, suffix === ' cluster IP' ? 'clusterIPs' : suffix === ' external IP' ? 'externalIPs' : 'loadBalancerIPs', r.destination.value);
     }
     if (isServiceChain(r.target) && this.owners[this.targetId] === undefined) put(this.owners, this.targetId, { service: s, confirmed: false });
   }

@@ -1,5 +1,7 @@
 // One model of kube-proxy's rules, whichever mode wrote them: Service ports with their addresses and
 // endpoints, and the rules that drop or reject their packets, with counters where the mode has them.
+import { parseHostPort } from '../observe/net';
+import { parseServicePortName, type EndpointView, type ServicePort } from '../observe/objects';
 import { keepHiddenClass } from './hidden-classes';
 import type { Problems } from './rule';
 
@@ -17,9 +19,14 @@ export const DROP_KINDS = [
 ] as const;
 export type DropKind = (typeof DROP_KINDS)[number];
 
-export interface ServicePort {
+/**
+ * A Service port as the builders assemble it, rule by rule, in the rules' own terms; model() turns each into a
+ * ServicePort.
+ */
+export interface PortRecord {
   /** `ns/svc:port`, or `ns/svc` for an unnamed port */
   name: string;
+  /** '' until a rule says it */
   protocol: string;
   /** one per family on dual-stack Services */
   clusterIPs: string[];
@@ -28,7 +35,7 @@ export interface ServicePort {
   externalIPs: string[];
   loadBalancerIPs: string[];
   nodePort?: number;
-  /** `IP:port`, `[IPv6]:port`; sorted */
+  /** `IP:port`, `[IPv6]:port` */
   endpoints: string[];
 }
 
@@ -53,6 +60,7 @@ export interface DropRule {
 
 export interface RulesModel {
   mode: 'iptables' | 'nftables';
+  /** by `ns/svc:port` */
   services: Map<string, ServicePort>;
   drops: DropRule[];
   problems: Problems;
@@ -74,24 +82,45 @@ export function dropKey(d: Pick<DropRule, 'family' | 'kind' | 'service' | 'chain
   return `${d.family} ${d.kind} ${d.service ?? '-'} ${d.chain} ${d.destination}`;
 }
 
-function sorted(list: readonly string[]): boolean {
-  for (let i = 1; i < list.length; i++) if (list[i - 1]! > list[i]!) return false;
-  return true;
-}
-
-// What a Service port's lists start as: one empty array for all (frozen: a list is replaced to add to it). Four
-// empty arrays per Service port were a quarter of a 10,000-Service model's allocations, and two stay empty.
+// What a record's lists start as: one empty array for all (frozen: a list is replaced to add to it), as most
+// Service ports leave two of the four empty.
 const NONE = Object.freeze([]) as unknown as string[];
+
+const PROTOCOLS = new Set(['tcp', 'udp', 'sctp']);
+
+/** The record as the rest of the daemon sees a Service port; undefined when the rules never said enough. */
+function servicePort(r: PortRecord): ServicePort | undefined {
+  const name = parseServicePortName(r.name);
+  const protocol = r.protocol.toLowerCase();
+  if (!name || !PROTOCOLS.has(protocol)) return undefined;
+  // a drop rule names an address without saying which kind; another rule may have said it is a load balancer's
+  if (r.loadBalancerIPs.length) r.externalIPs = r.externalIPs.filter((ip) => !r.loadBalancerIPs.includes(ip));
+  const endpoints: EndpointView[] = [];
+  for (const e of r.endpoints.length > 1 ? r.endpoints.sort() : r.endpoints) {
+    const view = parseHostPort(e);
+    if (view) endpoints.push(view);
+  }
+  return {
+    ...name,
+    protocol: protocol as ServicePort['protocol'],
+    ...(r.port !== undefined && { port: r.port }),
+    clusterIPs: r.clusterIPs.slice(),
+    externalIPs: r.externalIPs.slice(),
+    loadBalancerIPs: r.loadBalancerIPs.slice(),
+    ...(r.nodePort !== undefined && { nodePort: r.nodePort }),
+    endpoints,
+  };
+}
 
 /** Builds a model; every mode's reader fills one. */
 export class ModelSink {
-  readonly services = new Map<string, ServicePort>();
+  readonly services = new Map<string, PortRecord>();
   readonly drops: DropRule[] = [];
   readonly problems: Problems = {};
   readonly examples: Record<string, string> = {};
 
   /** The Service port `name`, made on first mention; the strings are kept as given (the parsers' own, not slices of a dump). */
-  service(name: string, protocol?: string): ServicePort {
+  service(name: string, protocol?: string): PortRecord {
     let s = this.services.get(name);
     if (!s) {
       s = { name, protocol: protocol ?? '', clusterIPs: NONE, externalIPs: NONE, loadBalancerIPs: NONE, endpoints: NONE };
@@ -112,13 +141,13 @@ export class ModelSink {
   }
 
   model(mode: RulesModel['mode']): RulesModel {
-    for (const s of this.services.values()) {
-      // most builders add endpoints in order; sort() copies the array even then (9 MB a read at 10,000 Services)
-      if (!sorted(s.endpoints)) s.endpoints.sort();
-      // a drop rule names an address without saying which kind; another rule may have said it is a load balancer's
-      if (s.loadBalancerIPs.length) s.externalIPs = s.externalIPs.filter((ip) => !s.loadBalancerIPs.includes(ip));
+    const services = new Map<string, ServicePort>();
+    for (const [name, r] of this.services) {
+      const port = servicePort(r);
+      if (port) services.set(name, port);
+      else this.problem('incomplete_service', `${name}: no protocol or namespace in the rules`);
     }
-    return { mode, services: this.services, drops: this.drops, problems: this.problems, examples: this.examples };
+    return { mode, services, drops: this.drops, problems: this.problems, examples: this.examples };
   }
 }
 
@@ -132,18 +161,19 @@ for (const [name, first, then] of [['a', 'port', 'nodePort'], ['b', 'nodePort', 
 }
 keepHiddenClass(shapes);
 
-export function addUnique(s: ServicePort, list: 'clusterIPs' | 'externalIPs' | 'loadBalancerIPs' | 'endpoints', value: string): void {
+/** Adds `value` to the record's list unless it is there; the strings are copied (see own). */
+export function addUnique(s: PortRecord, list: 'clusterIPs' | 'externalIPs' | 'loadBalancerIPs' | 'endpoints', value: string): void {
   if (s[list].includes(value)) return;
   if (s[list] === NONE) s[list] = [own(value)];
   else s[list].push(own(value));
 }
 
-/** `IP:port/proto` (ClusterIP, external and load-balancer IPs) and `*:nodePort/proto` → Service name. */
+/** `IP:port/proto` (ClusterIP, external and load-balancer IPs) and `*:nodePort/proto` → `ns/svc:port`. */
 export function indexDestinations(model: RulesModel): Map<string, string> {
   const index = new Map<string, string>();
-  for (const s of model.services.values()) {
-    for (const ip of [...s.clusterIPs, ...s.externalIPs, ...s.loadBalancerIPs]) index.set(destination(ip, s.port, s.protocol), s.name);
-    if (s.nodePort !== undefined) index.set(destination(undefined, s.nodePort, s.protocol), s.name);
+  for (const [name, s] of model.services) {
+    for (const ip of [...s.clusterIPs, ...s.externalIPs, ...s.loadBalancerIPs]) index.set(destination(ip, s.port, s.protocol), name);
+    if (s.nodePort !== undefined) index.set(destination(undefined, s.nodePort, s.protocol), name);
   }
   return index;
 }

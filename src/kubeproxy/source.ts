@@ -1,27 +1,22 @@
 // RulesSource: kube-proxy's rules as a source. Each interval it reads the drop and reject rules (cheap; the
-// reader decides when a full read is due), turns their counters into monotonic increases, and publishes the
-// Services the rules describe to the ServiceIndex after every full read. Problems in the dumps are counted
-// and logged once per kind; a failed read leaves the source down and the daemon running.
+// reader decides when a full read is due) and says which of them fired; after every full read it hands the
+// Services the rules describe to its subscribers. Problems in the dumps are counted and logged once per kind;
+// a failed read leaves the source down and the daemon running.
 import type { Logger } from 'pino';
-import { describeKernelError } from '../kernel/errors';
-import type { SourceStats } from '../observe/types';
-import type { ServiceIndex } from '../services/index';
-import { viewsFromRules } from '../services/from-rules';
-import type { RuleRise } from '../services/attribute';
-import { RuleCounters } from './counters';
-import type { DropRule } from './model';
+import { describeSystemError } from '../observe/errors';
+import { Listeners } from '../observe/listeners';
+import type { ServicePort } from '../observe/objects';
+import type { SourceStats } from '../observe/source';
 import { KubeProxyReader, type Detection, type ReaderOptions } from './reader';
+import { RuleRises, type RuleRise } from './rises';
 
 export interface RulesSourceOptions extends ReaderOptions {
-  index: ServiceIndex;
   logger: Logger;
 }
 
 export interface RulesReading {
   /** rules whose counters rose since the previous reading (none at the first) */
   rises: RuleRise[];
-  /** the drop and reject rules now */
-  drops: DropRule[];
   detection: Detection;
 }
 
@@ -30,15 +25,22 @@ const SOURCE = 'kubeproxy';
 export class RulesSource {
   private readonly log: Logger;
   private readonly reader: KubeProxyReader;
-  private readonly counters = new RuleCounters();
+  private readonly rises = new RuleRises();
+  private readonly services: Listeners<ServicePort[]>;
   private readonly problems = new Map<string, number>();
   private status: { up: boolean; reason: string } = { up: false, reason: 'starting' };
   private detection: Detection | undefined;
   private errors = 0;
 
-  constructor(private readonly opts: RulesSourceOptions) {
+  constructor(opts: RulesSourceOptions) {
     this.log = opts.logger.child({ source: SOURCE });
     this.reader = new KubeProxyReader(opts);
+    this.services = new Listeners((err) => this.log.error({ err }, 'a kube-proxy Services subscriber failed'));
+  }
+
+  /** Every Service port the rules describe, after each full read. */
+  onServices(listener: (ports: ServicePort[]) => void): () => void {
+    return this.services.add((lists: ServicePort[][]) => listener(lists[lists.length - 1]!));
   }
 
   /** The first read: detection, the model, the first counters (which count nothing). Never rejects. */
@@ -49,24 +51,15 @@ export class RulesSource {
   async read(): Promise<RulesReading | undefined> {
     try {
       const r = await this.reader.read();
-      if (r.full) this.opts.index.publish('rules', viewsFromRules(r.model));
       this.noteDetection(r.detection);
       for (const [kind, n] of Object.entries(r.problems)) this.noteProblem(kind, n, r.examples[kind]);
-      const deltas = this.counters.update(r.drops);
-      const rises: RuleRise[] = [];
-      for (const d of r.drops) {
-        const packets = deltas.get(d.key)?.packets ?? 0;
-        if (packets > 0) {
-          rises.push({ kind: d.kind, table: d.table, chain: d.chain, packets, ...(d.service !== undefined && { service: d.service }) });
-          deltas.delete(d.key); // rules sharing a key were summed: count them once
-        }
-      }
       const covered = r.detection.mode === 'iptables' || r.detection.mode === 'nftables';
       this.status = { up: covered, reason: covered ? '' : r.detection.message };
-      return { rises, drops: r.drops, detection: r.detection };
+      if (r.full) this.services.emit([[...r.model.services.values()]]);
+      return { rises: this.rises.update(r.drops), detection: r.detection };
     } catch (err) {
       this.errors++;
-      const reason = describeKernelError(err, 'reading kube-proxy rules', 'CAP_NET_ADMIN');
+      const reason = describeSystemError(err, 'reading kube-proxy rules', 'CAP_NET_ADMIN');
       if (this.status.up || this.status.reason === 'starting') this.log.warn({ err }, `kube-proxy rules unreadable: ${reason}`);
       this.status = { up: false, reason };
       return undefined;

@@ -1,4 +1,4 @@
-import type { Listener } from './types';
+import type { Listener } from './source';
 
 /** A typed subscriber list. A throwing listener is reported, never allowed to stop the others. */
 export class Listeners<T> {

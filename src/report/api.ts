@@ -1,22 +1,29 @@
 // The daemon's JSON API: /incidents (recent, newest first) and /services/NS/NAME (what the index knows of
 // it, its incidents and the evidence the timeline holds). Health payloads are already truncated and redacted.
 import type { Correlator } from '../correlate/correlator';
+import type { Incident } from '../correlate/incident';
+import { vipsOf } from '../observe/objects';
 import type { ServiceIndex } from '../services/index';
+import { incidentMessage } from './incident-text';
+
+/** An incident as the API shows it: its message first. */
+const shown = (i: Incident) => ({ message: incidentMessage(i), ...i });
 
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 export function apiRoutes(correlator: Correlator, index: ServiceIndex): Record<string, (path: string, q: URLSearchParams) => unknown> {
   const limit = (q: URLSearchParams) => Math.min(Math.max(Number(q.get('limit') ?? 100) || 100, 1), 1000);
   return {
-    '/incidents': (path, q) => (path === '' || path === '/' ? { incidents: correlator.incidents({ limit: limit(q) }) } : null),
+    '/incidents': (path, q) => (path === '' || path === '/' ? { incidents: correlator.incidents({ limit: limit(q) }).map(shown) } : null),
     '/services': (path, q) => {
       const [, namespace = '', name = '', ...rest] = path.split('/');
       if (rest.length || !NAME.test(namespace) || !NAME.test(name)) return null;
       const service = { namespace, name };
-      const ports = index.byName(namespace, name).map(({ portName, protocol, vips, nodePort, endpoints, activeProbe }) => ({
-        portName, protocol, vips, nodePort, endpoints: endpoints.length, readyEndpoints: endpoints.filter((e) => e.ready !== false).length, activeProbe,
+      const ports = index.byName(namespace, name).map((p) => ({
+        portName: p.portName, protocol: p.protocol, vips: vipsOf(p), nodePort: p.nodePort, endpoints: p.endpoints.length,
+        readyEndpoints: p.endpoints.filter((e) => e.ready !== false).length, activeProbe: p.activeProbe,
       }));
-      const incidents = correlator.incidents({ service, limit: limit(q) });
+      const incidents = correlator.incidents({ service, limit: limit(q) }).map(shown);
       if (!ports.length && !incidents.length) return null;
       return { service, ports, incidents, recent: correlator.serviceEvidence(service) };
     },

@@ -1,6 +1,7 @@
 // One log line per incident, message first, every field an operator filters on beside it.
 import type { Logger } from 'pino';
 import type { Incident } from '../correlate/incident';
+import { incidentMessage } from './incident-text';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -26,7 +27,8 @@ export function logIncidents(logger: Logger, incidents: Incident[]): void {
       failedDependencies: i.failedDependencies,
       incomplete: i.incomplete,
     };
-    if (i.verdict === 'none') logger.info(fields, i.message);
-    else logger.warn(fields, i.message);
+    const message = incidentMessage(i);
+    if (i.verdict === 'none') logger.info(fields, message);
+    else logger.warn(fields, message);
   }
 }

@@ -2,9 +2,11 @@
 // The witnesses, per reference/kernel.md: the drop reason and location, the skb's conntrack entry (present?
 // confirmed? DNATed?), the conntrack stat deltas of the same interval, and which kube-proxy drop/reject rule
 // counters rose. Where they cannot tell two mechanisms apart, both are named.
-import { functionOf } from '../kernel/kallsyms';
-import type { DropObservation, RetransmitObservation } from '../observe/types';
-import { protocolOf, type ServiceIndex, type ServicePortView } from './index';
+import type { RuleRise } from '../kubeproxy/rises';
+import type { DropObservation, RetransmitObservation } from '../observe/kernel';
+import { protocolOf, type Address } from '../observe/net';
+import { servicePortName, type ServicePort } from '../observe/objects';
+import type { ServiceIndex } from './index';
 
 export type Direction = 'to_service' | 'from_service' | 'node';
 export const MECHANISMS = [
@@ -38,17 +40,8 @@ export interface IntervalEvidence {
   before?: Pick<IntervalEvidence, 'conntrack' | 'rules'>;
 }
 
-export interface RuleRise {
-  kind: string;
-  /** `ns/svc:port` for per-Service rules */
-  service?: string;
-  table: string;
-  chain: string;
-  packets: number;
-}
-
 export interface Attribution {
-  service: ServicePortView | null;
+  service: ServicePort | null;
   direction: Direction;
 }
 
@@ -61,25 +54,27 @@ export interface AttributedDrop extends DropObservation, Attribution {
 
 export type AttributedRetransmit = RetransmitObservation & Attribution;
 
-export const NO_EVIDENCE: IntervalEvidence = { netns: 0, conntrack: {}, rules: [] };
+/** Conntrack flows grouped by their original destination, with the Service it is. */
+export type AttributedGroup<G extends { daddr: string; dport: number; proto: number }> = G & { service: ServicePort | null };
 
 /** Service and direction of a packet from its addresses (and, for drops, the pre-DNAT destination). */
 export function attribute(
   index: ServiceIndex,
   t: { saddr: string; daddr: string; sport: number; dport: number; proto: number },
-  orig?: { addr: string; port: number } | null,
+  orig?: Address | null,
 ): Attribution {
   const proto = protocolOf(t.proto);
   if (!proto) return { service: null, direction: 'node' };
-  const to = (orig && index.byVip(orig.addr, orig.port, proto)) || index.byVip(t.daddr, t.dport, proto) || index.byEndpoint(t.daddr, t.dport, proto);
+  const to = (orig && index.byVip(orig.ip, orig.port, proto)) || index.serviceAt(t.daddr, t.dport, proto);
   if (to) return { service: to, direction: 'to_service' };
   const from = index.byEndpoint(t.saddr, t.sport, proto) || index.byVip(t.saddr, t.sport, proto);
   if (from) return { service: from, direction: 'from_service' };
   return { service: null, direction: 'node' };
 }
 
-function rulesRose(ev: Pick<IntervalEvidence, 'rules'>, kind: string, service?: string): RuleRise[] {
-  return ev.rules.filter((r) => r.kind === kind && (service === undefined || r.service === service));
+function rulesRose(ev: Pick<IntervalEvidence, 'rules'>, kind: string, service?: ServicePort): RuleRise[] {
+  const same = (r: RuleRise) => !!r.service && r.service.namespace === service!.namespace && r.service.name === service!.name && r.service.portName === service!.portName;
+  return ev.rules.filter((r) => r.kind === kind && (service === undefined || same(r)));
 }
 
 const where = (rules: RuleRise[]) => rules.map((r) => `${r.table}/${r.chain} ${r.kind}`).join(', ');
@@ -89,7 +84,7 @@ function mechanism(d: DropObservation, a: Attribution, ev: IntervalEvidence): { 
   // stat deltas and rule counters are the node's: they witness only drops in the node's netns
   const node = d.netns === ev.netns;
   const ct = node ? ev.conntrack : {};
-  const fn = functionOf(d.location);
+  const fn = d.location;
 
   if (!d.ct.present) {
     // no entry: conntrack refused the packet (table full) or called it INVALID and a rule dropped it
@@ -119,10 +114,9 @@ function mechanism(d: DropObservation, a: Attribution, ev: IntervalEvidence): { 
   const svc = a.service;
   if (svc && a.direction === 'to_service' && !d.ct.dnat && !d.ct.confirmed) {
     // sent to the ClusterIP and never DNATed: kube-proxy had no endpoint to send it to
-    const spn = svc.portName ? `${svc.namespace}/${svc.name}:${svc.portName}` : `${svc.namespace}/${svc.name}`;
-    const rejects = node ? rulesRose(ev, 'reject_no_endpoints', spn) : [];
+    const rejects = node ? rulesRose(ev, 'reject_no_endpoints', svc) : [];
     if (rejects.length > 0 || svc.endpoints.length === 0) {
-      return { mechanisms: ['no-endpoints'], detail: where(rejects) || `${spn} has no endpoints` };
+      return { mechanisms: ['no-endpoints'], detail: where(rejects) || `${servicePortName(svc)} has no endpoints` };
     }
   }
   if (!d.ct.confirmed && (ct.insert_failed ?? 0) > 0 && fn !== 'nft_do_chain') {
@@ -140,4 +134,9 @@ export function attributeDrop(index: ServiceIndex, d: DropObservation, ev: Inter
 
 export function attributeRetransmit(index: ServiceIndex, r: RetransmitObservation): AttributedRetransmit {
   return { ...r, ...attribute(index, r.tuple) };
+}
+
+export function attributeGroup<G extends { daddr: string; dport: number; proto: number }>(index: ServiceIndex, g: G): AttributedGroup<G> {
+  const proto = protocolOf(g.proto);
+  return { ...g, service: (proto && index.serviceAt(g.daddr, g.dport, proto)) || null };
 }

@@ -4,15 +4,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Correlator, type JudgedFailure } from '../../src/correlate/correlator';
 import type { Incident } from '../../src/correlate/incident';
-import type { HealthObservation, ListenOverflowObservation, PodInfo } from '../../src/observe/types';
-import { ServiceIndex, type ServicePortView } from '../../src/services/index';
-import type { NodeInterval } from '../../src/services/interval';
+import type { HealthObservation, ListenOverflowObservation } from '../../src/observe/health';
+import type { PodInfo } from '../../src/observe/objects';
+import { ServiceIndex } from '../../src/services/index';
+import type { ServicePort } from '../../src/observe/objects';
+import type { NodeInterval } from '../../src/node/interval';
+import { incidentMessage } from '../../src/report/incident-text';
 import { attributedDrop, attributedRetransmit } from '../fixtures/observations';
 
 const WEB_POD = '10.77.1.10';
 const DB_POD = '10.77.1.20';
-const WEB: ServicePortView = { namespace: 'shop', name: 'web', portName: 'http', protocol: 'tcp', vips: [{ ip: '10.96.0.10', port: 80 }], endpoints: [{ ip: WEB_POD, port: 8080 }] };
-const DB: ServicePortView = { namespace: 'shop', name: 'db', portName: 'pg', protocol: 'tcp', vips: [{ ip: '10.96.0.20', port: 5432 }], endpoints: [{ ip: DB_POD, port: 5432 }] };
+const WEB: ServicePort = { namespace: 'shop', name: 'web', portName: 'http', protocol: 'tcp', port: 80, clusterIPs: ['10.96.0.10'], externalIPs: [], loadBalancerIPs: [], endpoints: [{ ip: WEB_POD, port: 8080 }] };
+const DB: ServicePort = { namespace: 'shop', name: 'db', portName: 'pg', protocol: 'tcp', port: 5432, clusterIPs: ['10.96.0.20'], externalIPs: [], loadBalancerIPs: [], endpoints: [{ ip: DB_POD, port: 5432 }] };
 const PODS: PodInfo[] = [{ namespace: 'shop', name: 'web-1', uid: 'u1', nodeName: 'n1', ips: [WEB_POD], hostNetwork: false, probes: [] }];
 const DNAT = { present: true, confirmed: false, dnat: true, snat: false, reply: false };
 
@@ -30,7 +33,7 @@ function setup(now = { t: 10_000 }) {
   return { c, incidents, failures, now };
 }
 
-const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], rules: [], ...over });
+const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], rules: [], diedUnreplied: [], ...over });
 
 /** Evidence in (4000, 5000] (and these overflows scanned at 4500), intervals up to 7000, then the failure at 5500 (window (2500, 6000]). */
 function judgeWith(c: Correlator, evidence: Partial<NodeInterval>, overflows?: ListenOverflowObservation[]): void {
@@ -51,7 +54,7 @@ function failure(over: Partial<HealthObservation> = {}): HealthObservation {
 /** web's pod calls db through its ClusterIP; a rule drops the DNATed SYN on the way to db's pod. */
 const dbPathDrop = attributedDrop({
   tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: DB_POD, sport: 40000, dport: 5432 },
-  origDst: { addr: '10.96.0.20', port: 5432 }, ct: DNAT, service: DB, direction: 'to_service', mechanisms: ['netfilter-drop'],
+  origDst: { ip: '10.96.0.20', port: 5432 }, ct: DNAT, service: DB, direction: 'to_service', mechanisms: ['netfilter-drop'],
   detail: 'a rule verdict in nft_do_chain', packets: 4,
 });
 
@@ -66,7 +69,7 @@ test('a dependency\'s loss names the dependency: downstream netfilter-drop for s
   assert.deepEqual(i!.downstream, ['shop/db']);
   assert.equal(i!.evidence[0]!.path, 'downstream');
   assert.equal(i!.evidence[0]!.dst, '10.96.0.20:5432');
-  assert.match(i!.message, /^shop\/web Readiness failed \(context deadline exceeded\): 4 packets to shop\/db \(10\.96\.0\.20:5432\) dropped by a netfilter rule/);
+  assert.match(incidentMessage(i!), /^shop\/web Readiness failed \(context deadline exceeded\): 4 packets to shop\/db \(10\.96\.0\.20:5432\) dropped by a netfilter rule/);
 });
 
 test('the window: evidence before failure − lookback or after failure + slack does not count', () => {
@@ -74,12 +77,12 @@ test('the window: evidence before failure − lookback or after failure + slack 
   for (let t = 0; t < 9000; t += 1000) c.addInterval(interval(t, t === 1000 || t === 7000 ? { drops: [dbPathDrop] } : {}));
   c.addHealth([failure({ at: 5_500, lookbackMs: 3000 })]); // window (2500, 6000]
   assert.equal(incidents[0]!.verdict, 'none');
-  assert.match(incidents[0]!.message, /no packet was lost on its path in the 3\.5s around it: look at the application/);
+  assert.match(incidentMessage(incidents[0]!), /no packet was lost on its path in the 3\.5s around it: look at the application/);
 });
 
 test('most specific first: no-endpoints beats a plain rule drop and retransmits; aftermath frees never decide', () => {
   const { c, incidents } = setup();
-  const reject = attributedDrop({ ...dbPathDrop, tuple: { ...dbPathDrop.tuple, daddr: '10.96.0.20' }, origDst: { addr: '10.96.0.20', port: 5432 }, ct: { ...DNAT, dnat: false }, mechanisms: ['no-endpoints'], packets: 2, detail: 'filter/KUBE-SERVICES reject_no_endpoints' });
+  const reject = attributedDrop({ ...dbPathDrop, tuple: { ...dbPathDrop.tuple, daddr: '10.96.0.20' }, origDst: { ip: '10.96.0.20', port: 5432 }, ct: { ...DNAT, dnat: false }, mechanisms: ['no-endpoints'], packets: 2, detail: 'filter/KUBE-SERVICES reject_no_endpoints' });
   const noSocket = attributedDrop({ tuple: { ...dbPathDrop.tuple, daddr: WEB_POD, dport: 8080 }, service: WEB, direction: 'to_service', reasonName: 'NO_SOCKET', mechanisms: ['kernel-drop'], detail: 'NO_SOCKET', packets: 9 });
   const syn = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: '10.96.0.20', sport: 40000, dport: 5432 }, service: DB, direction: 'to_service', packets: 3 });
   judgeWith(c, { drops: [dbPathDrop, reject, noSocket], retransmits: [syn] });
@@ -97,13 +100,13 @@ test('an HTTP answer proves the probe path delivered: drops to the pod itself do
   c.addHealth([failure({ kind: 'http-status', status: 503, detail: 'HTTP probe failed with statuscode: 503', failedDependencies: ['db'] })]);
   c.addHealth([failure({ at: 5_600, pod: { namespace: 'shop', name: 'other' }, kind: 'timeout' })]);
   assert.equal(incidents[0]!.verdict, 'none');
-  assert.match(incidents[0]!.message, /look at the application; its payload says db failed$/);
+  assert.match(incidentMessage(incidents[0]!), /look at the application; its payload says db failed$/);
 });
 
 test('behind an HTTP answer an unspecified kernel drop downstream decides nothing; a named one does', () => {
   const toDbStack = (over: Partial<Parameters<typeof attributedDrop>[0]>) => attributedDrop({
     tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: '10.77.2.9', sport: 40000, dport: 5432 }, service: DB, direction: 'to_service',
-    reasonName: 'NOT_SPECIFIED', reason: 2, location: 'tcp_v4_rcv+0x1', mechanisms: ['kernel-drop'], detail: 'NOT_SPECIFIED', ...over,
+    reasonName: 'NOT_SPECIFIED', reason: 2, location: 'tcp_v4_rcv', mechanisms: ['kernel-drop'], detail: 'NOT_SPECIFIED', ...over,
   });
   const answered = (drop: ReturnType<typeof attributedDrop>) => {
     const { c, incidents } = setup();
@@ -115,7 +118,7 @@ test('behind an HTTP answer an unspecified kernel drop downstream decides nothin
   assert.equal(unspecified.verdict, 'none');
   assert.deepEqual(unspecified.downstream, []);
   assert.equal(unspecified.evidence[0]?.reason, 'NOT_SPECIFIED', 'still listed');
-  const qdisc = answered(toDbStack({ reasonName: 'QDISC_DROP', reason: 34, location: 'dev_qdisc_enqueue+0x1', detail: 'QDISC_DROP' }));
+  const qdisc = answered(toDbStack({ reasonName: 'QDISC_DROP', reason: 34, location: 'dev_qdisc_enqueue', detail: 'QDISC_DROP' }));
   assert.equal(qdisc.verdict, 'kernel-drop');
   assert.deepEqual(qdisc.downstream, ['shop/db']);
 });
@@ -133,7 +136,7 @@ test('listen overflows in the pod beat the client\'s SYN retransmissions', () =>
   const syn = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
   judgeWith(c, { retransmits: [syn] }, [{ at: 4500, netns: 77, addrs: [WEB_POD], pod: { namespace: 'shop', name: 'web-1' }, listenOverflows: 5, listenDrops: 5 }]);
   assert.equal(incidents[0]!.verdict, 'listen-overflow');
-  assert.match(incidents[0]!.message, /SYNs lost to a full accept queue: pod shop\/web-1: 5 ListenOverflows/);
+  assert.match(incidentMessage(incidents[0]!), /SYNs lost to a full accept queue: pod shop\/web-1: 5 ListenOverflows/);
 });
 
 test('retransmits alone: loss beyond this node', () => {
@@ -172,10 +175,10 @@ test('active probes: the ClusterIP path fails while the pod path works, and the 
   const { c, incidents } = setup();
   const web = { namespace: 'shop', name: 'web' };
   const probe = (path: 'cluster_ip' | 'pod', ok: boolean, at: number): HealthObservation => ({
-    at, source: 'active', ok, service: web, probe: 'GET /health', path, target: path === 'pod' ? { addr: WEB_POD, port: 8080 } : { addr: '10.96.0.10', port: 80 },
+    at, source: 'active', ok, service: web, probe: 'GET /health', path, target: path === 'pod' ? { ip: WEB_POD, port: 8080 } : { ip: '10.96.0.10', port: 80 },
     kind: ok ? 'unknown' : 'timeout', detail: ok ? '200' : 'timeout after 2000 ms', lookbackMs: 3000, ...(ok ? {} : { retry: { ok: true, detail: '200' } }),
   });
-  const reject = attributedDrop({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: '10.96.0.10', sport: 5000, dport: 80 }, service: WEB, direction: 'to_service', mechanisms: ['conntrack-table-full'], packets: 1, location: 'nf_hook_slow+0x9' });
+  const reject = attributedDrop({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: '10.96.0.10', sport: 5000, dport: 80 }, service: WEB, direction: 'to_service', mechanisms: ['conntrack-table-full'], packets: 1, location: 'nf_hook_slow' });
   c.addInterval(interval(4000, { drops: [reject] }));
   c.addHealth([probe('pod', true, 4100), probe('cluster_ip', true, 4200), probe('pod', true, 5100)]);
   c.addInterval(interval(5000));
@@ -186,7 +189,7 @@ test('active probes: the ClusterIP path fails while the pod path works, and the 
   assert.equal(i!.verdict, 'conntrack-table-full');
   assert.equal(i!.evidence[0]!.path, 'service');
   assert.deepEqual(i!.probes, { pod: { ok: 2, failed: 0 }, cluster_ip: { ok: 1, failed: 1 } });
-  assert.match(i!.message, /^shop\/web GET \/health via the ClusterIP failed .*; an immediate retry succeeded: retries would have hidden it$/);
+  assert.match(incidentMessage(i!), /^shop\/web GET \/health via the ClusterIP failed .*; an immediate retry succeeded: retries would have hidden it$/);
   assert.equal(c.incidents({ service: web }).length, 1);
   assert.deepEqual(c.serviceEvidence(web).probes, { pod: { ok: 2, failed: 0 }, cluster_ip: { ok: 1, failed: 1 } });
 });
@@ -222,7 +225,7 @@ test('a streak of failures from one source is one incident each; another source\
 
 test('an unspecified kernel drop says less than a full accept queue', () => {
   const { c, incidents } = setup();
-  const unspecified = attributedDrop({ tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: '10.77.1.1', sport: 8080, dport: 45000 }, service: WEB, direction: 'from_service', reasonName: 'NOT_SPECIFIED', reason: 2, location: 'tcp_v4_rcv+0x1', mechanisms: ['kernel-drop'], detail: 'NOT_SPECIFIED' });
+  const unspecified = attributedDrop({ tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: '10.77.1.1', sport: 8080, dport: 45000 }, service: WEB, direction: 'from_service', reasonName: 'NOT_SPECIFIED', reason: 2, location: 'tcp_v4_rcv', mechanisms: ['kernel-drop'], detail: 'NOT_SPECIFIED' });
   judgeWith(c, { drops: [unspecified] }, [{ at: 4500, netns: 77, addrs: [WEB_POD], listenOverflows: 2, listenDrops: 2 }]);
   assert.equal(incidents[0]!.verdict, 'listen-overflow');
   assert.deepEqual(incidents[0]!.evidence.map((e) => e.kind), ['listen-overflow', 'drop']);

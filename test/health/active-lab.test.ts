@@ -2,8 +2,8 @@
 // with its payload, kube-proxy refusing the ClusterIP while the pods answer, and loss on the node's path to a pod.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { HealthObservation } from '../../src/observe/types';
-import type { ServicePortView } from '../../src/services/index';
+import type { HealthObservation } from '../../src/observe/health';
+import type { ServicePort } from '../../src/observe/objects';
 import { eventually, kernelSkip } from '../helpers/env';
 import { Lab } from '../lab/lab';
 import { NetnsProber } from './netns-prober';
@@ -19,9 +19,9 @@ test('active probes in the lab', { timeout: 300_000 }, async (t) => {
   const lab = await Lab.create({ pods: 2 });
   const web = lab.service('web');
   const pods = lab.pods.map((name) => ({ namespace: 'default', name }));
-  const ports: ServicePortView[] = [{
+  const ports: ServicePort[] = [{
     namespace: 'default', name: 'web', portName: 'http', protocol: 'tcp',
-    vips: [{ ip: web.clusterIP, port: web.port }],
+    port: web.port, clusterIPs: [web.clusterIP], externalIPs: [], loadBalancerIPs: [],
     endpoints: pods.map((pod, i) => ({ ip: lab.podIp(i), port: lab.podPort, pod, ready: true })),
     activeProbe: { path: '/health', port: web.port, intervalSeconds: 0.5, timeoutSeconds: 1 },
   }];
@@ -34,10 +34,10 @@ test('active probes in the lab', { timeout: 300_000 }, async (t) => {
     await t.test('both paths answer from the node namespace', async () => {
       await eventually(() => obs.some((o) => o.path === 'cluster_ip' && o.ok) && podOk(0, 0) && podOk(0, 1), 'ok on every path');
       const cip = obs.find((o) => o.path === 'cluster_ip') as HealthObservation;
-      assert.deepEqual(cip.target, { addr: web.clusterIP, port: web.port });
+      assert.deepEqual(cip.target, { ip: web.clusterIP, port: web.port });
       assert.deepEqual(cip.service, { namespace: 'default', name: 'web' });
       assert.equal(cip.pod, undefined, 'the ClusterIP path cannot know which pod kube-proxy picked');
-      assert.deepEqual(obs.find((o) => isPod(o, 1))?.target, { addr: lab.podIp(1), port: lab.podPort });
+      assert.deepEqual(obs.find((o) => isPod(o, 1))?.target, { ip: lab.podIp(1), port: lab.podPort });
     });
 
     await t.test('failHealth: the pod answers 503 with a payload naming the dependency; the retry fails too', async () => {

@@ -7,8 +7,8 @@ import * as net from 'node:net';
 import { test } from 'node:test';
 import pino from 'pino';
 import { ActiveProber, type ActiveProberOptions } from '../../src/health/active';
-import type { HealthObservation } from '../../src/observe/types';
-import type { ServicePortView } from '../../src/services/index';
+import type { HealthObservation } from '../../src/observe/health';
+import type { ServicePort } from '../../src/observe/objects';
 import { eventually } from '../helpers/env';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -54,7 +54,7 @@ test('every probe opens a new connection and says Connection: close', async () =
   assert.equal(o.source, 'active');
   assert.equal(o.path, 'url');
   assert.equal(o.probe, 'GET /health');
-  assert.deepEqual(o.target, { addr: '127.0.0.1', port: s.port });
+  assert.deepEqual(o.target, { ip: '127.0.0.1', port: s.port });
   assert.deepEqual(o.service, { namespace: '', name: `http://127.0.0.1:${s.port}/health` });
   assert.equal(o.lookbackMs, 1050);
   assert.equal(o.payload, undefined, 'payloads are kept for failures');
@@ -113,14 +113,14 @@ test('the global cap bounds probes in flight; a slow target skips turns instead 
   const urls = Array.from({ length: 8 }, (_, i) => url(slow.port, `/slow/${i}`, 100, 5000));
   const { p, seen } = prober({ urls, concurrency: 3 });
   p.start();
-  await eventually(() => seen.length >= 12 && p.stats().rateLimited >= 8, 'slow probes and skipped turns', 30_000);
+  await eventually(() => seen.length >= 12 && p.stats()[0]!.rateLimited >= 8, 'slow probes and skipped turns', 30_000);
   await p.stop();
   await slow.close();
   assert.equal(maxOpen, 3, 'the cap is reached and never passed');
   assert.equal(maxPerPath, 1, 'one probe per target at a time');
   assert.ok(seen.every((o) => o.ok));
   const skipped = p.totals().skipped.reduce((a, r) => a + r.count, 0);
-  assert.equal(skipped, p.stats().rateLimited);
+  assert.equal(skipped, p.stats()[0]!.rateLimited);
 });
 
 test('timeouts say the phase; refused and reset say so', async () => {
@@ -172,29 +172,29 @@ test('Service targets: ClusterIP and each ready endpoint, refreshed as the index
     hits.push(req.url ?? '');
     res.end('ok');
   });
-  const view = (endpoints: ServicePortView['endpoints']): ServicePortView => ({
+  const view = (endpoints: ServicePort['endpoints']): ServicePort => ({
     namespace: 'shop', name: 'web', portName: 'http', protocol: 'tcp',
-    vips: [{ ip: '127.0.0.1', port: s.port }], endpoints,
+    port: s.port, clusterIPs: ['127.0.0.1'], externalIPs: [], loadBalancerIPs: [], endpoints,
     activeProbe: { path: '/health', port: s.port, intervalSeconds: 0.1, timeoutSeconds: 1 },
   });
   const pod = { namespace: 'shop', name: 'web-0' };
-  let ports: ServicePortView[] = [view([{ ip: '127.0.0.2', port: s.port, pod, ready: true }, { ip: '127.0.0.3', port: s.port, ready: false }])];
+  let ports: ServicePort[] = [view([{ ip: '127.0.0.2', port: s.port, pod, ready: true }, { ip: '127.0.0.3', port: s.port, ready: false }])];
   const { p, seen } = prober({ targets: () => ports, refreshMs: 100 });
   p.start();
   assert.equal(p.targetCount(), 2, 'the ClusterIP and the one ready endpoint');
   await eventually(() => seen.some((o) => o.path === 'pod') && seen.some((o) => o.path === 'cluster_ip'), 'both paths');
   const podObs = seen.find((o) => o.path === 'pod') as HealthObservation;
   assert.deepEqual(podObs.pod, pod);
-  assert.deepEqual(podObs.target, { addr: '127.0.0.2', port: s.port });
+  assert.deepEqual(podObs.target, { ip: '127.0.0.2', port: s.port });
   assert.deepEqual(podObs.service, { namespace: 'shop', name: 'web' });
   assert.equal(podObs.lookbackMs, 1100);
 
   // a multi-port Service probes on its probe's port only; a headless one (no ClusterIP) on its pods only
-  const other = { ...view([{ ip: '127.0.0.9', port: 1, ready: true }]), portName: 'metrics', vips: [{ ip: '127.0.0.1', port: 9 }] };
+  const other = { ...view([{ ip: '127.0.0.9', port: 1, ready: true }]), portName: 'metrics', port: 9, clusterIPs: ['127.0.0.1'], externalIPs: [], loadBalancerIPs: [] };
   ports = [other, view([{ ip: '127.0.0.2', port: s.port, pod, ready: true }])];
   p.refresh();
   assert.equal(p.targetCount(), 2);
-  ports = [{ ...view([{ ip: '127.0.0.2', port: s.port, pod, ready: true }]), vips: [] }];
+  ports = [{ ...view([{ ip: '127.0.0.2', port: s.port, pod, ready: true }]), clusterIPs: [], externalIPs: [], loadBalancerIPs: [] }];
   p.refresh();
   assert.equal(p.targetCount(), 1);
   await eventually(() => seen.at(-1)?.path === 'pod', 'a pod probe'); // a ClusterIP probe in flight at the refresh may land first
@@ -204,11 +204,11 @@ test('Service targets: ClusterIP and each ready endpoint, refreshed as the index
 
   ports = [{ ...view([]), activeProbe: undefined }];
   await eventually(() => p.targetCount() === 0, 'opted out');
-  assert.match(p.stats().reason, /nothing to probe/);
+  assert.match(p.stats()[0]!.reason, /nothing to probe/);
   ports = [];
   await p.stop();
   await s.close();
-  assert.equal(p.stats().up, false);
+  assert.equal(p.stats()[0]!.up, false);
   assert.throws(() => prober({ urls: [{ url: 'ftp://x/', intervalMs: 1, timeoutMs: 1 }] }), /only http and https/);
   assert.throws(() => prober({ concurrency: 0 }), /concurrency/);
 });

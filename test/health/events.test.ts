@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { classifyProbeMessage, fromReadinessFlip, fromUnhealthyEvent } from '../../src/health/events';
 import type { UnhealthyEvent } from '../../src/kube/types';
-import type { ProbeSpec } from '../../src/observe/types';
+import type { ProbeSpec } from '../../src/observe/objects';
 
 // [message, kind, status?] — each one a message kubelet really emits
 const MESSAGES: Array<[string, string, number?]> = [

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { KubeletProbeSource, type KubeletProbeOptions } from '../../src/health/kubelet';
-import type { HealthObservation } from '../../src/observe/types';
+import type { HealthObservation } from '../../src/observe/health';
 import { FakeKubelet, type ProbeSeries } from './fake-kubelet';
 
 let kubelet: FakeKubelet;
@@ -43,7 +43,7 @@ test('the first read primes; each rise of failed becomes one observation with th
   const { src, seen } = source({ probes });
   await src.start();
   assert.equal(seen.length, 0, 'old failures are history, not news');
-  assert.deepEqual(src.stats(), { source: 'kubelet', up: true, reason: '', errors: 0, eventsLost: 0, rateLimited: 0 });
+  assert.deepEqual(src.stats()[0]!, { source: 'kubelet', up: true, reason: '', errors: 0, eventsLost: 0, rateLimited: 0 });
   assert.equal(kubelet.authorizations.at(-1), `Bearer ${kubelet.token}`);
 
   kubelet.add(webReady, 2);
@@ -70,7 +70,7 @@ test('the first read primes; each rise of failed becomes one observation with th
   assert.equal(seen.at(-1)?.count, 1);
   assert.ok((seen.at(-1)?.lookbackMs ?? 0) >= 11_000, 'no spec: kubelet\'s defaults 1 s + 10 s');
   await src.stop();
-  assert.equal(src.stats().up, false);
+  assert.equal(src.stats()[0]!.up, false);
 });
 
 test('a series first seen after priming counts from zero; a decrease is a reset, never negative', async () => {
@@ -102,7 +102,7 @@ test('a wrong token is a 401 that says so; a 403 names the RBAC rule; both recov
   fs.writeFileSync(wrong, 'not-the-token');
   const { src, seen } = source({ tokenFile: wrong });
   await src.start();
-  let s = src.stats();
+  let s = src.stats()[0]!;
   assert.equal(s.up, false);
   assert.match(s.reason, /401 Unauthorized.*token/);
   assert.equal(s.errors, 1);
@@ -110,7 +110,7 @@ test('a wrong token is a 401 that says so; a 403 names the RBAC rule; both recov
   fs.writeFileSync(wrong, kubelet.token); // the token is re-read at every poll (projected tokens rotate)
   kubelet.forceStatus = 403;
   await src.poll();
-  s = src.stats();
+  s = src.stats()[0]!;
   assert.equal(s.up, false);
   assert.match(s.reason, /403 Forbidden.*"get" on "nodes\/metrics"/);
   assert.equal(s.errors, 2);
@@ -119,7 +119,7 @@ test('a wrong token is a 401 that says so; a 403 names the RBAC rule; both recov
   await src.poll(); // primes
   kubelet.add(webReady, 4);
   await src.poll();
-  assert.equal(src.stats().up, true);
+  assert.equal(src.stats()[0]!.up, true);
   assert.deepEqual(seen.map((o) => o.count), [4]);
   await src.stop();
 });
@@ -127,18 +127,18 @@ test('a wrong token is a 401 that says so; a 403 names the RBAC rule; both recov
 test('TLS: the self-signed certificate is refused without its CA, accepted with it or with insecure', async () => {
   const strict = source({ caFile: undefined });
   await strict.src.start();
-  assert.equal(strict.src.stats().up, false);
-  assert.match(strict.src.stats().reason, /TLS: .*--kubelet-insecure-tls/);
+  assert.equal(strict.src.stats()[0]!.up, false);
+  assert.match(strict.src.stats()[0]!.reason, /TLS: .*--kubelet-insecure-tls/);
   await strict.src.stop();
 
   const insecure = source({ caFile: undefined, insecure: true });
   await insecure.src.start();
-  assert.equal(insecure.src.stats().up, true, insecure.src.stats().reason);
+  assert.equal(insecure.src.stats()[0]!.up, true, insecure.src.stats()[0]!.reason);
   await insecure.src.stop();
 
   const missing = source({ caFile: path.join(kubelet.dir, 'nope.crt') });
   await missing.src.start();
-  assert.match(missing.src.stats().reason, /cannot read kubelet's CA: .*ENOENT/);
+  assert.match(missing.src.stats()[0]!.reason, /cannot read kubelet's CA: .*ENOENT/);
   await missing.src.stop();
 });
 
@@ -150,21 +150,21 @@ test('malformed lines are counted, reported, and do not hide the good ones', asy
   kubelet.extra = 'prober_probe_total{namespace="default",pod="x" 1\nprober_probe_total{namespace="default"} lots\n';
   await src.poll();
   assert.deepEqual(seen.map((o) => o.count), [1]);
-  const s = src.stats();
+  const s = src.stats()[0]!;
   assert.equal(s.up, true);
   assert.equal(s.errors, 2);
   assert.equal(src.malformedLines(), 2);
   assert.match(s.reason, /2 unreadable lines/);
   kubelet.extra = '';
   await src.poll();
-  assert.equal(src.stats().reason, '');
+  assert.equal(src.stats()[0]!.reason, '');
   await src.stop();
 });
 
 test('nothing listening, and a bad URL at construction', async () => {
   const { src } = source({ url: 'https://127.0.0.1:1/metrics/probes' });
   await src.start();
-  assert.match(src.stats().reason, /connection refused/);
+  assert.match(src.stats()[0]!.reason, /connection refused/);
   await src.stop();
   assert.throws(() => source({ url: 'ftp://x/metrics/probes' }), /http\(s\)/);
   assert.throws(() => source({ url: 'not a url' }));

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { ListenOverflowReader } from '../../src/health/listen';
 import { addrsFromIfInet6, localAddrsFromFibTrie, tcpExtCounters } from '../../src/health/netstat';
-import type { ListenOverflowObservation } from '../../src/observe/types';
+import type { ListenOverflowObservation } from '../../src/observe/health';
 import { eventually, kernelSkip } from '../helpers/env';
 import { Lab } from '../lab/lab';
 import { netnsInode, nsRun, run } from '../lab/netns';
@@ -88,7 +88,7 @@ test('a pod whose accept queue is full: ListenOverflows in its netns, attributed
     assert.deepEqual(o.pod, pods[0]);
     const other = netnsInode(lab.pods[1] as string);
     assert.ok(!seen.some((x) => x.netns === other), 'pod 1 overflowed nothing');
-    const stats = reader.stats();
+    const stats = reader.stats()[0]!;
     assert.equal(stats.up, true);
     assert.equal(stats.source, 'listen_overflows');
     // nothing new: no observation, and the counter is not counted twice
@@ -130,14 +130,14 @@ test('200 pod-like namespaces: one scan finds them all; processes that vanish ar
     assert.ok(scan.namespaces >= 200, JSON.stringify(scan));
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]?.toFixed(1);
     t.diagnostic(`scan of ${scan.processes} processes, ${scan.namespaces} network namespaces: median ${median(wall)} ms wall, ${median(cpu)} ms CPU`);
-    const errorsBefore = reader.stats().errors;
+    const errorsBefore = reader.stats()[0]!.errors;
     // half of them exit while scans run
     const scans = (async () => {
       for (let i = 0; i < 20; i++) await reader.scan();
     })();
     for (const c of sleepers.slice(0, 100)) c.kill('SIGKILL');
     await scans;
-    assert.equal(reader.stats().errors, errorsBefore, 'a vanished process is not an error');
+    assert.equal(reader.stats()[0]!.errors, errorsBefore, 'a vanished process is not an error');
     await eventually(async () => {
       await reader.scan();
       return reader.lastScan().namespaces < scan.namespaces - 90;

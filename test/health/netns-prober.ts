@@ -3,8 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { ActiveProberOptions } from '../../src/health/active';
 import type { ProbeTotals } from '../../src/health/active-totals';
-import type { HealthObservation, SourceStats } from '../../src/observe/types';
-import type { ServicePortView } from '../../src/services/index';
+import type { HealthObservation } from '../../src/observe/health';
+import type { SourceStats } from '../../src/observe/source';
+import type { ServicePort } from '../../src/observe/objects';
 import type { ChildCommand } from './prober-child';
 
 const CHILD = path.join(__dirname, 'prober-child.js');
@@ -24,14 +25,14 @@ export class NetnsProber {
     });
   }
 
-  static start(netns: string, ports: ServicePortView[], options: Omit<ActiveProberOptions, 'logger' | 'targets' | 'random'> = {}): NetnsProber {
+  static start(netns: string, ports: ServicePort[], options: Omit<ActiveProberOptions, 'logger' | 'targets' | 'random'> = {}): NetnsProber {
     const child = spawn('ip', ['netns', 'exec', netns, process.execPath, CHILD], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const p = new NetnsProber(child);
     p.send({ cmd: 'start', options, ports });
     return p;
   }
 
-  setPorts(ports: ServicePortView[]): void {
+  setPorts(ports: ServicePort[]): void {
     this.send({ cmd: 'ports', ports });
   }
 

@@ -1,8 +1,8 @@
 // The lookups health sources take from the kube source's pods, and the look-back windows they size.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { flipLookbackMs, podByAddress, probeLookbackMs, probeLookup } from '../../src/health/pods';
-import type { PodInfo, ProbeSpec } from '../../src/observe/types';
+import { flipLookbackMs, probeLookbackMs, probeLookup } from '../../src/health/pods';
+import type { PodInfo, ProbeSpec } from '../../src/observe/objects';
 
 const ready: ProbeSpec = { container: 'app', type: 'Readiness', timeoutSeconds: 2, periodSeconds: 5, failureThreshold: 4, handler: { kind: 'http', path: '/health', port: 8080, scheme: 'HTTP' } };
 const live: ProbeSpec = { ...ready, container: 'sidecar', type: 'Liveness', handler: { kind: 'exec' } };
@@ -11,15 +11,12 @@ const pods: PodInfo[] = [
   { namespace: 'kube-system', name: 'proxy', uid: 'v', nodeName: 'n', ips: ['192.0.2.2'], hostNetwork: true, probes: [] },
 ];
 
-test('probe specs by pod, container and type; pods by address, hostNetwork ones excluded', () => {
+test('probe specs by pod, container and type', () => {
   const probes = probeLookup(() => pods);
   assert.equal(probes({ namespace: 'shop', name: 'web-0' }, 'app', 'Readiness'), ready);
   assert.equal(probes({ namespace: 'shop', name: 'web-0' }, undefined, 'Liveness'), live, 'an Event does not always name the container');
   assert.equal(probes({ namespace: 'shop', name: 'web-0' }, 'app', 'Liveness'), undefined);
   assert.equal(probes({ namespace: 'shop', name: 'web-1' }, 'app', 'Readiness'), undefined);
-  const byAddr = podByAddress(() => pods);
-  assert.deepEqual(byAddr('fd00::5'), { namespace: 'shop', name: 'web-0' });
-  assert.equal(byAddr('192.0.2.2'), undefined, 'a hostNetwork pod shares the node\'s addresses');
   assert.equal(probeLookbackMs(ready), 7000);
   assert.equal(probeLookbackMs(undefined), 11_000);
   assert.equal(flipLookbackMs(ready), 22_000);

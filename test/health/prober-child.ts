@@ -2,16 +2,16 @@
 // the daemon runs in a node's host namespace. Steered over the IPC channel by test/health/netns-prober.ts.
 import pino from 'pino';
 import { ActiveProber, type ActiveProberOptions } from '../../src/health/active';
-import type { ServicePortView } from '../../src/services/index';
+import type { ServicePort } from '../../src/observe/objects';
 
 export type ChildCommand =
-  | { cmd: 'start'; options: Omit<ActiveProberOptions, 'logger' | 'targets' | 'random'>; ports: ServicePortView[] }
-  | { cmd: 'ports'; ports: ServicePortView[] }
+  | { cmd: 'start'; options: Omit<ActiveProberOptions, 'logger' | 'targets' | 'random'>; ports: ServicePort[] }
+  | { cmd: 'ports'; ports: ServicePort[] }
   | { cmd: 'totals'; id: number }
   | { cmd: 'stop'; id: number };
 
 let prober: ActiveProber | undefined;
-let ports: ServicePortView[] = [];
+let ports: ServicePort[] = [];
 
 process.on('message', (message) => {
   const m = message as ChildCommand;

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { DropSource } from '../../src/kernel/drops';
 import { DEFAULT_BENIGN_REASONS } from '../../src/kernel/reasons';
-import type { DropObservation, RetransmitObservation } from '../../src/observe/types';
+import type { DropObservation, RetransmitObservation } from '../../src/observe/kernel';
 import { eventually, kernelSkip } from '../helpers/env';
 import { Lab } from '../lab/lab';
 import { netnsInode } from '../lab/netns';
@@ -87,7 +87,7 @@ for (const backend of ['nft', 'legacy'] as const) {
       const res = await lab.tcpConnect(lab.client, db.clusterIP, db.port, 2500);
       await undo();
       assert.equal(res.error, 'ETIMEDOUT');
-      const syns = await drained(t, (d) => d.origDst?.addr === db.clusterIP && d.tuple.proto === 6, 2);
+      const syns = await drained(t, (d) => d.origDst?.ip === db.clusterIP && d.tuple.proto === 6, 2);
       assert.ok(syns.length > 0, 'drops of the SYN to the ClusterIP');
       for (const d of syns) {
         assert.equal(d.tuple.daddr, lab.podIp(1), 'the IP header shows the endpoint');

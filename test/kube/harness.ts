@@ -2,7 +2,8 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { KubeSource, type KubeSourceOptions } from '../../src/kube/source';
-import { ServiceIndex, type ServicePortView } from '../../src/services/index';
+import { ServiceIndex } from '../../src/services/index';
+import type { ServicePort } from '../../src/observe/objects';
 import { FakeApiServer, type FakeOptions } from './fake-apiserver';
 import { selfSignedCert } from '../helpers/tls';
 import { tempDir, TOKEN, writeKubeconfig } from './kubeconfig';
@@ -28,10 +29,10 @@ export function captureLogger(): { logger: pino.Logger; lines: LogLine[] } {
 
 /** An index that remembers every publish. */
 export class RecordingIndex extends ServiceIndex {
-  readonly publishes: ServicePortView[][] = [];
+  readonly publishes: ServicePort[][] = [];
 
-  override publish(source: 'rules' | 'kubernetes', ports: ServicePortView[]): void {
-    if (source === 'kubernetes') this.publishes.push(ports);
+  override publish(source: 'rules' | 'kubernetes', ports: readonly ServicePort[]): void {
+    if (source === 'kubernetes') this.publishes.push([...ports]);
     super.publish(source, ports);
   }
 }
@@ -67,7 +68,8 @@ export async function harness(o: { fake?: FakeOptions; source?: Partial<KubeSour
   const kubeconfig = writeKubeconfig(tmp.dir, fake.url, { ca: testTls().cert });
   const { logger, lines } = captureLogger();
   const index = new RecordingIndex();
-  const source = new KubeSource({ kubeconfig, nodeName: NODE, index, logger, backoff: TEST_BACKOFF, publishIntervalMs: 20, ...o.source });
+  const source = new KubeSource({ kubeconfig, nodeName: NODE, logger, backoff: TEST_BACKOFF, publishIntervalMs: 20, ...o.source });
+  source.onServices((ports) => index.publish('kubernetes', ports));
   return {
     fake, source, index, lines, kubeconfig,
     close: async () => {

@@ -157,7 +157,8 @@ test('API unreachable at start: start() resolves, down; one line per change of s
   const { logger, lines } = captureLogger();
   const index = new RecordingIndex();
   const kubeconfig = writeKubeconfig(tmp.dir, `https://127.0.0.1:${port}`, { ca: testTls().cert });
-  const source = new KubeSource({ kubeconfig, nodeName: NODE, index, logger, backoff: TEST_BACKOFF, publishIntervalMs: 20 });
+  const source = new KubeSource({ kubeconfig, nodeName: NODE, logger, backoff: TEST_BACKOFF, publishIntervalMs: 20 });
+  source.onServices((ports) => index.publish('kubernetes', ports));
   let fake: FakeApiServer | undefined;
   try {
     await source.start();
@@ -211,7 +212,8 @@ test('in-cluster: the ServiceAccount token and CA; a rotated token is read on th
   const sa = writeServiceAccount(tmp.dir, testTls().cert);
   const { logger } = captureLogger();
   const index = new RecordingIndex();
-  const source = new KubeSource({ nodeName: NODE, index, logger, backoff: TEST_BACKOFF, inCluster: { host: '127.0.0.1', port: String(fake.port), dir: sa } });
+  const source = new KubeSource({ nodeName: NODE, logger, backoff: TEST_BACKOFF, inCluster: { host: '127.0.0.1', port: String(fake.port), dir: sa } });
+  source.onServices((ports) => index.publish('kubernetes', ports));
   try {
     await source.start();
     assert.equal(source.stats()[0]!.up, true);
@@ -231,7 +233,7 @@ test('in-cluster: the ServiceAccount token and CA; a rotated token is read on th
 
 test('a kubeconfig that cannot be read: down with the reason, start() still resolves; stop() is idempotent', async () => {
   const { logger } = captureLogger();
-  const source = new KubeSource({ kubeconfig: '/nonexistent/kubeconfig', nodeName: NODE, index: new RecordingIndex(), logger, backoff: TEST_BACKOFF });
+  const source = new KubeSource({ kubeconfig: '/nonexistent/kubeconfig', nodeName: NODE, logger, backoff: TEST_BACKOFF });
   await source.start();
   assert.match(source.stats()[0]!.reason, /kubeconfig \/nonexistent\/kubeconfig: ENOENT/);
   await Promise.all([source.stop(), source.stop()]);

@@ -1,6 +1,8 @@
 // What the model must say about rendered Services: derived from the renderer's input, not from its output.
 import assert from 'node:assert/strict';
 import { destination, type RulesModel } from '../../src/kubeproxy/model';
+import { hostPort } from '../../src/observe/net';
+import { servicePortName as portNameOf } from '../../src/observe/objects';
 import { categorize, endpointString, servicePortName, type RenderOptions, type RenderService } from './render';
 
 export interface Expected {
@@ -56,8 +58,14 @@ export function assertModel(model: RulesModel, want: Expected): void {
   for (const [name, w] of want.services) {
     const s = model.services.get(name);
     assert.ok(s, `${name} is in the model`);
-    const { name: _, ...got } = s;
-    assert.deepEqual({ ...got, clusterIPs: [...got.clusterIPs].sort() }, w, name);
+    assert.equal(portNameOf(s), name);
+    const { namespace: _n, name: _s, portName: _p, endpoints, ...got } = s;
+    assert.deepEqual({ ...got, clusterIPs: [...got.clusterIPs].sort(), endpoints: endpoints.map(hostPort) }, w, name);
   }
   assert.deepEqual(model.drops.map((d) => `${d.kind} ${d.service ?? '-'} ${d.destination}`).sort(), want.drops);
+}
+
+/** A Service port's endpoints as kube-proxy writes them, `IP:port`. */
+export function endpointsOf(model: RulesModel, name: string): string[] | undefined {
+  return model.services.get(name)?.endpoints.map(hostPort);
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { digestByte, sha256 } from '../../src/kubeproxy/sha256';
 import {
   base32Sha256, endpointChain, isEndpointChain, nftEndpointRest, nftHashAndTruncate, nftServiceRest, parseNftChainName,
-  portProtoHash, serviceChain, splitServicePortName,
+  portProtoHash, serviceChain,
 } from '../../src/kubeproxy/hash';
+import { parseServicePortName, servicePortName } from '../../src/observe/objects';
 
 test('iptables chain names: the vectors of kube-proxy.md', () => {
   assert.equal(serviceChain('KUBE-SVC-', 'default/kubernetes:https', 'tcp'), 'KUBE-SVC-NPX46M4PTMTKRN6Y');
@@ -53,27 +53,18 @@ test('parseNftChainName recovers the Service, protocol and endpoint, and checks 
   }
 });
 
-test('splitServicePortName', () => {
-  assert.deepEqual(splitServicePortName('ns1/svc1:p80'), { namespace: 'ns1', name: 'svc1', portName: 'p80' });
-  assert.deepEqual(splitServicePortName('ns1/svc1'), { namespace: 'ns1', name: 'svc1', portName: '' });
-  assert.equal(splitServicePortName('nonsense'), null);
-  assert.equal(splitServicePortName('/x'), null);
+test('Service port names: kube-proxy\'s `ns/svc:port` both ways', () => {
+  assert.deepEqual(parseServicePortName('ns1/svc1:p80'), { namespace: 'ns1', name: 'svc1', portName: 'p80' });
+  assert.deepEqual(parseServicePortName('ns1/svc1'), { namespace: 'ns1', name: 'svc1', portName: '' });
+  assert.equal(parseServicePortName('nonsense'), null);
+  assert.equal(parseServicePortName('/x'), null);
+  assert.equal(servicePortName({ namespace: 'ns1', name: 'svc1', portName: 'p80' }), 'ns1/svc1:p80');
+  assert.equal(servicePortName({ namespace: 'ns1', name: 'svc1', portName: '' }), 'ns1/svc1');
 });
 
-test('sha256 in place equals node\'s, for every padding length, split inputs and non-ASCII', () => {
-  const digest = () => Buffer.from(Array.from({ length: 32 }, (_, i) => digestByte(i)));
-  for (let n = 0; n <= 200; n++) {
-    const input = Array.from({ length: n }, (_, i) => String.fromCharCode(32 + ((i * 7 + n) % 95))).join('');
-    const want = createHash('sha256').update(input).digest();
-    sha256(input);
-    assert.deepEqual(digest(), want, `length ${n}`);
-    sha256(input.slice(0, n >> 2), input.slice(n >> 2, n >> 1), input.slice(n >> 1));
-    assert.deepEqual(digest(), want, `length ${n}, in three parts`);
-  }
-  for (const input of ['café', 'ns/☕:p', '\u{1F600}x', 'a\u0080']) {
-    sha256(input.slice(0, 2), input.slice(2));
-    assert.deepEqual(digest(), createHash('sha256').update(input).digest(), input);
-  }
+test('an endpoint chain name is checked against its hash, non-ASCII names included', () => {
   assert.ok(isEndpointChain('KUBE-SEP-SXIVWICOYRO3J4NJ', 'ns1/svc1:p80', 'tcp', '10.180.0.1:80'));
   assert.ok(!isEndpointChain('KUBE-SEP-SXIVWICOYRO3J4NK', 'ns1/svc1:p80', 'tcp', '10.180.0.1:80'));
+  const name = 'ns/☕:p';
+  assert.ok(isEndpointChain(endpointChain(name, 'tcp', '10.0.0.1:80'), name, 'tcp', '10.0.0.1:80'));
 });

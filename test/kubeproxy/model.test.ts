@@ -5,7 +5,7 @@ import { endpointChain, portProtoHash } from '../../src/kubeproxy/hash';
 import { IptablesModelBuilder } from '../../src/kubeproxy/iptables-model';
 import { parseIptablesSave } from '../../src/kubeproxy/iptables-save';
 import { indexDestinations, type RulesModel } from '../../src/kubeproxy/model';
-import { assertModel, expected } from './expect';
+import { assertModel, expected, endpointsOf } from './expect';
 import { loadIptables, needsRoot, saveIptables, withNetns } from './netns';
 import { renderIptables, type RenderOptions } from './render';
 import { makeServices } from './services';
@@ -61,7 +61,7 @@ test('large cluster mode: endpoints reach their Service through the SVC chain, a
 COMMIT
 `);
   assert.deepEqual(m.problems, {});
-  assert.deepEqual(m.services.get('ns/a:http')?.endpoints, ['10.1.0.1:8080', '10.1.0.2:8080']);
+  assert.deepEqual(endpointsOf(m, 'ns/a:http'), ['10.1.0.1:8080', '10.1.0.2:8080']);
 });
 
 test('chains no comment names: through jumps between a Service\'s chains, and by recomputed hash', () => {
@@ -82,8 +82,8 @@ COMMIT
 COMMIT
 `);
   assert.deepEqual(m.problems, {});
-  assert.deepEqual(m.services.get('ns/np'), { name: 'ns/np', protocol: 'udp', clusterIPs: [], externalIPs: [], loadBalancerIPs: [], endpoints: ['10.2.0.1:53'], nodePort: 31000 });
-  assert.deepEqual(m.services.get('ns/h:x')?.endpoints, ['10.3.0.1:80']);
+  assert.deepEqual(m.services.get('ns/np'), { namespace: 'ns', name: 'np', portName: '', protocol: 'udp', clusterIPs: [], externalIPs: [], loadBalancerIPs: [], endpoints: [{ ip: '10.2.0.1', port: 53 }], nodePort: 31000 });
+  assert.deepEqual(endpointsOf(m, 'ns/h:x'), ['10.3.0.1:80']);
 });
 
 test('what does not add up is counted: a SEP name that is not its hash, stale and missing chains', () => {
@@ -99,7 +99,7 @@ test('what does not add up is counted: a SEP name that is not its hash, stale an
 COMMIT
 `);
   assert.deepEqual(m.problems, { endpoint_hash_mismatch: 1, missing_endpoint_chain: 1, unmapped_endpoint: 1, stale_chain: 1 });
-  assert.deepEqual(m.services.get('ns/a')?.endpoints, ['10.1.0.1:80']);
+  assert.deepEqual(endpointsOf(m, 'ns/a'), ['10.1.0.1:80']);
   assert.match(m.examples.endpoint_hash_mismatch!, /is not ns\/a tcp 10.1.0.1:80/);
 });
 
@@ -136,7 +136,7 @@ COMMIT
 COMMIT
 `, 'ipv6');
   assert.deepEqual(m.problems, {});
-  assert.deepEqual(m.services.get('ns/v6:dns')?.endpoints, ['[fd00:10::5]:53']);
+  assert.deepEqual(endpointsOf(m, 'ns/v6:dns'), ['[fd00:10::5]:53']);
   assert.deepEqual(m.services.get('ns/v6:dns')?.clusterIPs, ['fd00:96::a']);
   assert.equal(m.drops[0]?.key, 'ipv6 reject_no_endpoints ns/v6b filter KUBE-SERVICES [fd00:96::b]:443/tcp'.replace(' filter', ''));
   assert.deepEqual([...indexDestinations(m)].sort(), [['[fd00:96::a]:53/udp', 'ns/v6:dns'], ['[fd00:96::b]:443/tcp', 'ns/v6b']]);

@@ -4,7 +4,7 @@ import { readIptablesDump, readNftDropMaps, readNftFilter, readNftTable } from '
 import { IptablesModelBuilder } from '../../src/kubeproxy/iptables-model';
 import { JsonElements } from '../../src/kubeproxy/json-elements';
 import { NftModelBuilder, mapElement, ruleVerdict } from '../../src/kubeproxy/nft-json';
-import { assertModel, expected } from './expect';
+import { assertModel, expected, endpointsOf } from './expect';
 import { loadIptables, loadNft, needsRoot, nftJson, withNetns } from './netns';
 import { renderIptables, type RenderService } from './render';
 import { renderNft } from './render-nft';
@@ -42,7 +42,7 @@ test('nftables mode, IPv6: table ip6 kube-proxy', { skip: needsRoot }, async () 
     const m = builder.finish();
     assert.deepEqual(m.problems, {});
     assertModel(m, expected(services, 'nftables'));
-    assert.deepEqual(m.services.get('ns/web:http')?.endpoints, ['[fd00:10::1]:8080', '[fd00:10::2]:8080']);
+    assert.deepEqual(endpointsOf(m, 'ns/web:http'), ['[fd00:10::1]:8080', '[fd00:10::2]:8080']);
     assert.ok(m.drops.every((d) => d.family === 'ipv6'));
   });
 });
@@ -111,5 +111,5 @@ test('nftables mode: a Service chain whose hash is wrong is counted', () => {
   b.element({ rule: { family: 'ip', chain: 'endpoint-BBBBBBBB-ns1/svc1/tcp/p80__10.0.0.1/80', expr: [{ dnat: { addr: '10.0.0.1', port: 80 } }] } });
   const m = b.finish();
   assert.deepEqual(m.problems, { chain_hash_mismatch: 1 });
-  assert.deepEqual(m.services.get('ns1/svc1:p80')?.endpoints, ['10.0.0.1:80']);
+  assert.deepEqual(endpointsOf(m, 'ns1/svc1:p80'), ['10.0.0.1:80']);
 });

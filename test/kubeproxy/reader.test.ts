@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { run } from '../../src/kubeproxy/command';
-import { RuleCounters } from '../../src/kubeproxy/counters';
 import { destination } from '../../src/kubeproxy/model';
 import { KubeProxyReader } from '../../src/kubeproxy/reader';
+import { RuleRises } from '../../src/kubeproxy/rises';
+import { servicePortName as portName } from '../../src/observe/objects';
 import { nsRun } from '../lab/netns';
 import { loadIptables, loadNft, needsRoot, withNetns } from './netns';
 import { renderIptables, servicePortName, type RenderService } from './render';
@@ -48,8 +49,8 @@ for (const backend of ['nft', 'legacy'] as const) {
       assert.deepEqual(first.drops.map((d) => d.key).sort(), first.model.drops.filter((d) => d.table === 'filter').map((d) => d.key).sort());
       assert.ok(first.drops.some((d) => d.family === 'ipv6' && d.service === 'ns/v6gone'));
 
-      const counters = new RuleCounters();
-      counters.update(first.drops);
+      const rises = new RuleRises();
+      rises.update(first.drops);
       const gone = services.find((s) => s.endpoints.length === 0 && s.protocol === 'tcp')!;
       await refuse(netns, gone.clusterIP, gone.port, 3);
       clock += 1000;
@@ -58,10 +59,9 @@ for (const backend of ['nft', 'legacy'] as const) {
       const hit = second.drops.find((d) => d.kind === 'reject_no_endpoints' && d.destination === destination(gone.clusterIP, gone.port, 'tcp'))!;
       assert.equal(hit.service, servicePortName(gone));
       const before = first.drops.find((d) => d.key === hit.key)!.packets!;
-      const deltas = counters.update(second.drops);
+      const rose = rises.update(second.drops);
       assert.ok(hit.packets! >= before + 3, 'a refused connect is one packet or more (a SYN retry) on the REJECT rule');
-      assert.equal(deltas.get(hit.key)?.packets, hit.packets! - before);
-      assert.deepEqual([...deltas].filter(([k, d]) => k !== hit.key && d.packets > 0), []);
+      assert.deepEqual(rose.map((r) => [r.kind, r.chain, r.service && portName(r.service), r.packets]), [['reject_no_endpoints', hit.chain, hit.service, hit.packets! - before]]);
 
       // kube-proxy syncs: a Service lost its endpoints
       const tool = `iptables-${backend}`;

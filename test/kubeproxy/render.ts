@@ -1,7 +1,8 @@
 // Writes rules exactly as kube-proxy's iptables proxier does (pkg/proxy/iptables/proxier.go, v1.29–1.33:
 // syncProxyRules, writeServiceToEndpointRules, iptablesJumpChains), in its normalized iptables-restore input
 // form, plus kubelet's chains, so that a throwaway netns holds what a node holds. render-nft.ts does nftables mode.
-import { endpointChain, serviceChain, type Protocol } from '../../src/kubeproxy/hash';
+import { endpointChain, serviceChain } from '../../src/kubeproxy/hash';
+import type { Protocol } from '../../src/observe/net';
 
 export interface RenderEndpoint {
   ip: string;

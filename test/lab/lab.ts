@@ -5,7 +5,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Protocol } from '../../src/kubeproxy/hash';
+import type { Protocol } from '../../src/observe/net';
 import { renderIptables, type RenderService } from '../kubeproxy/render';
 import { renderNft } from '../kubeproxy/render-nft';
 import { netnsInode, nsRun, RunResult, run, sysctlSet } from './netns';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { parseInvocation } from '../../src/cli';
-import { createDaemon, type Daemon } from '../../src/daemon';
+import { createDaemon, type Daemon } from '../../src/daemon/daemon';
 import { METRICS } from '../deploy/metrics';
 import { eventually, kernelSkip } from '../helpers/env';
 import { Lab } from '../lab/lab';

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatEndpoint, formatJson, formatTable, SnapshotSummary } from '../../src/report/snapshot';
+import { hostPort } from '../../src/observe/net';
+import { formatJson, formatTable } from '../../src/report/snapshot-format';
+import { SnapshotSummary } from '../../src/report/snapshot-summary';
+import { attributeGroup } from '../../src/services/attribute';
 import { ServiceIndex } from '../../src/services/index';
-import type { NodeInterval } from '../../src/services/interval';
+import type { NodeInterval } from '../../src/node/interval';
 import { attributedDrop, attributedRetransmit, drop, retransmit, WEB } from '../fixtures/observations';
 
 const LOST = { dropFlowsEvicted: 1, dropMapFull: 0, retransmitFlowsEvicted: 0, retransmitMapFull: 0 };
@@ -12,10 +15,10 @@ function sample(): SnapshotSummary {
   const s = new SnapshotSummary();
   s.addDrops([
     // two endpoints behind one ClusterIP: one row, under the original destination
-    drop({ packets: 2, bytes: 120, origDst: { addr: '10.96.7.7', port: 80 }, ct: DNAT }),
-    drop({ packets: 3, bytes: 180, origDst: { addr: '10.96.7.7', port: 80 }, ct: DNAT, tuple: { ...drop().tuple, daddr: '10.77.4.3' } }),
-    drop({ packets: 9, bytes: 900, reason: 3, reasonName: 'NO_SOCKET', location: 'udp_queue_rcv_one_skb+0x1', tuple: { ...drop().tuple, proto: 17, dport: 9 } }),
-    drop({ packets: 1, bytes: 52, reason: 104, reasonName: 'QUEUE_PURGE', location: 'tcp_done+0x4', loss: false }),
+    drop({ packets: 2, bytes: 120, origDst: { ip: '10.96.7.7', port: 80 }, ct: DNAT }),
+    drop({ packets: 3, bytes: 180, origDst: { ip: '10.96.7.7', port: 80 }, ct: DNAT, tuple: { ...drop().tuple, daddr: '10.77.4.3' } }),
+    drop({ packets: 9, bytes: 900, reason: 3, reasonName: 'NO_SOCKET', location: 'udp_queue_rcv_one_skb', tuple: { ...drop().tuple, proto: 17, dport: 9 } }),
+    drop({ packets: 1, bytes: 52, reason: 104, reasonName: 'QUEUE_PURGE', location: 'tcp_done', loss: false }),
   ]);
   s.addRetransmits([retransmit({ packets: 2 }), retransmit({ packets: 1 })]);
   return s;
@@ -24,21 +27,21 @@ function sample(): SnapshotSummary {
 test('rows are grouped by reason, function and destination, sorted by packets', () => {
   const r = sample().report(5, LOST);
   assert.deepEqual(
-    r.drops.map((d) => [d.packets, d.reason, d.location, d.proto, formatEndpoint(d.destination), d.original, d.loss]),
+    r.drops.map((d) => [d.packets, d.reason, d.location, d.proto, hostPort(d.destination), d.original, d.loss]),
     [
       [9, 'NO_SOCKET', 'udp_queue_rcv_one_skb', 'udp', '10.77.4.2:9', false, true],
       [5, 'NETFILTER_DROP', 'nft_do_chain', 'tcp', '10.96.7.7:80', true, true],
       [1, 'QUEUE_PURGE', 'tcp_done', 'tcp', '10.77.4.2:8080', false, false],
     ],
   );
-  assert.deepEqual(r.retransmits, [{ state: 'SYN_SENT', destination: { addr: '10.96.7.7', port: 80 }, packets: 3 }]);
+  assert.deepEqual(r.retransmits, [{ state: 'SYN_SENT', destination: { ip: '10.96.7.7', port: 80 }, packets: 3 }]);
 });
 
 test('a reply-direction packet keeps its own destination', () => {
   const s = new SnapshotSummary();
-  s.addDrops([drop({ origDst: { addr: '10.96.7.7', port: 80 }, ct: { ...DNAT, reply: true } })]);
+  s.addDrops([drop({ origDst: { ip: '10.96.7.7', port: 80 }, ct: { ...DNAT, reply: true } })]);
   const [row] = s.report(1, LOST).drops;
-  assert.equal(formatEndpoint(row.destination), '10.77.4.2:8080');
+  assert.equal(hostPort(row.destination), '10.77.4.2:8080');
   assert.equal(row.original, false);
 });
 
@@ -77,21 +80,21 @@ test('JSON carries names, addresses, ports, counts and what was lost', () => {
   assert.equal(parsed.durationSeconds, 5);
   assert.deepEqual(parsed.drops[1], {
     reason: 'NETFILTER_DROP', reasonCode: 12, location: 'nft_do_chain', loss: true, proto: 'tcp',
-    destination: { addr: '10.96.7.7', port: 80 }, original: true, packets: 5, bytes: 300,
+    destination: { ip: '10.96.7.7', port: 80 }, original: true, packets: 5, bytes: 300,
   });
   assert.equal(parsed.retransmits[0].packets, 3);
   assert.deepEqual(parsed.lost, LOST);
 });
 
 test('endpoints: IPv6 in brackets, no port for portless protocols', () => {
-  assert.equal(formatEndpoint({ addr: 'fd00::1', port: 80 }), '[fd00::1]:80');
-  assert.equal(formatEndpoint({ addr: '10.0.0.1', port: 0 }), '10.0.0.1');
+  assert.equal(hostPort({ ip: 'fd00::1', port: 80 }), '[fd00::1]:80');
+  assert.equal(hostPort({ ip: '10.0.0.1', port: 0 }), '10.0.0.1');
 });
 
 test('per Service: drops by mechanism, retransmits, unreplied flows, rule packets; the node\'s conntrack health', () => {
   const s = new SnapshotSummary();
-  const DB = { ...WEB, name: 'db', portName: 'pg', vips: [{ ip: '10.96.7.8', port: 5432 }], endpoints: [] };
-  const interval = (over: Partial<NodeInterval>): NodeInterval => ({ start: 0, end: 1000, drops: [], retransmits: [], rules: [], ...over });
+  const DB = { ...WEB, name: 'db', portName: 'pg', port: 5432, clusterIPs: ['10.96.7.8'], externalIPs: [], loadBalancerIPs: [], endpoints: [] };
+  const interval = (over: Partial<NodeInterval>): NodeInterval => ({ start: 0, end: 1000, drops: [], retransmits: [], rules: [], diedUnreplied: [], ...over });
   s.addInterval(interval({
     drops: [
       attributedDrop({ packets: 3, service: DB, direction: 'to_service', mechanisms: ['no-endpoints'] }),
@@ -101,7 +104,7 @@ test('per Service: drops by mechanism, retransmits, unreplied flows, rule packet
     ],
     retransmits: [attributedRetransmit({ packets: 4, service: WEB, direction: 'to_service' })],
     rules: [
-      { kind: 'reject_no_endpoints', service: 'shop/db:pg', table: 'filter', chain: 'KUBE-SERVICES', packets: 3 },
+      { kind: 'reject_no_endpoints', service: { namespace: 'shop', name: 'db', portName: 'pg' }, table: 'filter', chain: 'KUBE-SERVICES', packets: 3 },
       { kind: 'drop_invalid', table: 'filter', chain: 'KUBE-FORWARD', packets: 1 },
     ],
     conntrack: { counters: {}, deltas: { drop: 1, invalid: 0 }, entries: 10, max: 1000, diedUnreplied: [] },
@@ -109,7 +112,7 @@ test('per Service: drops by mechanism, retransmits, unreplied flows, rule packet
   s.addInterval(interval({ conntrack: { counters: {}, deltas: { drop: 2, invalid: 0 }, entries: 12, max: 1000, diedUnreplied: [] } }));
   const index = new ServiceIndex();
   index.publish('rules', [WEB, DB]);
-  s.setUnreplied([{ daddr: '10.96.7.7', dport: 80, proto: 6, state: 'SYN_SENT', flows: 5, unreplied: 5, assured: 0 }], index);
+  s.setUnreplied([attributeGroup(index, { daddr: '10.96.7.7', dport: 80, proto: 6, state: 'SYN_SENT', flows: 5, unreplied: 5, assured: 0 })]);
   const r = s.report(2, LOST);
   assert.deepEqual(r.services, [
     { namespace: 'shop', name: 'web', drops: { 'netfilter-drop': 2, 'conntrack-table-full+conntrack-invalid': 1 }, retransmits: 4, unrepliedFlows: 5, rulePackets: {} },

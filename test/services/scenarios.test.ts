@@ -12,7 +12,7 @@ import { DEFAULT_BENIGN_REASONS } from '../../src/kernel/reasons';
 import { RulesSource } from '../../src/kubeproxy/source';
 import type { AttributedDrop } from '../../src/services/attribute';
 import { ServiceIndex } from '../../src/services/index';
-import { NodeIntervals, type NodeInterval } from '../../src/services/interval';
+import { NodeIntervals, type NodeInterval } from '../../src/node/interval';
 import { eventually, kernelSkip } from '../helpers/env';
 import { Lab, type KubeProxyMode } from '../lab/lab';
 import { nsRun, sysctlSet } from '../lab/netns';
@@ -33,7 +33,8 @@ async function pipeline(lab: Lab): Promise<Pipeline> {
     benignReasons: DEFAULT_BENIGN_REASONS, logger,
   });
   const conntrack = new ConntrackSource({ netns: lab.node, unrepliedIntervalMs: 0, logger });
-  const rules = new RulesSource({ netns: lab.node, index, logger });
+  const rules = new RulesSource({ netns: lab.node, logger });
+  rules.onServices((ports) => index.publish('rules', ports));
   await Promise.all([drops.start(), conntrack.start(), rules.start()]);
   for (const s of [drops, conntrack, rules].flatMap((x) => x.stats())) assert.equal(s.up, true, `${s.source} up: ${s.reason}`);
   const intervals = new NodeIntervals({ index, drops, conntrack, rules, intervalMs: 0, netns: lab.node, logger });
@@ -107,9 +108,9 @@ for (const { mode, ruleDrops } of MODES) {
       await until(p, () => packets(lossOf(p, 'gone')) >= 3, '3 rejected SYNs');
       const drops = lossOf(p, 'gone');
       assert.deepEqual([...new Set(drops.map((d) => `${d.direction} ${d.mechanisms.join('+')} ${d.reasonName}`))], ['to_service no-endpoints NETFILTER_DROP']);
-      assert.deepEqual(drops[0]!.origDst, { addr: gone.clusterIP, port: gone.port });
+      assert.deepEqual(drops[0]!.origDst, { ip: gone.clusterIP, port: gone.port });
       const rises = p.seen.flatMap((iv) => iv.rules).filter((r) => r.kind === 'reject_no_endpoints');
-      if (ruleDrops) assert.ok(rises.some((r) => r.service === 'shop/gone' && r.packets >= 1), JSON.stringify(rises));
+      if (ruleDrops) assert.ok(rises.some((r) => r.service?.namespace === 'shop' && r.service.name === 'gone' && r.packets >= 1), JSON.stringify(rises));
       else assert.deepEqual(rises, [], 'nftables mode has no counters');
     });
 
@@ -127,7 +128,7 @@ for (const { mode, ruleDrops } of MODES) {
       // the rule's drops; the fault's aftermath (segments for sockets the timeouts closed: NO_SOCKET) are kernel drops
       const drops = lossOf(p, 'web').filter((d) => d.reasonName === 'NETFILTER_DROP');
       assert.deepEqual([...new Set(drops.map((d) => `${d.direction} ${d.mechanisms.join('+')}`))], ['to_service netfilter-drop']);
-      assert.ok(drops.every((d) => d.tuple.daddr === lab.podIp(0) && d.origDst?.addr === web.clusterIP && d.ct.dnat), JSON.stringify(drops[0]));
+      assert.ok(drops.every((d) => d.tuple.daddr === lab.podIp(0) && d.origDst?.ip === web.clusterIP && d.ct.dnat), JSON.stringify(drops[0]));
       const others = lossOf(p, 'web').filter((d) => d.reasonName !== 'NETFILTER_DROP');
       assert.ok(others.every((d) => d.mechanisms.join() === 'kernel-drop' && d.detail === d.reasonName), JSON.stringify(others.map((d) => d.reasonName)));
       const retransmits = p.seen.flatMap((iv) => iv.retransmits).filter((r) => r.service?.name === 'web');
@@ -189,7 +190,7 @@ for (const { mode, ruleDrops } of MODES) {
       await p.intervals.collect();
       assert.deepEqual(lossOf(p, 'clean'), []);
       assert.deepEqual(p.seen.flatMap((iv) => iv.retransmits).filter((r) => r.service?.name === 'clean'), []);
-      assert.deepEqual(p.seen.flatMap((iv) => iv.rules).filter((r) => r.service?.startsWith('shop/clean')), []);
+      assert.deepEqual(p.seen.flatMap((iv) => iv.rules).filter((r) => r.service?.namespace === 'shop' && r.service.name === 'clean'), []);
     });
   });
 }

@@ -1,20 +1,12 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { ConntrackGroup } from '../../kernel/conntrack';
 import type { ConntrackReading } from '../../kernel/conntrack-source';
-import { protocolOf, type ServiceIndex, type ServicePortView } from '../../services/index';
+import type { NodeInterval } from '../../node/interval';
 import { cappedCounter, type CapDeps } from './capped-counter';
 import { serviceLabels } from './service-labels';
 
 export interface ConntrackMetricDeps extends CapDeps {
   /** the last reading, at scrape time */
   current: () => ConntrackReading | undefined;
-  lastUnreplied: () => readonly ConntrackGroup[];
-  index: ServiceIndex;
-}
-
-function serviceOf(index: ServiceIndex, g: ConntrackGroup): ServicePortView | undefined {
-  const proto = protocolOf(g.proto);
-  return proto && (index.byVip(g.daddr, g.dport, proto) ?? index.byEndpoint(g.daddr, g.dport, proto));
 }
 
 /**
@@ -23,6 +15,8 @@ function serviceOf(index: ServiceIndex, g: ConntrackGroup): ServicePortView | un
  * _unanswered_flows_total{namespace,service} (flows that died without ever seeing a reply: lost handshakes).
  */
 export function conntrackMetrics(registry: Registry, deps: ConntrackMetricDeps) {
+  /** the unreplied flows of the last dump, summed by Service */
+  let unreplied = new Map<string, { labels: { namespace: string; service: string }; n: number }>();
   new Counter({
     name: 'flapwatch_conntrack_stat_total',
     help: "conntrack's per-CPU statistics summed over CPUs (insert_failed, drop, early_drop, invalid, clash_resolve, …)",
@@ -53,14 +47,7 @@ export function conntrackMetrics(registry: Registry, deps: ConntrackMetricDeps) 
     registers: [registry],
     collect() {
       this.reset();
-      const sums = new Map<string, { labels: { namespace: string; service: string }; n: number }>();
-      for (const g of deps.lastUnreplied()) {
-        const labels = serviceLabels(serviceOf(deps.index, g));
-        const key = `${labels.namespace}/${labels.service}`;
-        const s = sums.get(key) ?? sums.set(key, { labels, n: 0 }).get(key)!;
-        s.n += g.unreplied;
-      }
-      for (const { labels, n } of sums.values()) this.set(labels, n);
+      for (const { labels, n } of unreplied.values()) this.set(labels, n);
     },
   });
   const unanswered = cappedCounter(registry, {
@@ -71,8 +58,17 @@ export function conntrackMetrics(registry: Registry, deps: ConntrackMetricDeps) 
     ...deps,
   });
   return {
-    add(reading: ConntrackReading): void {
-      for (const g of reading.diedUnreplied) unanswered.inc(serviceLabels(serviceOf(deps.index, g)), g.flows);
+    add(iv: NodeInterval): void {
+      for (const g of iv.diedUnreplied) unanswered.inc(serviceLabels(g.service), g.flows);
+      if (!iv.unreplied) return;
+      const sums = new Map<string, { labels: { namespace: string; service: string }; n: number }>();
+      for (const g of iv.unreplied) {
+        const labels = serviceLabels(g.service);
+        const key = `${labels.namespace}/${labels.service}`;
+        const s = sums.get(key) ?? sums.set(key, { labels, n: 0 }).get(key)!;
+        s.n += g.unreplied;
+      }
+      unreplied = sums;
     },
   };
 }

@@ -1,7 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
 import type { JudgedFailure } from '../../correlate/correlator';
 import type { ProbeTotals } from '../../health/active-totals';
-import type { ListenOverflowObservation } from '../../observe/types';
+import type { ListenOverflowObservation } from '../../observe/health';
 import { cappedCounter, type CapDeps } from './capped-counter';
 import { serviceLabels } from './service-labels';
 

@@ -3,11 +3,10 @@
 import type { Registry } from 'prom-client';
 import type { JudgedFailure } from '../../correlate/correlator';
 import type { ProbeTotals } from '../../health/active-totals';
-import type { ConntrackGroup } from '../../kernel/conntrack';
 import type { ConntrackReading } from '../../kernel/conntrack-source';
-import type { ListenOverflowObservation, SourceStats } from '../../observe/types';
-import type { ServiceIndex } from '../../services/index';
-import type { NodeInterval } from '../../services/interval';
+import type { ListenOverflowObservation } from '../../observe/health';
+import type { SourceStats } from '../../observe/source';
+import type { NodeInterval } from '../../node/interval';
 import type { CapDeps } from './capped-counter';
 import { conntrackMetrics } from './conntrack';
 import { dropsMetric } from './drops';
@@ -17,10 +16,8 @@ import { retransmitsMetric } from './retransmits';
 import { sourceMetrics } from './sources';
 
 export interface DaemonMetricDeps extends CapDeps {
-  index: ServiceIndex;
   stats: () => SourceStats[];
   conntrack: () => ConntrackReading | undefined;
-  unreplied: () => readonly ConntrackGroup[];
   ruleProblems: () => ReadonlyMap<string, number>;
   probeTotals: () => ProbeTotals | undefined;
 }
@@ -28,7 +25,7 @@ export interface DaemonMetricDeps extends CapDeps {
 export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   const drops = dropsMetric(registry, deps);
   const retransmits = retransmitsMetric(registry, deps);
-  const conntrack = conntrackMetrics(registry, { ...deps, current: deps.conntrack, lastUnreplied: deps.unreplied });
+  const conntrack = conntrackMetrics(registry, { ...deps, current: deps.conntrack });
   const rules = kubeProxyMetrics(registry, { ...deps, problems: deps.ruleProblems });
   const health = healthMetrics(registry, deps);
   sourceMetrics(registry, deps);
@@ -36,7 +33,7 @@ export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
     interval(iv: NodeInterval): void {
       drops.add(iv.drops);
       retransmits.add(iv.retransmits);
-      if (iv.conntrack) conntrack.add(iv.conntrack);
+      conntrack.add(iv);
       rules.add(iv.rules);
     },
     failures: (list: JudgedFailure[]) => health.addFailures(list),

@@ -1,6 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
-import { splitServicePortName } from '../../kubeproxy/hash';
-import type { RuleRise } from '../../services/attribute';
+import type { RuleRise } from '../../kubeproxy/rises';
 import { cappedCounter, type CapDeps } from './capped-counter';
 import { serviceLabels } from './service-labels';
 
@@ -35,8 +34,7 @@ export function kubeProxyMetrics(registry: Registry, deps: KubeProxyMetricDeps) 
   return {
     add(rises: RuleRise[]): void {
       for (const r of rises) {
-        const spn = r.service === undefined ? null : splitServicePortName(r.service);
-        packets.inc({ ...serviceLabels(spn), rule: r.kind }, r.packets);
+        packets.inc({ ...serviceLabels(r.service), rule: r.kind }, r.packets);
       }
     },
   };

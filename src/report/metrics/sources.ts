@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { SourceStats } from '../../observe/types';
+import type { SourceStats } from '../../observe/source';
 
 export interface SourceDeps {
   /** every source's stats, read at scrape time */

@@ -3,18 +3,20 @@
 // results normalized into one stream for the correlator. Standalone (no API), only --probe URLs and the
 // overflows run.
 import type { Logger } from 'pino';
-import type { ClusterConfig } from './config';
-import type { ActiveProber } from './health/active';
-import type { KubeletProbeSource } from './health/kubelet';
-import { fromReadinessFlip, fromUnhealthyEvent } from './health/events';
-import { ListenOverflowReader } from './health/listen';
-import { podByAddress, probeLookup } from './health/pods';
-import type { KubeSource } from './kube/source';
-import { Listeners } from './observe/listeners';
-import type { HealthObservation, PodInfo, Source } from './observe/types';
-import type { ServiceIndex } from './services/index';
+import type { ClusterConfig } from '../config';
+import type { ActiveProber } from '../health/active';
+import { fromReadinessFlip, fromUnhealthyEvent } from '../health/events';
+import type { KubeletProbeSource } from '../health/kubelet';
+import { ListenOverflowReader } from '../health/listen';
+import { probeLookup } from '../health/pods';
+import type { KubeSource } from '../kube/source';
+import type { HealthObservation } from '../observe/health';
+import { Listeners } from '../observe/listeners';
+import type { PodInfo, PodRef } from '../observe/objects';
+import type { Source } from '../observe/source';
+import type { ServiceIndex } from '../services/index';
 
-export interface ClusterSources {
+export interface HealthSources {
   kube?: KubeSource;
   kubelet?: KubeletProbeSource;
   active?: ActiveProber;
@@ -25,45 +27,51 @@ export interface ClusterSources {
   all: Source[];
 }
 
-export interface ClusterSourcesOptions extends ClusterConfig {
+export interface HealthSourcesOptions extends ClusterConfig {
+  /** the API's Services are published here; active probes read their targets from it */
   index: ServiceIndex;
   /** how often listen overflows are read */
   listenIntervalMs: number;
   logger: Logger;
 }
 
-export function clusterSources(o: ClusterSourcesOptions): ClusterSources {
+const podRef = (p: PodInfo | undefined): PodRef | undefined => p && { namespace: p.namespace, name: p.name };
+
+export function healthSources(o: HealthSourcesOptions): HealthSources {
   const { logger, index } = o;
   const health = new Listeners<HealthObservation>((err) => logger.error({ err }, 'a health subscriber failed'));
-  // Loaded only when used: TLS and the API's plumbing cost a standalone daemon ~8 MB of RSS it would never use.
+  // Loaded only when used: TLS and the API's plumbing cost a standalone daemon memory it would never use.
   const kube = o.kubernetes
-    ? new (require('./kube/source') as typeof import('./kube/source')).KubeSource({ kubeconfig: o.kubernetes.kubeconfig, inCluster: { dir: o.kubernetes.serviceAccountDir }, nodeName: o.nodeName, index, logger })
+    ? new (require('../kube/source') as typeof import('../kube/source')).KubeSource({ kubeconfig: o.kubernetes.kubeconfig, inCluster: { dir: o.kubernetes.serviceAccountDir }, nodeName: o.nodeName, logger })
     : undefined;
   const pods = () => kube?.pods() ?? [];
   const probes = probeLookup(pods);
   const all: Source[] = [];
   if (kube) {
+    kube.onServices((ports) => index.publish('kubernetes', ports));
     kube.onUnhealthy((events) => health.emit(events.flatMap((e) => fromUnhealthyEvent(e, probes) ?? [])));
     kube.onReadiness((flips) => health.emit(flips.flatMap((f) => fromReadinessFlip(f, probes) ?? [])));
     all.push(kube);
   }
-  const kubelet = o.kubelet ? new (require('./health/kubelet') as typeof import('./health/kubelet')).KubeletProbeSource({ ...o.kubelet, probes, logger }) : undefined;
+  const kubelet = o.kubelet ? new (require('../health/kubelet') as typeof import('../health/kubelet')).KubeletProbeSource({ ...o.kubelet, probes, logger }) : undefined;
   if (kubelet) {
     kubelet.onObservations((items) => health.emit(items));
-    all.push({ start: () => kubelet.start(), stop: () => kubelet.stop(), stats: () => [kubelet.stats()] });
+    all.push(kubelet);
   }
   // Services opt in by annotation, so the prober runs whenever the API does; standalone only for --probe URLs.
   const active = kube || o.probes.length
-    ? new (require('./health/active') as typeof import('./health/active')).ActiveProber({
+    ? new (require('../health/active') as typeof import('../health/active')).ActiveProber({
       targets: () => index.ports(), urls: o.probes, concurrency: o.probeConcurrency, redact: o.redactPayloads, logger,
     })
     : undefined;
   if (active) {
     active.onObservations((items) => health.emit(items));
-    all.push({ start: async () => active.start(), stop: () => active.stop(), stats: () => [active.stats()] });
+    all.push(active);
   }
-  const listen = o.listenOverflows ? new ListenOverflowReader({ intervalMs: o.listenIntervalMs, podByAddress: podByAddress(pods), logger }) : undefined;
-  if (listen) all.push({ start: () => listen.start(), stop: () => listen.stop(), stats: () => [listen.stats()] });
+  const listen = o.listenOverflows
+    ? new ListenOverflowReader({ intervalMs: o.listenIntervalMs, podByAddress: (ip) => podRef(kube?.podByIp(ip)), logger })
+    : undefined;
+  if (listen) all.push(listen);
   return {
     ...(kube && { kube }),
     ...(kubelet && { kubelet }),

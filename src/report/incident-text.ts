@@ -1,7 +1,7 @@
 // An incident in plain words, message first: what failed, then what the network did on its path (or that it
 // did nothing), with counts, places and the window.
-import type { Incident } from './incident';
-import type { PathEvidence } from './verdict';
+import type { Incident } from '../correlate/incident';
+import type { PathEvidence } from '../correlate/verdict';
 
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10}s`;
 

@@ -2,17 +2,19 @@
 // one start-up line each. Kernel intervals, health results and listen overflows flow into the correlator and
 // the metrics; incidents into the log. SIGTERM/SIGINT detach and exit 0.
 import type { Logger } from 'pino';
-import { clusterSources } from './cluster';
-import type { RunConfig } from './config';
-import { Correlator } from './correlate/correlator';
-import { createLogger } from './log';
-import { nodeSources } from './node';
-import type { ListenOverflowObservation, Source, SourceStats } from './observe/types';
-import { apiRoutes } from './report/api';
-import { startHttp, type HttpServer } from './report/http';
-import { logIncidents } from './report/incident-log';
-import { daemonMetrics } from './report/metrics/index';
-import { createRegistry } from './report/metrics/registry';
+import type { RunConfig } from '../config';
+import { Correlator } from '../correlate/correlator';
+import { createLogger } from '../log';
+import { nodeSources } from '../node/sources';
+import { describe } from '../observe/errors';
+import type { ListenOverflowObservation } from '../observe/health';
+import type { Source, SourceStats } from '../observe/source';
+import { apiRoutes } from '../report/api';
+import { startHttp, type HttpServer } from '../report/http';
+import { logIncidents } from '../report/incident-log';
+import { daemonMetrics } from '../report/metrics/index';
+import { createRegistry } from '../report/metrics/registry';
+import { healthSources } from './health-sources';
 
 export interface Daemon {
   /** serves, then starts the sources; rejects only when the HTTP port cannot be bound */
@@ -38,29 +40,27 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
   // overflows are read on a slow interval and after every failure's window (below); the correlator reaches
   // one interval past each window
   const listenIntervalMs = 5 * config.intervalMs;
-  const cluster = clusterSources({ ...config, index, listenIntervalMs, logger });
-  const sources: Source[] = [...node.all, ...cluster.all];
+  const health = healthSources({ ...config, index, listenIntervalMs, logger });
+  const sources: Source[] = [...node.all, ...health.all];
   const correlator = new Correlator({
     index,
-    pods: cluster.pods,
+    pods: health.pods,
     slackMs: config.slackMs,
     maxWaitMs: MAX_WAIT_MS + config.intervalMs,
     sourcePrecisionMs: { event: 1000 }, // Event timestamps are whole seconds
     historyMs: config.historyMs,
     maxItemsPerInterval: 2000,
     maxIncidents: 500,
-    ...(cluster.listen && { listenIntervalMs }),
+    ...(health.listen && { listenIntervalMs }),
     onError: (err) => logger.error({ err }, 'an incident subscriber failed'),
   });
   const metrics = daemonMetrics(registry, {
     labelCap: config.labelCap,
     onCapReached: (metric: string) => logger.warn({ metric }, `${metric} reached --label-cap ${config.labelCap}: new label sets count under "other"`),
-    index,
     stats: () => sources.flatMap((s) => s.stats()),
     conntrack: () => node.conntrack.current(),
-    unreplied: () => node.conntrack.lastUnreplied(),
     ruleProblems: () => node.rules.problemCounts(),
-    probeTotals: () => cluster.active?.totals(),
+    probeTotals: () => health.active?.totals(),
   });
   node.intervals.onInterval((list) => {
     for (const iv of list) {
@@ -68,18 +68,18 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
       correlator.addInterval(iv);
     }
   });
-  cluster.onHealth((items) => {
+  health.onHealth((items) => {
     correlator.addHealth(items);
     // a failure's window is complete once overflows are read past its end: read them then, not a scan later
     const failed = items.filter((i) => !i.ok);
-    if (failed.length) cluster.listen?.scanBy(Math.max(...failed.map((i) => correlator.windowEnd(i))));
+    if (failed.length) health.listen?.scanBy(Math.max(...failed.map((i) => correlator.windowEnd(i))));
   });
   let overflows: ListenOverflowObservation[] = [];
-  cluster.listen?.onObservations((items) => {
+  health.listen?.onObservations((items) => {
     metrics.overflows(items);
     overflows.push(...items);
   });
-  cluster.listen?.onScanned((at) => {
+  health.listen?.onScanned((at) => {
     correlator.addListenOverflows(overflows, at);
     overflows = [];
   });
@@ -97,7 +97,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
       server = await startHttp({ host, port, registry, ready: () => ready, logger, json: apiRoutes(correlator, index) });
       logger.info({ host, port: server.port }, `serving /metrics, /healthz, /readyz, /incidents and /services on ${host}:${server.port}`);
       // the kernel side first: its start-up garbage (BTF, kallsyms) is gone before a Kubernetes sync makes its own
-      for (const group of [node.all, cluster.all]) await Promise.all(group.map((s) => s.start()));
+      for (const group of [node.all, health.all]) await Promise.all(group.map((s) => s.start()));
       for (const s of sources.flatMap((src) => src.stats())) logStartup(logger, s);
       if (!stopping) node.intervals.start();
       ready = true;
@@ -136,7 +136,7 @@ export async function runDaemon(config: RunConfig): Promise<void> {
   try {
     await daemon.start();
   } catch (err) {
-    logger.fatal({ err }, `cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    logger.fatal({ err }, `cannot start: ${describe(err)}`);
     await daemon.stop();
     process.exit(1);
   }

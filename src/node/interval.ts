@@ -1,19 +1,22 @@
-// NodeIntervals: every interval, one look at the node — the drops and retransmits drained from the kernel,
-// the conntrack stats and the kube-proxy rule counters read at the same moment — attributed to Services.
-// The sources are read together so that a drop and its witnesses (a stat delta, a REJECT counter) land in
-// the same interval; never two intervals at once.
+// NodeIntervals: the node's clock. Every interval, one look at the node — the drops and retransmits drained
+// from the kernel, the conntrack stats and the kube-proxy rule counters read at the same moment — attributed to
+// Services. The sources are read together so that a drop and its witnesses (a stat delta, a REJECT counter)
+// land in the same interval; never two intervals at once.
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
+import type { ConntrackGroup } from '../kernel/conntrack';
 import type { ConntrackReading, ConntrackSource } from '../kernel/conntrack-source';
 import type { DropSource } from '../kernel/drops';
+import type { RuleRise } from '../kubeproxy/rises';
 import type { RulesReading, RulesSource } from '../kubeproxy/source';
+import type { DropObservation, RetransmitObservation } from '../observe/kernel';
 import { Listeners } from '../observe/listeners';
 import { Periodic } from '../observe/periodic';
-import type { DropObservation, RetransmitObservation } from '../observe/types';
 import {
-  attributeDrop, attributeRetransmit, type AttributedDrop, type AttributedRetransmit, type IntervalEvidence, type RuleRise,
-} from './attribute';
-import type { ServiceIndex } from './index';
+  attributeDrop, attributeGroup, attributeRetransmit, type AttributedDrop, type AttributedGroup, type AttributedRetransmit,
+  type IntervalEvidence,
+} from '../services/attribute';
+import type { ServiceIndex } from '../services/index';
 
 export interface NodeInterval {
   /** ms since the epoch: the interval is (start, end] */
@@ -24,9 +27,11 @@ export interface NodeInterval {
   retransmits: AttributedRetransmit[];
   /** absent when conntrack could not be read */
   conntrack?: ConntrackReading;
+  /** flows still waiting for a reply, when this interval dumped them */
+  unreplied?: AttributedGroup<ConntrackGroup>[];
+  /** flows that died without a reply in the interval */
+  diedUnreplied: AttributedGroup<ConntrackGroup>[];
   rules: RuleRise[];
-  /** absent when the rules could not be read */
-  rulesReading?: RulesReading;
 }
 
 export interface NodeIntervalsOptions {
@@ -50,7 +55,7 @@ function ruleLocation(r: RulesReading | undefined): Pick<IntervalEvidence, 'rule
   return {};
 }
 
-export function netnsInode(netns?: string): number {
+function netnsInode(netns?: string): number {
   return statSync(netns ? `/run/netns/${netns}` : '/proc/self/ns/net').ino;
 }
 
@@ -122,7 +127,8 @@ export class NodeIntervals {
       retransmits: retransmits.map((r) => attributeRetransmit(index, r)),
       rules,
       ...(conntrack && { conntrack }),
-      ...(rulesReading && { rulesReading }),
+      ...(conntrack?.unreplied && { unreplied: conntrack.unreplied.map((g) => attributeGroup(index, g)) }),
+      diedUnreplied: (conntrack?.diedUnreplied ?? []).map((g) => attributeGroup(index, g)),
     };
     this.last = end;
     this.listeners.emit([interval]);
