@@ -1,6 +1,6 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1
-// (A small young generation: V8 otherwise grows it to 2 × 16 MB under a burst and keeps it; two malloc arenas:
-// glibc otherwise gives a worker thread its own and the one that parsed BTF keeps ~14 MB. bench/RESULTS.md.)
+// (A small young generation: V8 otherwise grows it under a burst and keeps it; two malloc arenas: glibc otherwise
+// gives a worker thread its own, and the one that parsed BTF keeps it. The idle RSS in bench/RESULTS.md.)
 // The flapwatch command line. Every flag also reads FLAPWATCH_<FLAG> (e.g. FLAPWATCH_LOG_LEVEL=debug).
 import yargs, { type Argv, type Options } from 'yargs';
 import {

@@ -1,6 +1,7 @@
 // `flapwatch explain NS/SVC`: asks a running daemon for a Service's recent incidents and evidence.
 import type { ExplainConfig } from '../config';
 import type { Incident } from '../correlate/incident';
+import { hostPort } from '../observe/net';
 import { describeEvidence } from '../report/incident-text';
 
 interface ServiceAnswer {
@@ -15,7 +16,7 @@ const time = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(
 export function formatExplain(a: ServiceAnswer): string {
   const out: string[] = [`${a.service.namespace}/${a.service.name}`];
   for (const p of a.ports) {
-    const vips = p.vips.map((v) => `${v.ip}:${v.port}`).join(', ') || 'headless';
+    const vips = p.vips.map(hostPort).join(', ') || 'headless';
     out.push(`  port ${p.portName || '(unnamed)'}/${p.protocol}: ${vips}, ${p.readyEndpoints} of ${p.endpoints} endpoints ready`);
   }
   const span = Math.round((a.recent.to - a.recent.from) / 1000);

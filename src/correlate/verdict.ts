@@ -1,5 +1,5 @@
 // The verdict for one health-check failure: which evidence lies on its paths in its window, and which
-// mechanism explains it, most specific first (DESIGN.md: Verdicts).
+// mechanism explains it, most specific first (docs/verdicts.md).
 //
 // The paths of a failure of pod P behind Service S:
 // - the probe's own path: packets to or from P's addresses (kubelet probes go straight to the pod);
@@ -51,7 +51,7 @@ function pathOf(i: EvidenceItem, s: Subject): PathKind | undefined {
 }
 
 // A kernel drop whose reason the kernel left unspecified says least of all: a cause with a name (a full
-// accept queue) goes before it. Mechanisms keep DESIGN's order otherwise. Behind an HTTP answer it decides
+// accept queue) goes before it. Mechanisms keep the verdict order otherwise. Behind an HTTP answer it decides
 // nothing: downstream, it is the TCP stack discarding a segment for a TIME_WAIT or request socket (tcp_v4_rcv),
 // the aftermath of an earlier connection, which cannot make the application answer 503.
 const UNSPECIFIED_RANK = VERDICTS.indexOf('listen-overflow') + 0.5;

@@ -1,14 +1,15 @@
 // What the active prober probes: for every Service port that opts in, its ClusterIP (through kube-proxy) and each
 // ready endpoint straight; plus standalone --probe URLs. Targets carry no state: the prober keys its own by `key`.
 import type { ProbePath } from '../observe/health';
-import type { PodRef } from '../observe/objects';
+import type { PodRef, ServiceRef } from '../observe/objects';
+import { hostPort } from '../observe/net';
 import { objectKey, vipsOf, type ActiveProbeSpec, type ServicePort } from '../observe/objects';
 
 export interface ProbeTarget {
   /** stable identity: path, Service, address and HTTP path */
   key: string;
   /** the Service the probe speaks for; for a --probe URL, namespace '' and the URL (without userinfo) as name */
-  service: PodRef;
+  service: ServiceRef;
   pod?: PodRef;
   path: ProbePath;
   scheme: 'http' | 'https';
@@ -44,12 +45,12 @@ export function serviceTargets(ports: readonly ServicePort[]): ProbeTarget[] {
     const service = { namespace: p.namespace, name: p.name };
     const common = { service, scheme: 'http' as const, urlPath: spec.path, intervalMs: spec.intervalSeconds * 1000, timeoutMs: spec.timeoutSeconds * 1000 };
     const vip = p.port === spec.port ? vipsOf(p)[0] : undefined;
-    if (vip) out.push({ ...common, key: `cluster_ip|${svc}|${vip.ip}:${vip.port}|${spec.path}`, path: 'cluster_ip', host: vip.ip, port: vip.port });
+    if (vip) out.push({ ...common, key: `cluster_ip|${svc}|${hostPort(vip)}|${spec.path}`, path: 'cluster_ip', host: vip.ip, port: vip.port });
     for (const e of p.endpoints) {
       if (e.ready === false) continue;
       out.push({
         ...common, ...(e.pod ? { pod: e.pod } : {}),
-        key: `pod|${svc}|${e.ip}:${e.port}|${spec.path}`, path: 'pod', host: e.ip, port: e.port,
+        key: `pod|${svc}|${hostPort(e)}|${spec.path}`, path: 'pod', host: e.ip, port: e.port,
       });
     }
   }

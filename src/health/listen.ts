@@ -33,7 +33,7 @@ export interface ScanStats {
 const GONE = new Set(['ENOENT', 'ESRCH']); // the process exited between readdir and the read
 const PIDS_PER_NETNS = 3; // spares, should the first exit before its netstat is read
 const COUNTERS = ['ListenOverflows', 'ListenDrops'];
-// the event loop gets a turn after this many netstat reads (each costs the kernel ~0.1-0.3 ms to generate)
+// the event loop gets a turn after this many netstat reads (the kernel generates each one on read)
 const READS_PER_TURN = 50;
 
 function codeOf(err: unknown): string {

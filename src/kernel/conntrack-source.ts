@@ -7,7 +7,8 @@ import type { SourceStats } from '../observe/source';
 import {
   aggregateConntrack, readConntrackStats, UNREPLIED, watchConntrackDeaths, type ConntrackDeathWatch, type ConntrackGroup,
 } from './conntrack';
-import { describeKernelError } from './errors';
+import { CounterDeltas } from '../observe/deltas';
+import { describeSystemError } from '../observe/errors';
 
 export interface ConntrackSourceOptions {
   /** a name under /run/netns, or absent for the daemon's own netns (the node's) */
@@ -20,7 +21,7 @@ export interface ConntrackSourceOptions {
 export interface ConntrackReading {
   /** kernel totals (summed over CPUs), monotonic for the life of the netns */
   counters: Record<string, number>;
-  /** increase since the previous reading; all 0 at the first */
+  /** the counters that rose since the previous reading, by how much; none at the first */
   deltas: Record<string, number>;
   entries: number;
   max: number;
@@ -35,10 +36,9 @@ const SOURCE = 'conntrack';
 export class ConntrackSource {
   private readonly log: Logger;
   private deaths: ConntrackDeathWatch | undefined;
-  private last: Record<string, number> | undefined;
+  private readonly deltas = new CounterDeltas();
   private lastDump = -Infinity;
   private latest: ConntrackReading | undefined;
-  private unreplied: ConntrackGroup[] | undefined;
   private status: { up: boolean; reason: string } = { up: false, reason: 'starting' };
   private errors = 0;
   private eventsLost = 0;
@@ -63,7 +63,7 @@ export class ConntrackSource {
       else this.deaths = deaths;
     } catch (err) {
       this.errors++;
-      this.status = { up: true, reason: `no DESTROY events (${describeKernelError(err, 'joining conntrack events', 'CAP_NET_ADMIN')}): flows that die unanswered go uncounted` };
+      this.status = { up: true, reason: `no DESTROY events (${describeSystemError(err, 'joining conntrack events', 'CAP_NET_ADMIN')}): flows that die unanswered go uncounted` };
     }
   }
 
@@ -72,18 +72,12 @@ export class ConntrackSource {
     if (this.stopped || (!this.status.up && this.status.reason === 'starting')) return undefined;
     try {
       const stats = await readConntrackStats(this.opts.netns);
-      const deltas: Record<string, number> = {};
-      for (const [k, v] of Object.entries(stats.counters)) {
-        const before = this.last?.[k];
-        // the totals only rise; a drop means the netns (and its table) was re-created: count from zero
-        deltas[k] = before === undefined ? 0 : v >= before ? v - before : v;
-      }
-      this.last = stats.counters;
+      // the totals only rise; a drop means the netns (and its table) was re-created: count from zero
+      const deltas = Object.fromEntries(this.deltas.update(Object.entries(stats.counters)));
       const reading: ConntrackReading = { counters: stats.counters, deltas, entries: stats.entries, max: stats.max, diedUnreplied: this.drainDeaths() };
       if (this.opts.unrepliedIntervalMs > 0 && now - this.lastDump >= this.opts.unrepliedIntervalMs) {
         this.lastDump = now;
         reading.unreplied = await aggregateConntrack({ netns: this.opts.netns, status: UNREPLIED });
-        this.unreplied = reading.unreplied;
       }
       if (!this.status.up) this.log.info('conntrack readable again');
       this.status = { up: true, reason: this.deaths ? '' : this.status.reason };
@@ -98,11 +92,6 @@ export class ConntrackSource {
   /** The last good reading, for scrape-time gauges. */
   current(): ConntrackReading | undefined {
     return this.latest;
-  }
-
-  /** The flows waiting for a reply at the last dump of them. */
-  lastUnreplied(): readonly ConntrackGroup[] {
-    return this.unreplied ?? [];
   }
 
   stats(): SourceStats[] {
@@ -125,7 +114,7 @@ export class ConntrackSource {
 
   private fail(err: unknown, doing: string): void {
     this.errors++;
-    const reason = describeKernelError(err, doing, 'CAP_NET_ADMIN');
+    const reason = describeSystemError(err, doing, 'CAP_NET_ADMIN');
     if (this.status.up || this.status.reason === 'starting') this.log.warn({ err }, `conntrack source down: ${reason}`);
     this.status = { up: false, reason };
   }

@@ -8,7 +8,7 @@ export type { ConntrackGroup, ConntrackStats };
 export const UNREPLIED = { value: 0, mask: IPS_SEEN_REPLY } as const;
 export const REPLIED = { value: IPS_SEEN_REPLY, mask: IPS_SEEN_REPLY } as const;
 
-/** Enough for every Service and endpoint a node talks to, and still cheap to hand to JS (~2 ms). */
+/** Enough for every Service and endpoint a node talks to, and still cheap to hand to JS. */
 export const DEFAULT_MAX_GROUPS = 10_000;
 
 export interface AggregateOptions {

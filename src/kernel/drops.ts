@@ -10,7 +10,8 @@ import type { SourceStats, SourceStatus } from '../observe/source';
 import { Kallsyms } from './kallsyms';
 import { DropReasons, reasonNamesFromBtf } from './reasons';
 import { toDrop, toRetransmit, toSample, type Resolvers } from './records';
-import { describeKernelError, missingBtf } from './errors';
+import { describeSystemError } from '../observe/errors';
+import { missingBtf } from './errors';
 
 export interface DropSourceOptions {
   /** kernel BTF; '' = the running kernel's (and its modules', which CO-RE needs for nf_conn) */
@@ -166,7 +167,7 @@ export class DropSource {
       this.schedule();
     } catch (err) {
       this.errors++;
-      const reason = describeKernelError(err, 'loading BPF');
+      const reason = describeSystemError(err, 'loading BPF');
       this.statuses = this.names().map((source) => ({ source, up: false, reason }));
     }
   }
@@ -208,7 +209,7 @@ export class DropSource {
       await this.absorb(await tracer.drain());
     } catch (err) {
       this.errors++;
-      const reason = describeKernelError(err, 'draining BPF maps');
+      const reason = describeSystemError(err, 'draining BPF maps');
       if (this.drainError === undefined) this.log.warn({ err }, `drains failing: ${reason}`);
       this.drainError = reason;
       return;

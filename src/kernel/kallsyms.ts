@@ -1,6 +1,7 @@
 // Kernel addresses → `symbol+0xoff`, from /proc/kallsyms. The addon resolves a batch of new addresses in one
-// streaming pass on a worker thread and keeps nothing: parsing ~120k symbols into JS cost ~70 MB of RSS, for
-// the few dozen places a node drops packets. Resolved names are cached here, in a bounded map.
+// streaming pass on a worker thread and keeps nothing: the whole symbol table in JS would cost more memory than
+// the rest of the daemon, for the few dozen places a node drops packets. Resolved names are cached here, in a
+// bounded map.
 import { addon, type Addon } from '../native';
 
 export interface SymbolResolver {

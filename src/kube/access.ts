@@ -1,7 +1,7 @@
 // How to reach the API server: the in-cluster ServiceAccount (read here, in a few lines) or a kubeconfig file
 // (read by @kubernetes/client-node, which also runs its exec and OIDC credential plugins). The client is
-// loaded only for a kubeconfig: loading it costs ~60 MB of RSS (its config module imports the whole generated
-// API), more than the rest of this source at 10,000 Services, and a DaemonSet never needs it.
+// loaded only for a kubeconfig: its config module imports the whole generated API, which costs more memory than
+// the rest of this source at scale (bench/RESULTS.md), and a DaemonSet never needs it.
 import { readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { isIPv6 } from 'node:net';

@@ -4,6 +4,7 @@
 // ApiError with the Status code (410 Gone = relist).
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { describe } from '../observe/errors';
 import type { ApiAccess, TlsMaterial } from './access';
 
 export class ApiError extends Error {
@@ -58,10 +59,6 @@ function statusError(httpStatus: number, body: string): ApiError {
   const code = typeof s.code === 'number' ? s.code : httpStatus;
   const text = [s.reason, s.message].filter(Boolean).join(': ') || http.STATUS_CODES[httpStatus] || 'error';
   return new ApiError(`HTTP ${code} ${text}`, code);
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 export class ApiClient {

@@ -4,6 +4,7 @@
 // change once: the reflector keeps every key's resourceVersion, so an object a relist returns unchanged is
 // not handed over again, and one missing from a relist is removed.
 import { Backoff, type BackoffOptions } from './backoff';
+import { describe } from '../observe/errors';
 import { ApiError, isGone, type ApiClient, type WatchEvent } from './http';
 
 /** 'initial': the first list; 'relist': a later list (after 410 or a resync); 'watch': a watch event. */
@@ -42,7 +43,6 @@ export interface ReflectorOptions<T> {
   onError: (err: unknown, what: string) => void;
 }
 
-const describe = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 function keyOf(obj: Record<string, unknown>): { key: string; rv: string } | undefined {
   const m = obj.metadata as { name?: unknown; namespace?: unknown; resourceVersion?: unknown } | undefined;

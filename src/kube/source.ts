@@ -30,7 +30,7 @@ export interface KubeSourceOptions {
   resyncMs?: number;
   /** the least time between two publishes to the index (default 200) */
   publishIntervalMs?: number;
-  /** items per list page (default 100; client-go's 500 costs the daemon ~25 MB more at its peak, and 90 ms event-loop stalls, at 10,000 Services) */
+  /** items per list page (default 100: client-go's 500 raises the daemon's peak memory and event-loop stalls at scale; bench/RESULTS.md) */
   pageSize?: number;
   /** watches last a random time in [this, 2× this] (default 300 s, as client-go) */
   watchTimeoutSeconds?: number;

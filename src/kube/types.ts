@@ -1,5 +1,5 @@
 // What the Kubernetes source hands to the rest of the daemon, beside the ServiceIndex it feeds.
-import type { PodRef } from '../observe/objects';
+import type { PodRef, ServiceRef } from '../observe/objects';
 
 /** A kubelet `Unhealthy` Event (a failed probe) for a pod on this node. */
 export interface UnhealthyEvent {
@@ -19,7 +19,7 @@ export interface UnhealthyEvent {
 /** An endpoint on this node whose EndpointSlice readiness changed. */
 export interface ReadinessFlip {
   /** the Service's namespace and name */
-  service: PodRef;
+  service: ServiceRef;
   pod?: PodRef;
   addr: string;
   ready: boolean;

@@ -1,5 +1,5 @@
-// Runs the tools that print kube-proxy's rules, streaming their output to a parser as it comes: a 10,000-
-// Service dump is 9 MB of text, which never needs to exist as one string.
+// Runs the tools that print kube-proxy's rules, streaming their output to a parser as it comes: a large
+// cluster's dump never needs to exist as one string.
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 export type Spawn = (file: string, args: readonly string[], opts: SpawnOptions) => ChildProcess;

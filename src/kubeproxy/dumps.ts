@@ -33,8 +33,8 @@ async function stream(argv: string[], write: (chunk: Buffer) => void, opts: Dump
 
 /**
  * `iptables-legacy-save -c [-t TABLE]`, streamed to `write`; by default read from the kernel instead
- * (IPT_SO_GET_ENTRIES, in the addon): the child printed 9 MB for a 10,000-Service nat table, slower than the
- * kernel's copy. The addon's slices are parsed one per turn of the event loop, as they come, while it prints
+ * (IPT_SO_GET_ENTRIES, in the addon): the child prints the whole table to a pipe, slower than the kernel's copy
+ * (bench/RESULTS.md). The addon's slices are parsed one per turn of the event loop, as they come, while it prints
  * the rest. Returns the tool's stderr ('' from the kernel).
  */
 async function legacySave(family: Family, table: string | null, write: (chunk: Buffer) => void, opts: DumpOptions): Promise<string> {

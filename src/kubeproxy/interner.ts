@@ -1,7 +1,6 @@
-// One string and one number per distinct name in a dump, looked up by its bytes. A 10,000-Service dump names each
-// of its 30,000 chains three to five times (declaration, rules, jumps): decoding each mention was 5 MB of strings
-// per read; sharing them, and numbering them, lets the model builder join chains in arrays, where string-keyed
-// maps were an eighth of the whole read.
+// One string and one number per distinct name in a dump, looked up by its bytes. A dump names each chain three
+// to five times (declaration, rules, jumps): decoding each mention made a string per mention; sharing them, and
+// numbering them, lets the model builder join chains in arrays instead of string-keyed maps.
 
 type Slice = (this: Buffer, s: number, e: number) => string;
 // Buffer's own decoders without toString()'s argument checks, a third of its cost for a short name

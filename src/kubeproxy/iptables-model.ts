@@ -53,9 +53,9 @@ function put<T>(list: (T | undefined)[], id: number, value: T): void {
   list[id] = value;
 }
 
-// At 10,000 Services a dump has 20,000 SEP chains: each costs an insert and a lookup, and the jumps of one SVC
-// chain, which are consecutive, share one owner lookup. Chains are joined by their numbers in the name table the
-// parsers share with the builder, in arrays: string-keyed maps were an eighth of the whole read on a slow node.
+// A dump has a SEP chain per endpoint: each costs an insert and a lookup, and the jumps of one SVC chain, which
+// are consecutive, share one owner lookup. Chains are joined by their numbers in the name table the parsers share
+// with the builder, in arrays rather than string-keyed maps.
 export class IptablesModelBuilder {
   /** the family of the rules fed next: ip6tables-save's dump after iptables-save's */
   family: Family = 'ipv4';

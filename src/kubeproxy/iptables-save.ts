@@ -2,8 +2,8 @@
 // it skips and counts by kind, so that the caller logs one line per kind. Lines are independent, so one
 // damaged line costs that line only; rules of a table with no COMMIT (a truncated dump) are still kept.
 // Lines are read in the chunk's bytes (a line cut between chunks is carried over, bytes too, so no UTF-8
-// character is ever split) and one rule object is refilled: decoding 9 MB of text, and a string or object
-// per line, was most of the parser's cost at 80,000 rules, and its garbage outgrew the young generation.
+// character is ever split) and one rule object is refilled: decoding the text, and a string or object per line,
+// were most of the parser's cost, and their garbage outgrew the young generation.
 import { O, optionCode } from './iptables-options';
 import { decode, equal, Interner } from './interner';
 import { copyRule, countProblem, fill, ReusedRule, type ChainDecl, type Problems, type Rule } from './rule';
@@ -39,7 +39,7 @@ export interface ParserOptions {
   skipTargets?: readonly string[];
   /**
    * count the chains declared with each of these prefixes, in the dump's bytes: a sink with no `chain` then costs
-   * no string per chain (30,000 chains at 10,000 Services, each a hash-table lookup)
+   * no string per chain
    */
   countChains?: readonly string[];
   /** the name table the rules' chainId and targetId number in: shared, one name has one number in all its dumps */

@@ -1,6 +1,6 @@
 // Splits streamed `nft -j` output, `{"nftables": [{...}, {...}, ...]}` on one line, into the elements of
-// its array, each parsed alone: at 10,000 Services in nftables mode the listing is 26 MB, which parsed at
-// once would cost several times that in heap.
+// its array, each parsed alone: a large cluster's listing parsed at once would cost several times its size in
+// heap.
 import { StringDecoder } from 'node:string_decoder';
 
 const SPECIAL = /["\\{}[\]]/g;

@@ -1,6 +1,6 @@
 // kube-proxy's drop and reject rules with their counters, from iptables-nft's filter table as `nft -j list
-// table ip filter` prints it: 0.04 s at 10,000 Services where `iptables-nft-save -t filter` takes 0.9 s, since
-// iptables-nft fetches the whole ruleset. nft shows the matches it cannot translate (comment, conntrack,
+// table ip filter` prints it: `iptables-nft-save -t filter` fetches the whole ruleset and costs as much as a full
+// read (bench/RESULTS.md). nft shows the matches it cannot translate (comment, conntrack,
 // addrtype) as bare `xt` names, so rules are matched to the model's by chain, verdict and destination.
 import type { Problems } from './rule';
 import { destination, dropKey, indexDestinations, type DropKind, type DropRule, type Family, type RulesModel } from './model';

@@ -2,6 +2,7 @@
 // (pkg/proxy/nftables/proxier.go, v1.29–1.33). Service and endpoint chains are named
 // `service-HASH8-ns/svc/proto/port`, `endpoint-HASH8-…__IP/port`; drops live in verdict maps whose
 // elements carry the Service's name as a comment. Base chains are not looked up by name: releases renamed them.
+import { hostPort } from '../observe/net';
 import { parseNftChainName } from './hash';
 import { addUnique, destination, ModelSink, type DropKind, type Family, type RulesModel } from './model';
 
@@ -47,7 +48,7 @@ export function ruleVerdict(expr: unknown): { verdict: string; dnat?: string } {
     for (const v of ['drop', 'reject', 'accept', 'goto', 'jump', 'return', 'queue']) if (v in o) verdict = v;
     if (obj(o.xt)?.type === 'target' && obj(o.xt)?.name === 'REJECT') verdict = 'reject';
     const d = obj(o.dnat);
-    if (d && typeof d.addr === 'string') dnat = `${d.addr.includes(':') ? `[${d.addr}]` : d.addr}:${d.port ?? ''}`;
+    if (d && typeof d.addr === 'string') dnat = hostPort({ ip: d.addr, port: Number(d.port ?? 0) });
   }
   return { verdict, ...(dnat ? { dnat } : {}) };
 }

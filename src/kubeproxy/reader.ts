@@ -1,19 +1,15 @@
 // Reads kube-proxy's rules from the node in whichever form they are: iptables (nft or legacy backend),
 // nftables mode, or IPVS mode (detected, not covered). One read at a time: concurrent callers share it.
 //
-// What each read costs, measured at 10,000 Services with 2 endpoints each (80,000 rules):
-// - a full read, `iptables-save -c`: 0.95 s and 77 MB in the child with the nft backend; legacy, from the
-//   kernel without a child (dumps.ts), 0.6 s and 26 MB of buffers; `nft -j list table ip kube-proxy` in
-//   nftables mode: 7 s, 520 MB and 26 MB of JSON (nft 1.0.6).
-// - the per-interval read of the drop and reject rules: legacy, the filter table from the kernel, 0.002 s
-//   (the kernel hands over one table); nft backend `iptables-nft-save -t filter` 0.9 s because it fetches
-//   the whole ruleset, `nft -j list table ip filter` 0.04 s, so that one; nftables mode: its verdict maps, 0.01 s.
-// - change detection: nft 1.0.6's `nft -j list tables` prints no generation number (metainfo has version and
-//   schema only) and costs 5–7 s here, as it loads every table. kube-proxy rewrites its filter chains on
-//   every sync, so the per-interval read doubles as the detector: rule handles (nft backend), the rules'
-//   text without counters (legacy; a nat-only change such as a moved endpoint waits for the slow interval),
-//   the verdict maps' elements (nftables mode). A change brings a full read, spaced so that full reads take
-//   at most 5% of the time.
+// Which read when: a full read (iptables-save, the legacy tables from the kernel, or nftables mode's table) is
+// costly at scale, the per-interval read of the drop and reject rules is not (the legacy filter table alone from
+// the kernel; `nft -j list table ip filter` for the nft backend, since `iptables-nft-save -t filter` fetches the
+// whole ruleset; nftables mode's verdict maps). Costs are in bench/RESULTS.md (rules). nft 1.0.6 gives no
+// generation number without loading every table, so the per-interval read doubles as the change detector:
+// kube-proxy rewrites its filter chains on every sync (rule handles with the nft backend; the rules' text without
+// counters with legacy, where a nat-only change such as a moved endpoint waits for the slow interval; the verdict
+// maps' elements in nftables mode). A change brings a full read, spaced so that full reads take at most 5% of the
+// time.
 import { run } from './command';
 import {
   readIptablesDump, readLegacyFilter, readNftDropMaps, readNftFilter, readNftTable, type Backend, type DumpOptions,

@@ -1,5 +1,5 @@
 // Attribution: every drop and retransmit gets a Service, a direction, and (drops) the mechanism that lost it.
-// The witnesses, per reference/kernel.md: the drop reason and location, the skb's conntrack entry (present?
+// The witnesses, per docs/kernel.md: the drop reason and location, the skb's conntrack entry (present?
 // confirmed? DNATed?), the conntrack stat deltas of the same interval, and which kube-proxy drop/reject rule
 // counters rose. Where they cannot tell two mechanisms apart, both are named.
 import type { RuleRise } from '../kubeproxy/rises';

@@ -1,4 +1,4 @@
-// The metric contract: every name, type and label flapwatch exports (DESIGN.md's metrics section, with the
+// The metric contract: every name, type and label flapwatch exports (README's metrics section, with the
 // label values that are a closed set). The ONE list the dashboard and alert checks use; a check of the
 // daemon's real /metrics against it belongs here too.
 import { collectDefaultMetrics, Registry } from 'prom-client';

@@ -3,10 +3,11 @@
 // false) and a read-only root filesystem (readOnlyRootFilesystem: true) in a private mount namespace.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
+import { rootSkip } from '../helpers/env';
 
 /** Why the sandbox cannot be built here, or undefined. */
 export function sandboxSkip(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root to build the sandbox';
+  if (rootSkip) return rootSkip;
   for (const [cmd, arg] of [['capsh', '--help'], ['unshare', '--version'], ['setpriv', '--version']] as const) {
     if (spawnSync(cmd, [arg]).error) return `needs ${cmd} (scripts/setup.sh installs libcap2-bin; unshare and setpriv are util-linux)`;
   }

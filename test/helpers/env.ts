@@ -3,8 +3,16 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
+/**
+ * Why a test that needs root (namespaces, rules, BPF, a sandbox) cannot run here: `npm run test:unit` (which sets
+ * TEST_SCOPE=unit) skips them all on purpose, and a run without root cannot run them. undefined when it can.
+ */
+export const rootSkip: string | undefined =
+  process.env.TEST_SCOPE === 'unit' ? 'unit run (npm run test:unit): needs root and the kernel; npm test runs it'
+    : process.getuid?.() !== 0 ? 'needs root (network namespaces, rules, BPF): run the suite as root' : undefined;
+
 function whyNot(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (CAP_BPF, CAP_NET_ADMIN): run the suite as root';
+  if (rootSkip) return rootSkip;
   if (!existsSync('/sys/kernel/btf/vmlinux')) return 'needs kernel BTF at /sys/kernel/btf/vmlinux';
   try {
     execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });

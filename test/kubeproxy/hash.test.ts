@@ -7,7 +7,7 @@ import {
 } from '../../src/kubeproxy/hash';
 import { parseServicePortName, servicePortName } from '../../src/observe/objects';
 
-test('iptables chain names: the vectors of kube-proxy.md', () => {
+test('iptables chain names: the vectors of docs/kube-proxy.md', () => {
   assert.equal(serviceChain('KUBE-SVC-', 'default/kubernetes:https', 'tcp'), 'KUBE-SVC-NPX46M4PTMTKRN6Y');
   assert.equal(portProtoHash('kube-system/kube-dns:dns', 'udp'), 'TCOU7JCQXEZGVUNU');
   assert.equal(portProtoHash('ns1/svc1:p80', 'tcp'), 'XPGD46QRK7WJZT7O');
@@ -16,7 +16,7 @@ test('iptables chain names: the vectors of kube-proxy.md', () => {
   assert.equal(serviceChain('KUBE-FW-', 'ns1/svc1:p80', 'tcp'), 'KUBE-FW-XPGD46QRK7WJZT7O');
 });
 
-test('nftables chain names: the vectors of kube-proxy.md and of proxier.go', () => {
+test('nftables chain names: the vectors of docs/kube-proxy.md and of proxier.go', () => {
   assert.equal(nftHashAndTruncate('ns1/svc1/tcp/p80'), 'ULMVA6XW-ns1/svc1/tcp/p80');
   assert.equal(nftHashAndTruncate(nftServiceRest('default/kubernetes:https', 'tcp')), '2QRHZV4L-default/kubernetes/tcp/https');
   assert.equal(nftHashAndTruncate(nftServiceRest('kube-system/kube-dns:dns', 'udp')), 'FY5PMXPG-kube-system/kube-dns/udp/dns');

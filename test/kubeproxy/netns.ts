@@ -1,10 +1,10 @@
 // Throwaway network namespaces for tests that load real rules; removed whatever happens.
 import { randomBytes } from 'node:crypto';
+import { rootSkip } from '../helpers/env';
 import { nsRun, run } from '../lab/netns';
 
 /** A reason to skip, for node:test's `skip`, or false when this process may create namespaces. */
-export const needsRoot: string | false =
-  process.getuid?.() === 0 ? false : 'needs root: creates a network namespace (ip netns add) and loads rules into it';
+export const needsRoot: string | false = rootSkip ?? false;
 
 export async function withNetns<T>(fn: (ns: string) => Promise<T>): Promise<T> {
   const ns = `fwkp${randomBytes(4).toString('hex')}`;

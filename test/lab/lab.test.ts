@@ -5,13 +5,14 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { test } from 'node:test';
+import { rootSkip } from '../helpers/env';
 import { Lab } from './lab';
 import { udpflood } from './udpflood';
 
 const CT_MAX = '/proc/sys/net/netfilter/nf_conntrack_max';
 
 function labUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, iptables, tc)';
+  if (rootSkip) return rootSkip;
   try {
     execFileSync('ip', ['netns', 'list'], { stdio: 'pipe' });
   } catch (err) {
