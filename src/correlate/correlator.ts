@@ -30,6 +30,8 @@ export interface CorrelatorOptions {
    */
   listenIntervalMs?: number;
   historyMs: number;
+  /** whether an address belongs to a network namespace of this host */
+  onHost?: (ip: string) => boolean;
   maxItemsPerInterval: number;
   maxIncidents: number;
   now?: () => number;
@@ -178,7 +180,8 @@ export class Correlator {
       items.push(...later.flatMap((b) => [...b.items.values()].filter((i) => i.kind === 'listen-overflow')));
     }
     const j = judge(obs, subject, items);
-    const service = obs.service ?? this.firstService(subject);
+    // a --probe URL names no Service; its address may be a Service's all the same
+    const service = (obs.service?.namespace ? obs.service : this.firstService(subject)) ?? obs.service;
     const probes = service ? probeResults(buckets.flatMap((b) => b.probes), objectKey(service)) : {};
     const incident: Incident = {
       id: this.nextId++,
@@ -193,7 +196,7 @@ export class Correlator {
       failure: { kind: obs.kind, ...(obs.status !== undefined && { status: obs.status }), detail: obs.detail },
       window: { from: p.from, to: p.to },
       verdict: j.verdict,
-      evidence: j.evidence.slice(0, 20),
+      evidence: j.evidence.slice(0, 20).map((e) => (e.kind === 'retransmit' && this.opts.onHost?.(e.daddr) ? { ...e, onHost: true } : e)),
       downstream: j.downstream,
       ...(Object.keys(probes).length && { probes }),
       ...(obs.retry && { retry: obs.retry }),
@@ -216,6 +219,7 @@ export class Correlator {
     let viaService = obs.path === 'cluster_ip';
     const services = new Set<string>(obs.service?.namespace ? [objectKey(obs.service)] : []);
     const target = obs.target;
+    const probed = new Set<string>(target ? [target.ip] : []);
     if (target) {
       const vip = PROTOCOLS.map((p) => index.byVip(target.ip, target.port, p)).find(Boolean);
       if (vip) {
@@ -227,7 +231,7 @@ export class Correlator {
     for (const s of index.servicesOf(addrs)) services.add(s);
     const endpoints = new Set<string>();
     if (viaService) for (const p of index.ports()) if (services.has(objectKey(p))) for (const e of p.endpoints) endpoints.add(e.ip);
-    return { services, addrs, dsts, viaService, endpoints };
+    return { services, addrs, dsts, probed, viaService, endpoints };
   }
 
   private firstService(subject: Subject): ServiceRef | undefined {

@@ -18,6 +18,8 @@ export type PathKind = 'probe' | 'service' | 'downstream';
 
 export interface PathEvidence extends EvidenceItem {
   path: PathKind;
+  /** retransmits: the destination is an address of this host, so nothing was lost between nodes */
+  onHost?: boolean;
 }
 
 export interface Subject {
@@ -27,6 +29,8 @@ export interface Subject {
   addrs: ReadonlySet<string>;
   /** exact destinations checked (`ip:port`), where the address alone would say too much (a URL, a host port) */
   dsts: ReadonlySet<string>;
+  /** the address the check was sent to: the network namespace that owns it is the one whose accept queue matters */
+  probed: ReadonlySet<string>;
   /** the check went through a ClusterIP (an active cluster_ip probe, a URL to a VIP) */
   viaService: boolean;
   /** the Services' endpoints, when the check went through a ClusterIP: any of them may have answered it */
@@ -46,6 +50,7 @@ function pathOf(i: EvidenceItem, s: Subject): PathKind | undefined {
   // from the pod (or, through a ClusterIP, any of the Service's pods) to another Service: a call to a dependency
   if (!mine && i.service && i.kind !== 'listen-overflow' && (s.addrs.has(i.saddr) || s.endpoints.has(i.saddr))) return 'downstream';
   if ((s.addrs.size && touches(i, s.addrs)) || s.dsts.has(i.dst)) return 'probe';
+  if (i.kind === 'listen-overflow' && i.addrs?.some((a) => s.probed.has(a))) return 'probe';
   if (mine && s.viaService) return 'service';
   return undefined;
 }

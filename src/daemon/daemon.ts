@@ -49,6 +49,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     maxWaitMs: MAX_WAIT_MS + config.intervalMs,
     sourcePrecisionMs: { event: 1000 }, // Event timestamps are whole seconds
     historyMs: config.historyMs,
+    onHost: (ip) => health.listen?.ownsAddress(ip) ?? false,
     maxItemsPerInterval: 2000,
     maxIncidents: 500,
     ...(health.listen && { listenIntervalMs }),

@@ -62,11 +62,17 @@ export function healthSources(o: HealthSourcesOptions): HealthSources {
   const active = kube || o.probes.length
     ? new (require('../health/active') as typeof import('../health/active')).ActiveProber({
       targets: () => index.ports(), urls: o.probes, concurrency: o.probeConcurrency, redact: o.redactPayloads, logger,
+      serviceAt: (ip, port) => {
+        const s = index.byVip(ip, port, 'tcp');
+        return s && { namespace: s.namespace, name: s.name };
+      },
     })
     : undefined;
   if (active) {
     active.onObservations((items) => health.emit(items));
-    all.push(active);
+    // targets follow the index as it fills, and the first ones are read once the API has published its Services
+    index.onChange(() => active.refresh());
+    all.push({ start: async () => { await kube?.start(); await active.start(); }, stop: () => active.stop(), stats: () => active.stats() });
   }
   const listen = o.listenOverflows
     ? new ListenOverflowReader({ intervalMs: o.listenIntervalMs, podByAddress: (ip) => podRef(kube?.podByIp(ip)), logger })

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { Listeners } from '../observe/listeners';
 import type { HealthObservation } from '../observe/health';
 import type { SourceStats } from '../observe/source';
-import type { ServicePort } from '../observe/objects';
+import type { ServicePort, ServiceRef } from '../observe/objects';
 import { serviceTargets, urlTarget, type ProbeTarget, type UrlProbe } from './active-targets';
 import { ActiveTotals, type ProbeTotals } from './active-totals';
 import { httpProbe, type HttpProbeResult } from './http-probe';
@@ -17,6 +17,8 @@ export interface ActiveProberOptions {
   targets?: () => readonly ServicePort[];
   /** standalone --probe URLs */
   urls?: readonly UrlProbe[];
+  /** the Service whose ClusterIP (or external IP) a --probe URL's address is: the URL is reported under its name */
+  serviceAt?: (ip: string, port: number) => ServiceRef | undefined;
   /** probes in flight at most, over all targets (default 16) */
   concurrency?: number;
   /** how often targets() is re-read (default 5 s) */
@@ -89,7 +91,11 @@ export class ActiveProber {
     if (this.stopped) return;
     let wanted: ProbeTarget[];
     try {
-      wanted = [...this.urlTargets, ...serviceTargets(this.opts.targets?.() ?? [])];
+      const urls = this.urlTargets.map((t) => {
+        const service = this.opts.serviceAt?.(t.host, t.port);
+        return service ? { ...t, service } : t;
+      });
+      wanted = [...urls, ...serviceTargets(this.opts.targets?.() ?? [])];
       if (this.targetsError !== undefined) this.log.info('active probe targets readable again');
       this.targetsError = undefined;
     } catch (err) {

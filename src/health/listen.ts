@@ -1,8 +1,9 @@
 // ListenOverflowReader: a full accept queue loses SYNs with no drop event (the kernel consumes them), so the only
 // witness is the pod's own netns counters, TcpExt ListenOverflows and ListenDrops (which includes the former).
-// Every interval it finds the distinct network namespaces of running processes (needs hostPID to see pods'),
-// reads each one's /proc/<pid>/net/netstat (the file shows that pid's netns: no setns needed) and reports deltas,
-// with the namespace's addresses and the pod they belong to.
+// Every interval it finds the distinct network namespaces of running processes, its own included (needs hostPID
+// to see pods'), reads each one's /proc/<pid>/net/netstat (the file shows that pid's netns: no setns needed) and
+// reports deltas, with the namespace's addresses and the pod they belong to. It also knows every address a
+// namespace of this host owns: a packet to one of them never left the host.
 import * as fs from 'node:fs';
 import type { Logger } from 'pino';
 import { Listeners } from '../observe/listeners';
@@ -22,7 +23,7 @@ export interface ListenOverflowOptions {
 export interface ScanStats {
   /** processes looked at */
   processes: number;
-  /** network namespaces found, the daemon's own excluded */
+  /** network namespaces found, the daemon's own included */
   namespaces: number;
   /** wall time of the scan */
   ms: number;
@@ -40,12 +41,25 @@ function codeOf(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? '';
 }
 
+function readOr(file: string, fallback: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
 export class ListenOverflowReader {
   private readonly log: Logger;
   private readonly listeners: Listeners<ListenOverflowObservation>;
   private readonly deltas = new CounterDeltas();
   /** netns key → the kernel's netns inode (0 when /proc/PID/ns/net may not be read) */
   private readonly inodes = new Map<number, number>();
+  /** netns key → its addresses, read when the netns is first seen (a pod keeps its addresses for life) */
+  private readonly addrs = new Map<number, string[]>();
+  private onHost = new Set<string>();
+  /** kernel threads are visible only in the host's PID namespace */
+  private readonly hostPid = readOr('/proc/2/comm', '').trim() === 'kthreadd';
   private readonly periodic: Periodic;
   private errors = 0;
   private failure: string | undefined;
@@ -111,10 +125,15 @@ export class ListenOverflowReader {
     return this.last;
   }
 
+  /** Whether a network namespace of this host (as far as the last scan saw) owns the address. */
+  ownsAddress(ip: string): boolean {
+    return this.onHost.has(ip);
+  }
+
   stats(): SourceStats[] {
     const { isStarted, isStopped } = this.periodic;
     let reason = this.failure ?? '';
-    if (!reason && isStarted && this.last.namespaces === 0) {
+    if (!reason && isStarted && this.last.namespaces <= 1 && !this.hostPid) {
       reason = 'sees no network namespace but its own: without hostPID the pods\' processes are invisible';
     }
     const up = isStarted && !isStopped && this.failure === undefined;
@@ -152,7 +171,6 @@ export class ListenOverflowReader {
   private async read(): Promise<void> {
     // The inode of /proc/PID/net/netstat is one per network namespace (a proc entry each netns creates), and
     // unlike /proc/PID/ns/net it needs no ptrace access: it tells namespaces apart without CAP_SYS_PTRACE.
-    const own = fs.statSync('/proc/self/net/netstat').ino;
     const byNetns = new Map<number, number[]>();
     const pids = fs.readdirSync('/proc').filter((name) => name.charCodeAt(0) <= 57 && /^\d+$/.test(name));
     for (const name of pids) {
@@ -163,7 +181,6 @@ export class ListenOverflowReader {
         if (!GONE.has(codeOf(err))) this.errors++;
         continue;
       }
-      if (key === own) continue;
       const list = byNetns.get(key);
       if (!list) byNetns.set(key, [Number(name)]);
       else if (list.length < PIDS_PER_NETNS) list.push(Number(name));
@@ -183,6 +200,7 @@ export class ListenOverflowReader {
       }
     }
     for (const key of this.inodes.keys()) if (!byNetns.has(key)) this.inodes.delete(key);
+    this.learnAddresses(byNetns, readFrom);
     // A netns whose processes all exited mid-scan keeps its last counts: it is still there, just unread.
     const deltas = this.deltas.update(current, (k) => byNetns.has(Number(k.slice(0, k.indexOf('|')))));
     this.last = { processes: pids.length, namespaces: byNetns.size, ms: 0, cpuMs: 0 };
@@ -190,12 +208,11 @@ export class ListenOverflowReader {
     const at = Date.now();
     const out: ListenOverflowObservation[] = [];
     for (const key of changed) {
-      const pid = readFrom.get(key) as number;
-      const addrs = this.addresses(pid);
+      const addrs = this.addrs.get(key) ?? [];
       const pod = this.podOf(addrs);
       out.push({
         at,
-        netns: this.inodeOf(key, pid),
+        netns: this.inodeOf(key, readFrom.get(key) as number),
         addrs,
         ...(pod ? { pod } : {}),
         listenOverflows: deltas.get(`${key}|o`) ?? 0,
@@ -215,16 +232,21 @@ export class ListenOverflowReader {
     }
   }
 
-  // Read only when there is something to report: addresses are needed for attribution, not for counting.
-  private addresses(pid: number): string[] {
-    const read = (file: string) => {
-      try {
-        return fs.readFileSync(`/proc/${pid}/net/${file}`, 'utf8');
-      } catch {
-        return ''; // gone meanwhile, or no IPv6 in this netns
-      }
-    };
-    return [...localAddrsFromFibTrie(read('fib_trie')), ...addrsFromIfInet6(read('if_inet6'))];
+  // A namespace's addresses are read once, when it first shows: the set changes with the namespaces, not the scans.
+  private learnAddresses(byNetns: ReadonlyMap<number, number[]>, readFrom: ReadonlyMap<number, number>): void {
+    let changed = false;
+    for (const key of this.addrs.keys()) {
+      if (byNetns.has(key)) continue;
+      this.addrs.delete(key);
+      changed = true;
+    }
+    for (const [key, pid] of readFrom) {
+      if (this.addrs.has(key)) continue;
+      const read = (file: string) => readOr(`/proc/${pid}/net/${file}`, ''); // gone meanwhile, or no IPv6 here
+      this.addrs.set(key, [...localAddrsFromFibTrie(read('fib_trie')), ...addrsFromIfInet6(read('if_inet6'))]);
+      changed = true;
+    }
+    if (changed) this.onHost = new Set([...this.addrs.values()].flat());
   }
 
   private podOf(addrs: string[]) {

@@ -33,7 +33,9 @@ export function describeEvidence(e: PathEvidence): string {
     case 'listen-overflow':
       return `SYNs lost to a full accept queue: ${e.detail}${e.service ? ` (${e.service})` : ''}`;
     case 'retransmit':
-      return `${plural(e.count, 'TCP retransmission')}${where} (${e.detail}) and no local drop: loss beyond this node`;
+      return e.onHost
+        ? `${plural(e.count, 'TCP retransmission')}${where} (${e.detail}), an address on this host, and no drop seen: the receiver did not answer`
+        : `${plural(e.count, 'TCP retransmission')}${where} (${e.detail}) and no local drop: loss beyond this node`;
     case 'unanswered':
       return `${plural(e.count, 'flow')}${where} died without a reply`;
     case 'rule':

@@ -11,6 +11,7 @@ export type IndexSource = (typeof SOURCES)[number];
 const addrKey = (ip: string, port: number, proto: Protocol) => `${ip}|${port}|${proto}`;
 
 export class ServiceIndex {
+  private readonly changed: (() => void)[] = [];
   private readonly views = new Map<IndexSource, readonly ServicePort[]>();
   private readonly vips = new Map<string, ServicePort>();
   private readonly endpoints = new Map<string, ServicePort>();
@@ -22,6 +23,12 @@ export class ServiceIndex {
   publish(source: IndexSource, ports: readonly ServicePort[]): void {
     this.views.set(source, ports);
     this.rebuild();
+    for (const fn of this.changed) fn();
+  }
+
+  /** Called after every publish. */
+  onChange(listener: () => void): void {
+    this.changed.push(listener);
   }
 
   /** The Service port a packet sent to ip:port is for: a ClusterIP, external or load-balancer IP, or an endpoint. */

@@ -19,12 +19,12 @@ const DB: ServicePort = { namespace: 'shop', name: 'db', portName: 'pg', protoco
 const PODS: PodInfo[] = [{ namespace: 'shop', name: 'web-1', uid: 'u1', nodeName: 'n1', ips: [WEB_POD], hostNetwork: false, probes: [] }];
 const DNAT = { present: true, confirmed: false, dnat: true, snat: false, reply: false };
 
-function setup(now = { t: 10_000 }) {
+function setup(now = { t: 10_000 }, onHost?: (ip: string) => boolean) {
   const index = new ServiceIndex();
   index.publish('kubernetes', [WEB, DB]);
   const c = new Correlator({
     index, pods: () => PODS, slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
-    now: () => now.t, onError: (err) => assert.fail(String(err)), sourceDelayMs: { kubelet: 2000 },
+    now: () => now.t, onError: (err) => assert.fail(String(err)), sourceDelayMs: { kubelet: 2000 }, ...(onHost && { onHost }),
   });
   const incidents: Incident[] = [];
   const failures: JudgedFailure[] = [];
@@ -144,6 +144,40 @@ test('retransmits alone: loss beyond this node', () => {
   const syn = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
   judgeWith(c, { retransmits: [syn] });
   assert.equal(incidents[0]!.verdict, 'retransmits');
+});
+
+test('standalone: a --probe URL to a netns of this host whose accept queue overflowed is listen-overflow', () => {
+  const { c, incidents } = setup();
+  const url = failure({ source: 'active', pod: undefined, service: { namespace: '', name: 'http://10.9.0.5:8080/health' }, probe: 'GET /health', path: 'url', target: { ip: '10.9.0.5', port: 8080 } });
+  const syn = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: '10.9.0.1', daddr: '10.9.0.5', sport: 5000, dport: 8080 }, service: null, direction: 'node', packets: 2 });
+  c.addInterval(interval(4000, { retransmits: [syn] }));
+  c.addListenOverflows([{ at: 4500, netns: 77, addrs: ['10.9.0.5'], listenOverflows: 4, listenDrops: 4 }], 4500);
+  c.addInterval(interval(5000));
+  c.addInterval(interval(6000));
+  c.addHealth([url]);
+  assert.equal(incidents[0]!.verdict, 'listen-overflow');
+  assert.deepEqual(incidents[0]!.service, { namespace: '', name: 'http://10.9.0.5:8080/health' });
+});
+
+test('standalone: SYN retransmissions to an address of this host are never loss beyond this node', () => {
+  const { c, incidents } = setup(undefined, (ip) => ip === '10.9.0.5');
+  const url = failure({ source: 'active', pod: undefined, service: { namespace: '', name: 'http://10.9.0.5:8080/health' }, probe: 'GET /health', path: 'url', target: { ip: '10.9.0.5', port: 8080 } });
+  const syn = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: '10.9.0.1', daddr: '10.9.0.5', sport: 5000, dport: 8080 }, service: null, direction: 'node', packets: 2 });
+  judgeWith(c, { retransmits: [syn] });
+  c.addHealth([url]);
+  const i = incidents.find((x) => x.path === 'url')!;
+  assert.equal(i.verdict, 'retransmits');
+  assert.equal(i.evidence[0]!.onHost, true);
+  assert.doesNotMatch(incidentMessage(i), /beyond this node/);
+  assert.match(incidentMessage(i), /an address on this host, and no drop seen/);
+});
+
+test('a --probe URL whose address is a Service\'s ClusterIP is reported under the Service', () => {
+  const { c, incidents } = setup();
+  const url = failure({ source: 'active', pod: undefined, service: { namespace: '', name: 'http://10.96.0.10/health' }, probe: 'GET /health', path: 'url', target: { ip: '10.96.0.10', port: 80 } });
+  for (let t = 4000; t <= 6000; t += 1000) c.addInterval(interval(t));
+  c.addHealth([url]);
+  assert.deepEqual(incidents[0]!.service, { namespace: 'shop', name: 'web' });
 });
 
 test('waits for the interval that covers the window\'s end; judges anyway when it never comes', () => {

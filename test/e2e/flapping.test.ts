@@ -38,6 +38,13 @@ describe('health-check failures in the lab, end to end', { skip: kernelSkip, tim
     cluster = await startCluster();
     await eventually(() => cluster.probeResults.every((r) => r.length >= 2 && r.every(Boolean)), 'web to pass its probes', 20_000);
   });
+
+  test('the start-up line of active probes: up, with the annotated Services already read from the API', () => {
+    const line = cluster.logs().find((l) => l.source === 'active_probes' && typeof l.up === 'boolean');
+    assert.ok(line, 'a start-up line for active probes');
+    assert.equal(line.up, true);
+    assert.equal(line.reason, '', String(line.reason));
+  });
   after(async () => {
     await cluster?.close();
   });

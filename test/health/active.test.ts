@@ -61,6 +61,18 @@ test('every probe opens a new connection and says Connection: close', async () =
   assert.deepEqual(p.totals().probes, [{ namespace: '', service: `http://127.0.0.1:${s.port}/health`, path: 'url', result: 'ok', count: seen.length }]);
 });
 
+test('a --probe URL whose address is a Service\'s is probed and counted under that Service', async () => {
+  const s = await serve((_req, res) => res.end('{"status":"ok"}'));
+  const { p, seen } = prober({ urls: [url(s.port, '/health', 50)], serviceAt: (ip, port) => (ip === '127.0.0.1' && port === s.port ? { namespace: 'shop', name: 'web' } : undefined) });
+  await p.start();
+  await eventually(() => seen.length >= 2, '2 probes');
+  await p.stop();
+  await s.close();
+  assert.deepEqual(seen[0]!.service, { namespace: 'shop', name: 'web' });
+  assert.equal(seen[0]!.path, 'url');
+  assert.deepEqual(p.totals().probes.map((r) => [r.namespace, r.service, r.path]), [['shop', 'web', 'url']]);
+});
+
 test('a failure the immediate retry hides, and one it does not', async () => {
   let n = 0;
   const flaky = await serve((_req, res) => {
