@@ -179,7 +179,9 @@ export class Correlator {
       const later = this.timeline.between(p.to, p.to + listen).filter((b) => !buckets.includes(b));
       items.push(...later.flatMap((b) => [...b.items.values()].filter((i) => i.kind === 'listen-overflow')));
     }
-    const j = judge(obs, subject, items);
+    // kubelet's counter says a probe failed, its Event says how: the report that says most describes the failure
+    const told = [obs, ...p.extra].find((o) => o.kind !== 'unknown') ?? obs;
+    const j = judge(told, subject, items);
     // a --probe URL names no Service; its address may be a Service's all the same
     const service = (obs.service?.namespace ? obs.service : this.firstService(subject)) ?? obs.service;
     const probes = service ? probeResults(buckets.flatMap((b) => b.probes), objectKey(service)) : {};
@@ -193,7 +195,7 @@ export class Correlator {
       sources: sourcesOf(p),
       ...(obs.path && { path: obs.path }),
       ...(obs.target && { target: hostPort(obs.target) }),
-      failure: { kind: obs.kind, ...(obs.status !== undefined && { status: obs.status }), detail: obs.detail },
+      failure: { kind: told.kind, ...(told.status !== undefined && { status: told.status }), detail: told.detail },
       window: { from: p.from, to: p.to },
       verdict: j.verdict,
       evidence: j.evidence.slice(0, 20).map((e) => (e.kind === 'retransmit' && this.opts.onHost?.(e.daddr) ? { ...e, onHost: true } : e)),

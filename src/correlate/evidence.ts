@@ -43,7 +43,8 @@ export interface ProbeResult {
 }
 
 // Frees that follow from a failure rather than cause it: segments for a socket a timeout already closed (or
-// that closed with data unread), a closed port (the application's doing). They stay in the metrics; a verdict never rests on them.
+// that closed with data unread), a closed port (the application's doing). They stay in the metrics and in an
+// incident's evidence, marked as consequences; a verdict never rests on them.
 export const AFTERMATH_REASONS: ReadonlySet<string> = new Set([
   'NO_SOCKET', 'SOCKET_CLOSE', 'TCP_CLOSE', 'TCP_RESET', 'TCP_ABORT_ON_DATA', 'TCP_INVALID_SEQUENCE', 'TCP_OLD_SEQUENCE',
   'TCP_INVALID_ACK_SEQUENCE',

@@ -18,6 +18,8 @@ export type PathKind = 'probe' | 'service' | 'downstream';
 
 export interface PathEvidence extends EvidenceItem {
   path: PathKind;
+  /** follows from the failure rather than causing it (a late reply to a probe that gave up): never decides */
+  consequence?: boolean;
   /** retransmits: the destination is an address of this host, so nothing was lost between nodes */
   onHost?: boolean;
 }
@@ -61,7 +63,22 @@ function pathOf(i: EvidenceItem, s: Subject): PathKind | undefined {
 // the aftermath of an earlier connection, which cannot make the application answer 503.
 const UNSPECIFIED_RANK = VERDICTS.indexOf('listen-overflow') + 0.5;
 
+const TCP_RECEIVE = /^tcp_v[46]_rcv$/;
+
+/**
+ * A free that follows from the failure on its own connection: the aftermath reasons anywhere, and on the probe's
+ * path a segment from the checked side that TCP discarded without naming why (tcp_v4_rcv: the probe's socket had
+ * already given up and closed when a slow pod's reply came).
+ */
+function isConsequence(i: EvidenceItem, path: PathKind, s: Subject): boolean {
+  if (i.kind !== 'drop') return false;
+  if (AFTERMATH_REASONS.has(i.reason)) return true;
+  const fromChecked = s.addrs.has(i.saddr) || s.probed.has(i.saddr);
+  return path === 'probe' && fromChecked && i.reason === 'NOT_SPECIFIED' && TCP_RECEIVE.test(i.location);
+}
+
 function rank(i: PathEvidence): number {
+  if (i.consequence) return VERDICTS.length + 1;
   if (i.kind === 'drop' && i.reason === 'NOT_SPECIFIED' && i.mechanisms.join() === 'kernel-drop') return UNSPECIFIED_RANK;
   if (i.kind === 'drop') return Math.min(...i.mechanisms.map((m) => MECHANISMS.indexOf(m)));
   if (i.kind === 'listen-overflow') return VERDICTS.indexOf('listen-overflow');
@@ -77,15 +94,14 @@ export function judge(failure: Pick<HealthObservation, 'kind'>, subject: Subject
   const answered = failure.kind === 'http-status';
   const found: PathEvidence[] = [];
   for (const i of items) {
-    if (i.kind === 'drop' && AFTERMATH_REASONS.has(i.reason)) continue;
     const path = pathOf(i, subject);
     if (!path || (answered && path !== 'downstream')) continue;
-    found.push({ ...i, path });
+    found.push({ ...i, path, ...(isConsequence(i, path, subject) && { consequence: true }) });
   }
   // sum what differs only by time bucket
   const byKey = new Map<string, PathEvidence>();
   for (const e of found) {
-    const key = `${e.path}|${e.kind}|${e.service}|${e.mechanisms.join('+')}|${e.reason}|${e.location}|${e.detail}|${e.dst}|${e.daddr}`;
+    const key = `${e.path}|${e.kind}|${e.service}|${e.mechanisms.join('+')}|${e.reason}|${e.location}|${e.detail}|${e.dst}|${e.daddr}|${e.consequence ?? false}`;
     const seen = byKey.get(key);
     if (seen) seen.count += e.count;
     else byKey.set(key, { ...e });

@@ -17,6 +17,11 @@ function towards(e: PathEvidence): string {
 }
 
 export function describeEvidence(e: PathEvidence): string {
+  const said = describeItem(e);
+  return e.consequence ? `${said} (a consequence of the failure: the check had already given up)` : said;
+}
+
+function describeItem(e: PathEvidence): string {
   const where = towards(e);
   switch (e.kind) {
     case 'drop': {

@@ -9,7 +9,7 @@ import type { PodInfo } from '../../src/observe/objects';
 import { ServiceIndex } from '../../src/services/index';
 import type { ServicePort } from '../../src/observe/objects';
 import type { NodeInterval } from '../../src/node/interval';
-import { incidentMessage } from '../../src/report/incident-text';
+import { describeEvidence, incidentMessage } from '../../src/report/incident-text';
 import { attributedDrop, attributedRetransmit } from '../fixtures/observations';
 
 const WEB_POD = '10.77.1.10';
@@ -88,7 +88,9 @@ test('most specific first: no-endpoints beats a plain rule drop and retransmits;
   judgeWith(c, { drops: [dbPathDrop, reject, noSocket], retransmits: [syn] });
   const [i] = incidents;
   assert.equal(i!.verdict, 'no-endpoints');
-  assert.deepEqual(i!.evidence.map((e) => e.kind === 'drop' ? e.mechanisms[0] : e.kind), ['no-endpoints', 'netfilter-drop', 'retransmit']);
+  assert.deepEqual(i!.evidence.map((e) => e.kind === 'drop' ? e.mechanisms[0] : e.kind), ['no-endpoints', 'netfilter-drop', 'retransmit', 'kernel-drop']);
+  assert.deepEqual(i!.evidence.map((e) => e.consequence ?? false), [false, false, false, true], 'the aftermath is listed last, as a consequence');
+  assert.equal(i!.evidence[3]!.reason, 'NO_SOCKET');
 });
 
 test('an HTTP answer proves the probe path delivered: drops to the pod itself do not explain a 503', () => {
@@ -257,13 +259,22 @@ test('a streak of failures from one source is one incident each; another source\
   assert.equal(failures.length, 3);
 });
 
-test('an unspecified kernel drop says less than a full accept queue', () => {
+test('an unspecified kernel drop says less than a full accept queue; a late reply to a probe that gave up decides nothing', () => {
   const { c, incidents } = setup();
   const unspecified = attributedDrop({ tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: '10.77.1.1', sport: 8080, dport: 45000 }, service: WEB, direction: 'from_service', reasonName: 'NOT_SPECIFIED', reason: 2, location: 'tcp_v4_rcv', mechanisms: ['kernel-drop'], detail: 'NOT_SPECIFIED' });
   judgeWith(c, { drops: [unspecified] }, [{ at: 4500, netns: 77, addrs: [WEB_POD], listenOverflows: 2, listenDrops: 2 }]);
   assert.equal(incidents[0]!.verdict, 'listen-overflow');
   assert.deepEqual(incidents[0]!.evidence.map((e) => e.kind), ['listen-overflow', 'drop']);
+  // from the checked pod back to the checker, discarded by TCP: the probe's socket had given up (a slow pod)
   const alone = setup();
   judgeWith(alone.c, { drops: [unspecified] });
-  assert.equal(alone.incidents[0]!.verdict, 'kernel-drop');
+  assert.equal(alone.incidents[0]!.verdict, 'none');
+  assert.equal(alone.incidents[0]!.evidence[0]!.consequence, true);
+  assert.match(incidentMessage(alone.incidents[0]!), /look at the application/);
+  assert.match(describeEvidence(alone.incidents[0]!.evidence[0]!), /a consequence of the failure/);
+  // towards the pod it is no reply of the pod's: it still says something
+  const toPod = attributedDrop({ ...unspecified, tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 45000, dport: 8080 }, direction: 'to_service' });
+  const other = setup();
+  judgeWith(other.c, { drops: [toPod] });
+  assert.equal(other.incidents[0]!.verdict, 'kernel-drop');
 });
