@@ -74,6 +74,12 @@ export const clusterOptions = {
   'redact-payloads': { type: 'boolean', default: true, describe: 'Hide credential-looking values in health payloads shown by /incidents, /services and logs' },
   'listen-overflows': { type: 'boolean', default: true, describe: "Read each pod network namespace's listen-queue overflows (needs hostPID in a DaemonSet)" },
   'window-slack': { type: 'number', default: 0.5, describe: 'Seconds after a failure whose evidence still counts' },
+  'peer-service': {
+    type: 'string',
+    default: 'flapwatch/flapwatch',
+    describe: "The daemons' headless Service (NAMESPACE/NAME): a failure whose packets went to another node's pods asks that node's flapwatch; '' judges alone",
+  },
+  'peer-timeout': { type: 'number', default: 1, describe: "Seconds another node's flapwatch has to answer before the incident says it did not" },
   history: { type: 'number', default: 300, describe: 'Seconds of evidence the correlator keeps' },
 } as const satisfies Record<string, Options>;
 
@@ -120,6 +126,8 @@ export interface ClusterConfig {
   listenOverflows: boolean;
   slackMs: number;
   historyMs: number;
+  /** null: each node judges alone */
+  peers: { service: { namespace: string; name: string }; timeoutMs: number } | null;
 }
 
 export interface RunConfig extends SourcesConfig, ClusterConfig {
@@ -200,8 +208,18 @@ function clusterConfig(argv: Argv, env: NodeJS.ProcessEnv): ClusterConfig {
     redactPayloads: Boolean(argv['redact-payloads']),
     listenOverflows: Boolean(argv['listen-overflows']),
     slackMs: num(argv, 'window-slack', (n) => n >= 0 && n <= 60, 'seconds from 0 to 60') * 1000,
+    peers: peersConfig(argv, kubernetes !== null),
     historyMs: num(argv, 'history', (n) => n >= 10 && n <= 86400, 'seconds from 10 to 86400') * 1000,
   };
+}
+
+function peersConfig(argv: Argv, kubernetes: boolean): ClusterConfig['peers'] {
+  const value = String(argv['peer-service'] ?? '');
+  const timeoutMs = num(argv, 'peer-timeout', (n) => n > 0 && n <= 10, 'seconds above 0 and at most 10') * 1000;
+  if (!value || !kubernetes) return null;
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(value);
+  if (!m) throw new ConfigError(`--peer-service takes NAMESPACE/NAME, got ${value}`);
+  return { service: { namespace: m[1]!, name: m[3]! }, timeoutMs };
 }
 
 export function runConfig(argv: Argv, env: NodeJS.ProcessEnv = process.env): RunConfig {

@@ -7,10 +7,11 @@ import { Listeners } from '../observe/listeners';
 import { hostPort, type Protocol } from '../observe/net';
 import { objectKey, parseObjectKey, type PodInfo, type ServiceRef } from '../observe/objects';
 import type { ServiceIndex } from '../services/index';
-import { intervalItems, overflowItems, type EvidenceItem } from './evidence';
+import { intervalItems, overflowItems, touches, type EvidenceItem } from './evidence';
 import type { Incident, PathResults } from './incident';
+import { asksFor, remoteEvidence, type AskPeers, type PeerReply } from './remote';
 import { Timeline } from './timeline';
-import { judge, type Subject, type Verdict } from './verdict';
+import { judge, type PathKind, type Subject, type Verdict } from './verdict';
 
 export interface CorrelatorOptions {
   index: ServiceIndex;
@@ -32,6 +33,12 @@ export interface CorrelatorOptions {
   historyMs: number;
   /** whether an address belongs to a network namespace of this host */
   onHost?: (ip: string) => boolean;
+  /** this node's name: incidents say which node's evidence decided */
+  node?: string;
+  /** asks other nodes' flapwatch about their pods (correlate/remote.ts); without it each node judges alone */
+  askPeers?: AskPeers;
+  /** most nodes asked about one failure */
+  maxPeers?: number;
   maxItemsPerInterval: number;
   maxIncidents: number;
   now?: () => number;
@@ -51,6 +58,16 @@ interface Pending {
   extra: HealthObservation[];
 }
 
+/** What a failure is judged on, kept while other nodes are asked. */
+interface Case {
+  p: Pending;
+  subject: Subject;
+  items: EvidenceItem[];
+  /** the observation that says most of how the check failed */
+  told: HealthObservation;
+  incomplete: boolean;
+}
+
 const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
 
 export class Correlator {
@@ -58,6 +75,8 @@ export class Correlator {
   private readonly incidentListeners: Listeners<Incident>;
   private readonly failureListeners: Listeners<JudgedFailure>;
   private pending: Pending[] = [];
+  /** judged, waiting for other nodes' answers */
+  private asking: Pending[] = [];
   private readonly recent: Incident[] = [];
   private nextId = 1;
   private listenCovered = -Infinity;
@@ -97,7 +116,8 @@ export class Correlator {
       }
       if (obs.ok) continue;
       if (this.mergeIntoRecent(obs)) continue;
-      const same = this.pending.find((p) => sameCheck(p.obs, obs) && !sourcesOf(p).includes(obs.source) && obs.at >= p.from && obs.at <= p.to + obs.lookbackMs);
+      // a failure being judged (its nodes asked) still takes the other reports of it
+      const same = [...this.pending, ...this.asking].find((p) => sameCheck(p.obs, obs) && !sourcesOf(p).includes(obs.source) && obs.at >= p.from && obs.at <= p.to + obs.lookbackMs);
       if (same) {
         same.extra.push(obs);
         continue;
@@ -121,13 +141,34 @@ export class Correlator {
     const ready = this.pending.filter((p) => complete(p) || now >= p.to + this.opts.maxWaitMs);
     if (!ready.length) return;
     this.pending = this.pending.filter((p) => !ready.includes(p));
-    const incidents: Incident[] = [];
-    const failures: JudgedFailure[] = [];
+    const judged: [Pending, Incident][] = [];
     for (const p of ready) {
-      const incident = this.judgeOne(p, !complete(p));
-      incidents.push(incident);
-      for (const observation of [p.obs, ...p.extra]) failures.push({ observation, incident });
+      const c = this.caseOf(p, !complete(p));
+      const local = this.incidentOf(c);
+      const { asks, paths } = this.opts.askPeers && this.opts.node
+        ? asksFor(local.evidence, this.opts.index, this.opts.node, this.opts.maxPeers ?? 5)
+        : { asks: [], paths: new Map() };
+      if (!asks.length) {
+        judged.push([p, local]);
+        continue;
+      }
+      this.asking.push(p);
+      void this.opts.askPeers!(asks, { from: p.from, to: p.to }).then(
+        (replies) => this.incidentOf(c, replies, paths),
+        () => local, // askPeers never rejects; should it, the local judgement stands
+      ).then((incident) => {
+        this.asking = this.asking.filter((x) => x !== p);
+        this.publish([[p, incident]]);
+      });
     }
+    this.publish(judged);
+  }
+
+  private publish(judged: [Pending, Incident][]): void {
+    if (!judged.length) return;
+    const incidents = judged.map(([, i]) => i);
+    for (const i of incidents) i.id = this.nextId++;
+    const failures = judged.flatMap(([p, incident]) => [p.obs, ...p.extra].map((observation) => ({ observation, incident })));
     this.recent.push(...incidents);
     if (this.recent.length > this.opts.maxIncidents) this.recent.splice(0, this.recent.length - this.opts.maxIncidents);
     this.incidentListeners.emit(incidents);
@@ -160,6 +201,25 @@ export class Correlator {
     return { from, to, evidence: [...sums.values()].sort((a, b) => b.count - a.count), probes: probeResults(buckets.flatMap((b) => b.probes), key) };
   }
 
+  /**
+   * What this node saw of packets to and from these addresses (its pods) in a window, for another node's judge:
+   * evidence items only, never health payloads. Waits, at most `maxWaitMs`, for the evidence to cover the window.
+   */
+  async evidenceAt(addrs: readonly string[], from: number, to: number, maxWaitMs: number): Promise<{ complete: boolean; items: EvidenceItem[] }> {
+    const covered = () => this.timeline.coveredUntil >= to && (this.opts.listenIntervalMs === undefined || this.listenCovered >= to);
+    for (const end = this.now() + maxWaitMs; !covered() && this.now() < end;) await new Promise((r) => setTimeout(r, 50));
+    const ips = new Set(addrs);
+    const items: EvidenceItem[] = [];
+    for (const b of this.timeline.between(from, to + (this.opts.listenIntervalMs ?? 0))) {
+      for (const i of b.items.values()) {
+        // past the window only the overflow scans count: an overflow is counted at the scan after it
+        if (b.start >= to && i.kind !== 'listen-overflow') continue;
+        if (touches(i, ips)) items.push(i);
+      }
+    }
+    return { complete: covered(), items: items.sort((a, b) => b.count - a.count).slice(0, 50) };
+  }
+
   /** Failures waiting for their evidence, and evidence the timeline had to fold. */
   stats(): { pending: number; folded: number } {
     return { pending: this.pending.length, folded: this.timeline.folded };
@@ -169,9 +229,8 @@ export class Correlator {
     return (this.opts.now ?? Date.now)();
   }
 
-  private judgeOne(p: Pending, incomplete: boolean): Incident {
+  private caseOf(p: Pending, incomplete: boolean): Case {
     const { obs } = p;
-    const subject = this.subjectOf(obs);
     const buckets = this.timeline.between(p.from, p.to);
     const items: EvidenceItem[] = buckets.flatMap((b) => [...b.items.values()]);
     const listen = this.opts.listenIntervalMs;
@@ -181,12 +240,23 @@ export class Correlator {
     }
     // kubelet's counter says a probe failed, its Event says how: the report that says most describes the failure
     const told = [obs, ...p.extra].find((o) => o.kind !== 'unknown') ?? obs;
-    const j = judge(told, subject, items);
+    return { p, subject: this.subjectOf(obs), items, told, incomplete };
+  }
+
+  /** The incident of a case, on this node's evidence and, when they were asked, other nodes' replies. */
+  private incidentOf({ p, subject, items, told, incomplete }: Case, replies?: PeerReply[], paths?: ReadonlyMap<string, PathKind>): Incident {
+    const { obs } = p;
+    const buckets = this.timeline.between(p.from, p.to);
+    const j = judge(told, subject, items, replies && paths ? remoteEvidence(replies, paths) : []);
     // a --probe URL names no Service; its address may be a Service's all the same
     const service = (obs.service?.namespace ? obs.service : this.firstService(subject)) ?? obs.service;
     const probes = service ? probeResults(buckets.flatMap((b) => b.probes), objectKey(service)) : {};
+    const peers = replies && { asked: replies.map((r) => r.node), unanswered: replies.filter((r) => !r.answered).map((r) => r.node) };
+    // every node on the path answered for its whole window and none saw anything: the network between them lost it
+    const between = j.verdict === 'retransmits' && !j.node && !!replies?.length && replies.every((r) => r.answered && r.complete);
+    const node = j.node ?? this.opts.node;
     const incident: Incident = {
-      id: this.nextId++,
+      id: 0,
       at: obs.at,
       service: service ?? null,
       ...(obs.pod && { pod: obs.pod }),
@@ -198,6 +268,9 @@ export class Correlator {
       failure: { kind: told.kind, ...(told.status !== undefined && { status: told.status }), detail: told.detail },
       window: { from: p.from, to: p.to },
       verdict: j.verdict,
+      ...(node && j.verdict !== 'none' && { node }),
+      ...(between && { between }),
+      ...(peers && { peers }),
       evidence: j.evidence.slice(0, 20).map((e) => (e.kind === 'retransmit' && this.opts.onHost?.(e.daddr) ? { ...e, onHost: true } : e)),
       downstream: j.downstream,
       ...(Object.keys(probes).length && { probes }),

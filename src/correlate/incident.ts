@@ -26,6 +26,12 @@ export interface Incident {
   failure: { kind: FailureKind; status?: number; detail: string };
   window: { from: number; to: number };
   verdict: Verdict;
+  /** the node whose evidence decided the verdict */
+  node?: string;
+  /** every node asked about its pods answered, for the whole window, and none saw the loss: the network between them */
+  between?: boolean;
+  /** the other nodes asked, and those that did not answer */
+  peers?: { asked: string[]; unanswered: string[] };
   evidence: PathEvidence[];
   /** Services downstream that the evidence names */
   downstream: string[];

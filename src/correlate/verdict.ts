@@ -22,6 +22,8 @@ export interface PathEvidence extends EvidenceItem {
   consequence?: boolean;
   /** retransmits: the destination is an address of this host, so nothing was lost between nodes */
   onHost?: boolean;
+  /** another node's evidence, as its flapwatch answered: that node's name */
+  node?: string;
 }
 
 export interface Subject {
@@ -41,6 +43,8 @@ export interface Subject {
 
 export interface Judgement {
   verdict: Verdict;
+  /** the node whose evidence decided, when it is another node's */
+  node?: string;
   /** what the verdict rests on first, then everything else found on the paths, largest first */
   evidence: PathEvidence[];
   /** the Services downstream that the evidence names */
@@ -90,7 +94,8 @@ function verdictOf(i: PathEvidence): Verdict {
   return rank(i) === UNSPECIFIED_RANK ? 'kernel-drop' : (VERDICTS[rank(i)] ?? 'none');
 }
 
-export function judge(failure: Pick<HealthObservation, 'kind'>, subject: Subject, items: Iterable<EvidenceItem>): Judgement {
+/** `remote`: other nodes' evidence, already placed on a path (correlate/remote.ts). */
+export function judge(failure: Pick<HealthObservation, 'kind'>, subject: Subject, items: Iterable<EvidenceItem>, remote: readonly PathEvidence[] = []): Judgement {
   const answered = failure.kind === 'http-status';
   const found: PathEvidence[] = [];
   for (const i of items) {
@@ -98,10 +103,11 @@ export function judge(failure: Pick<HealthObservation, 'kind'>, subject: Subject
     if (!path || (answered && path !== 'downstream')) continue;
     found.push({ ...i, path, ...(isConsequence(i, path, subject) && { consequence: true }) });
   }
+  for (const e of remote) if (!answered || e.path === 'downstream') found.push(e);
   // sum what differs only by time bucket
   const byKey = new Map<string, PathEvidence>();
   for (const e of found) {
-    const key = `${e.path}|${e.kind}|${e.service}|${e.mechanisms.join('+')}|${e.reason}|${e.location}|${e.detail}|${e.dst}|${e.daddr}|${e.consequence ?? false}`;
+    const key = `${e.node ?? ''}|${e.path}|${e.kind}|${e.service}|${e.mechanisms.join('+')}|${e.reason}|${e.location}|${e.detail}|${e.dst}|${e.daddr}|${e.consequence ?? false}`;
     const seen = byKey.get(key);
     if (seen) seen.count += e.count;
     else byKey.set(key, { ...e });
@@ -110,8 +116,8 @@ export function judge(failure: Pick<HealthObservation, 'kind'>, subject: Subject
   const decides = (e: PathEvidence) => rank(e) < VERDICTS.length && !(answered && rank(e) === UNSPECIFIED_RANK);
   const top = evidence.find(decides);
   const verdict: Verdict = top ? verdictOf(top) : 'none';
-  const downstream = [...new Set(evidence.filter((e) => e.path === 'downstream' && decides(e)).map((e) => e.service))];
-  return { verdict, evidence, downstream };
+  const downstream = [...new Set(evidence.filter((e) => e.path === 'downstream' && decides(e) && e.service).map((e) => e.service))];
+  return { verdict, ...(top?.node && { node: top.node }), evidence, downstream };
 }
 
 export type { Mechanism };

@@ -3,6 +3,7 @@
 // the metrics; incidents into the log. SIGTERM/SIGINT detach and exit 0.
 import type { Logger } from 'pino';
 import type { RunConfig } from '../config';
+import { askPeers } from '../cluster/peers';
 import { Correlator } from '../correlate/correlator';
 import { createLogger } from '../log';
 import { nodeSources } from '../node/sources';
@@ -50,6 +51,8 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     sourcePrecisionMs: { event: 1000 }, // Event timestamps are whole seconds
     historyMs: config.historyMs,
     onHost: (ip) => health.listen?.ownsAddress(ip) ?? false,
+    node: config.nodeName,
+    ...(config.peers && { askPeers: askPeers({ index, ...config.peers }) }),
     maxItemsPerInterval: 2000,
     maxIncidents: 500,
     ...(health.listen && { listenIntervalMs }),
@@ -95,7 +98,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
   return {
     async start() {
       const { host, port } = config.listen;
-      server = await startHttp({ host, port, registry, ready: () => ready, logger, json: apiRoutes(correlator, index) });
+      server = await startHttp({ host, port, registry, ready: () => ready, logger, json: apiRoutes(correlator, index, config.nodeName) });
       logger.info({ host, port: server.port }, `serving /metrics, /healthz, /readyz, /incidents and /services on ${host}:${server.port}`);
       // the kernel side first: its start-up garbage (BTF, kallsyms) is gone before a Kubernetes sync makes its own
       for (const group of [node.all, health.all]) await Promise.all(group.map((s) => s.start()));

@@ -13,7 +13,7 @@ export interface HttpOptions {
   ready: () => boolean;
   logger: Logger;
   /** JSON routes beyond the fixed ones: the handler of the first matching prefix answers, null = 404 */
-  json?: Record<string, (path: string, query: URLSearchParams) => unknown>;
+  json?: Record<string, (path: string, query: URLSearchParams) => unknown | Promise<unknown>>;
 }
 
 export interface HttpServer {
@@ -32,7 +32,7 @@ async function handle(o: HttpOptions, req: IncomingMessage, res: ServerResponse)
   const url = new URL(req.url ?? '/', 'http://localhost');
   for (const [prefix, handler] of Object.entries(o.json ?? {})) {
     if (url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`)) continue;
-    const body = handler(url.pathname.slice(prefix.length), url.searchParams);
+    const body = await handler(url.pathname.slice(prefix.length), url.searchParams);
     return body === null || body === undefined
       ? send(res, 404, '{"error":"not found"}\n', 'application/json')
       : send(res, 200, `${JSON.stringify(body, null, 1)}\n`, 'application/json');

@@ -17,7 +17,7 @@ function towards(e: PathEvidence): string {
 }
 
 export function describeEvidence(e: PathEvidence): string {
-  const said = describeItem(e);
+  const said = e.node ? `${describeItem(e)} on ${e.node}` : describeItem(e);
   return e.consequence ? `${said} (a consequence of the failure: the check had already given up)` : said;
 }
 
@@ -60,5 +60,9 @@ export function incidentMessage(i: Incident): string {
   }
   const more = i.evidence.length > 1 ? ` (+${i.evidence.length - 1} more)` : '';
   const retry = i.retry ? (i.retry.ok ? '; an immediate retry succeeded: retries would have hidden it' : '; an immediate retry failed too') : '';
-  return `${head}: ${describeEvidence(top)} ${window}${more}${retry}`;
+  const what = i.between && top.kind === 'retransmit'
+    ? `${plural(top.count, 'TCP retransmission')}${towards(top)} (${top.detail}) and no drop on any node asked (${i.peers!.asked.join(', ')}): loss outside the nodes (the network between them)`
+    : describeEvidence(top);
+  const silent = i.peers?.unanswered.length ? `; ${i.peers.unanswered.join(', ')} did not answer` : '';
+  return `${head}: ${what} ${window}${more}${retry}${silent}`;
 }

@@ -17,6 +17,8 @@ export class ServiceIndex {
   private readonly endpoints = new Map<string, ServicePort>();
   /** endpoint address → `ns/name` of every Service it backs */
   private readonly backing = new Map<string, string[]>();
+  /** endpoint address → the node it runs on, where the API said */
+  private readonly nodes = new Map<string, string>();
   private all: ServicePort[] = [];
 
   /** Replaces everything `source` said before. */
@@ -53,6 +55,11 @@ export class ServiceIndex {
     return [...out];
   }
 
+  /** The node an endpoint address runs on, as its EndpointSlice says; undefined when unknown (the rules never say). */
+  nodeOf(ip: string): string | undefined {
+    return this.nodes.get(ip);
+  }
+
   byName(namespace: string, name: string): ServicePort[] {
     return this.all.filter((p) => p.namespace === namespace && p.name === name);
   }
@@ -69,11 +76,13 @@ export class ServiceIndex {
     this.vips.clear();
     this.endpoints.clear();
     this.backing.clear();
+    this.nodes.clear();
     for (const p of this.all) {
       const key = objectKey(p);
       for (const v of vipsOf(p)) this.vips.set(addrKey(v.ip, v.port, p.protocol), p);
       for (const e of p.endpoints) {
         this.endpoints.set(addrKey(e.ip, e.port, p.protocol), p);
+        if (e.nodeName) this.nodes.set(e.ip, e.nodeName);
         const services = this.backing.get(e.ip);
         if (!services) this.backing.set(e.ip, [key]);
         else if (!services.includes(key)) services.push(key);
