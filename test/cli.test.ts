@@ -20,7 +20,7 @@ test('run is the default command, with documented defaults', async () => {
     benignReasons: [...DEFAULT_BENIGN_REASONS], logLevel: 'info', unrepliedIntervalMs: 10_000, rulesFullIntervalMs: 300_000,
     samplesPerSecond: 100, ringBytes: 262144, listen: { host: '0.0.0.0', port: 9807 }, labelCap: 2000,
     kubernetes: null, nodeName: hostname(), kubelet: null, probes: [], probeConcurrency: 16, redactPayloads: true,
-    listenOverflows: true, slackMs: 500, historyMs: 300_000,
+    listenOverflows: true, slackMs: 500, historyMs: 300_000, peers: null,
   });
 });
 
@@ -38,6 +38,12 @@ test('in a cluster the API and kubelet are on by default; --probe URLs are valid
     if (moved?.command !== 'run') throw new Error('run expected');
     assert.deepEqual([moved.config.kubernetes?.serviceAccountDir, moved.config.kubelet?.tokenFile, moved.config.kubelet?.caFile], ['/sa', '/sa/token', '/etc/kubelet-ca.crt']);
     assert.deepEqual(inv.config.probes.map((p) => p.url), ['http://10.0.0.1/health', 'https://x:8443/ready']);
+    // in a cluster a failure toward another node's pods asks that node's flapwatch, unless told not to
+    assert.deepEqual(inv.config.peers, { service: { namespace: 'flapwatch', name: 'flapwatch' }, timeoutMs: 1000 });
+    const alone = await parse(['run', '--peer-service', '']);
+    if (alone?.command !== 'run') throw new Error('run expected');
+    assert.equal(alone.config.peers, null);
+    await assert.rejects(parse(['run', '--peer-service', 'flapwatch']), /--peer-service takes NAMESPACE\/NAME/);
     const off = await parse(['run', '--kubelet-url', 'none']);
     if (off?.command !== 'run') throw new Error('run expected');
     assert.equal(off.config.kubelet, null);
