@@ -15,6 +15,8 @@ import { startHttp, type HttpServer } from '../report/http';
 import { logIncidents } from '../report/incident-log';
 import { daemonMetrics } from '../report/metrics/index';
 import { createRegistry } from '../report/metrics/registry';
+import type { ClientOf } from '../services/attribute';
+import { clientsOf } from './clients';
 import { healthSources } from './health-sources';
 
 export interface Daemon {
@@ -36,12 +38,15 @@ const MAX_WAIT_MS = 5000;
 
 export function createDaemon(config: RunConfig, logger: Logger): Daemon {
   const registry = createRegistry();
-  const node = nodeSources({ ...config, logger });
+  // the pods that send a Service's packets are known once the API source exists, made after the node's sources
+  let clientOf: ClientOf = () => undefined;
+  const node = nodeSources({ ...config, logger, clientOf: (ip) => clientOf(ip) });
   const { index } = node;
   // overflows are read on a slow interval and after every failure's window (below); the correlator reaches
   // one interval past each window
   const listenIntervalMs = 5 * config.intervalMs;
   const health = healthSources({ ...config, index, listenIntervalMs, logger });
+  clientOf = clientsOf(health.kube);
   const sources: Source[] = [...node.all, ...health.all];
   const correlator = new Correlator({
     index,

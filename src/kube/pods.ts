@@ -2,6 +2,7 @@
 // and named ports resolved against the container's ports (as kubelet resolves them).
 import type { PodInfo, ProbeSpec, ProbeType } from '../observe/objects';
 import type { StringPool } from './string-pool';
+import { workloadOf } from './workloads';
 import { arr, num, str, type IntOrString, type WireContainer, type WirePod, type WireProbe } from './wire';
 
 const KINDS: [ProbeType, 'readinessProbe' | 'livenessProbe' | 'startupProbe'][] = [
@@ -26,9 +27,12 @@ export function podInfo(pod: WirePod, intern: StringPool, problems: string[]): P
       if (p && typeof p === 'object') probes.push(probeSpec(c, type, p, problems));
     }
   }
+  const namespace = intern.get(str(pod.metadata?.namespace));
+  const workload = workloadOf(pod, namespace);
   return {
-    namespace: intern.get(str(pod.metadata?.namespace)),
+    namespace,
     name: str(pod.metadata?.name),
+    workload: { namespace, kind: intern.get(workload.kind), name: intern.get(workload.name) },
     uid: str(pod.metadata?.uid),
     nodeName: intern.get(str(pod.spec?.nodeName)),
     ips,

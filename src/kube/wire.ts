@@ -9,6 +9,7 @@ export interface Metadata {
   creationTimestamp?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  ownerReferences?: { kind?: string; name?: string; controller?: boolean }[];
 }
 
 export interface WireService {

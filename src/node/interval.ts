@@ -14,7 +14,7 @@ import { Listeners } from '../observe/listeners';
 import { Periodic } from '../observe/periodic';
 import {
   attributeDrop, attributeGroup, attributeRetransmit, type AttributedDrop, type AttributedGroup, type AttributedRetransmit,
-  type IntervalEvidence,
+  type ClientOf, type IntervalEvidence,
 } from '../services/attribute';
 import type { ServiceIndex } from '../services/index';
 
@@ -42,6 +42,8 @@ export interface NodeIntervalsOptions {
   intervalMs: number;
   /** the node's netns (a name under /run/netns); absent = the daemon's own */
   netns?: string;
+  /** the workload on this node an address is, for the service graph */
+  clientOf?: ClientOf;
   logger: Logger;
   now?: () => number;
 }
@@ -123,8 +125,8 @@ export class NodeIntervals {
     const interval: NodeInterval = {
       start: this.last,
       end,
-      drops: drops.map((d) => attributeDrop(index, d, evidence)),
-      retransmits: retransmits.map((r) => attributeRetransmit(index, r)),
+      drops: drops.map((d) => attributeDrop(index, d, evidence, this.opts.clientOf)),
+      retransmits: retransmits.map((r) => attributeRetransmit(index, r, this.opts.clientOf)),
       rules,
       ...(conntrack && { conntrack }),
       ...(conntrack?.unreplied && { unreplied: conntrack.unreplied.map((g) => attributeGroup(index, g)) }),

@@ -6,6 +6,7 @@ import { ConntrackSource } from '../kernel/conntrack-source';
 import { DropSource } from '../kernel/drops';
 import { RulesSource } from '../kubeproxy/source';
 import type { Source } from '../observe/source';
+import type { ClientOf } from '../services/attribute';
 import { ServiceIndex } from '../services/index';
 import { NodeIntervals } from './interval';
 
@@ -23,6 +24,8 @@ export interface NodeSourcesOptions extends SourcesConfig {
   samplesPerSecond: number;
   ringBytes: number;
   logger: Logger;
+  /** the workload on this node an address is, for the service graph; none standalone */
+  clientOf?: ClientOf;
 }
 
 export function nodeSources(config: NodeSourcesOptions): NodeSources {
@@ -32,6 +35,6 @@ export function nodeSources(config: NodeSourcesOptions): NodeSources {
   const conntrack = new ConntrackSource({ unrepliedIntervalMs: config.unrepliedIntervalMs, logger });
   const rules = new RulesSource({ logger, fullIntervalMs: config.rulesFullIntervalMs });
   rules.onServices((ports) => index.publish('rules', ports));
-  const intervals = new NodeIntervals({ index, drops, conntrack, rules, intervalMs: config.intervalMs, logger });
+  const intervals = new NodeIntervals({ index, drops, conntrack, rules, intervalMs: config.intervalMs, logger, ...(config.clientOf && { clientOf: config.clientOf }) });
   return { index, drops, conntrack, rules, intervals, all: [drops, conntrack, rules] };
 }

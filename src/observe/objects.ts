@@ -85,10 +85,19 @@ export function vipsOf(p: ServicePort): Address[] {
   return [...p.clusterIPs, ...p.externalIPs, ...p.loadBalancerIPs].map((ip) => ({ ip, port }));
 }
 
+/** What runs a pod: a Deployment, StatefulSet, DaemonSet, Job or CronJob — the unit a service graph names. */
+export interface Workload {
+  namespace: string;
+  /** Deployment, StatefulSet, DaemonSet, Job, CronJob, ReplicaSet; Pod for one no controller owns; Node for the host */
+  kind: string;
+  name: string;
+}
+
 /** A pod on this node, keeping only what attribution and correlation need. */
 export interface PodInfo extends PodRef {
   uid: string;
   nodeName: string;
+  workload: Workload;
   /** status.podIPs; the node's addresses for a hostNetwork pod */
   ips: string[];
   hostNetwork: boolean;

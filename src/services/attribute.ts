@@ -5,7 +5,7 @@
 import type { RuleRise } from '../kubeproxy/rises';
 import type { DropObservation, RetransmitObservation } from '../observe/kernel';
 import { protocolOf, type Address } from '../observe/net';
-import { servicePortName, type ServicePort } from '../observe/objects';
+import { servicePortName, type ServicePort, type Workload } from '../observe/objects';
 import type { ServiceIndex } from './index';
 
 export type Direction = 'to_service' | 'from_service' | 'node';
@@ -43,7 +43,12 @@ export interface IntervalEvidence {
 export interface Attribution {
   service: ServicePort | null;
   direction: Direction;
+  /** to a Service: the workload on this node that sent the packet (a pod's, or the node's own), when known */
+  client?: Workload;
 }
+
+/** The workload on this node an address is, for the service graph's edges; undefined for any other address. */
+export type ClientOf = (ip: string) => Workload | undefined;
 
 export interface AttributedDrop extends DropObservation, Attribution {
   /** one mechanism, or the two the evidence could not tell apart */
@@ -62,11 +67,15 @@ export function attribute(
   index: ServiceIndex,
   t: { saddr: string; daddr: string; sport: number; dport: number; proto: number },
   orig?: Address | null,
+  clientOf?: ClientOf,
 ): Attribution {
   const proto = protocolOf(t.proto);
   if (!proto) return { service: null, direction: 'node' };
   const to = (orig && index.byVip(orig.ip, orig.port, proto)) || index.serviceAt(t.daddr, t.dport, proto);
-  if (to) return { service: to, direction: 'to_service' };
+  if (to) {
+    const client = clientOf?.(t.saddr);
+    return { service: to, direction: 'to_service', ...(client && { client }) };
+  }
   const from = index.byEndpoint(t.saddr, t.sport, proto) || index.byVip(t.saddr, t.sport, proto);
   if (from) return { service: from, direction: 'from_service' };
   return { service: null, direction: 'node' };
@@ -126,14 +135,15 @@ function mechanism(d: DropObservation, a: Attribution, ev: IntervalEvidence): { 
   return { mechanisms: ['netfilter-drop'], detail: where(rules) || `a rule verdict in ${fn}` };
 }
 
-export function attributeDrop(index: ServiceIndex, d: DropObservation, ev: IntervalEvidence): AttributedDrop {
+export function attributeDrop(index: ServiceIndex, d: DropObservation, ev: IntervalEvidence, clientOf?: ClientOf): AttributedDrop {
   // a reply's conntrack original destination is the other side's: only forward packets use it
-  const a = attribute(index, d.tuple, d.ct.reply ? null : d.origDst);
+  const a = attribute(index, d.tuple, d.ct.reply ? null : d.origDst, clientOf);
   return { ...d, ...a, ...mechanism(d, a, ev) };
 }
 
-export function attributeRetransmit(index: ServiceIndex, r: RetransmitObservation): AttributedRetransmit {
-  return { ...r, ...attribute(index, r.tuple) };
+export function attributeRetransmit(index: ServiceIndex, r: RetransmitObservation, clientOf?: ClientOf): AttributedRetransmit {
+  // a SYN-ACK retransmitted by a listener is the server's: no client of this node sent it
+  return { ...r, ...attribute(index, r.tuple, null, r.synack ? undefined : clientOf) };
 }
 
 export function attributeGroup<G extends { daddr: string; dport: number; proto: number }>(index: ServiceIndex, g: G): AttributedGroup<G> {

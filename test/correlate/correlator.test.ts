@@ -16,7 +16,7 @@ const WEB_POD = '10.77.1.10';
 const DB_POD = '10.77.1.20';
 const WEB: ServicePort = { namespace: 'shop', name: 'web', portName: 'http', protocol: 'tcp', port: 80, clusterIPs: ['10.96.0.10'], externalIPs: [], loadBalancerIPs: [], endpoints: [{ ip: WEB_POD, port: 8080 }] };
 const DB: ServicePort = { namespace: 'shop', name: 'db', portName: 'pg', protocol: 'tcp', port: 5432, clusterIPs: ['10.96.0.20'], externalIPs: [], loadBalancerIPs: [], endpoints: [{ ip: DB_POD, port: 5432 }] };
-const PODS: PodInfo[] = [{ namespace: 'shop', name: 'web-1', uid: 'u1', nodeName: 'n1', ips: [WEB_POD], hostNetwork: false, probes: [] }];
+const PODS: PodInfo[] = [{ namespace: 'shop', name: 'web-1', workload: { namespace: 'shop', kind: 'Deployment', name: 'web' }, uid: 'u1', nodeName: 'n1', ips: [WEB_POD], hostNetwork: false, probes: [] }];
 const DNAT = { present: true, confirmed: false, dnat: true, snat: false, reply: false };
 
 function setup(now = { t: 10_000 }, onHost?: (ip: string) => boolean) {

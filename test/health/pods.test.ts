@@ -7,8 +7,8 @@ import type { PodInfo, ProbeSpec } from '../../src/observe/objects';
 const ready: ProbeSpec = { container: 'app', type: 'Readiness', timeoutSeconds: 2, periodSeconds: 5, failureThreshold: 4, handler: { kind: 'http', path: '/health', port: 8080, scheme: 'HTTP' } };
 const live: ProbeSpec = { ...ready, container: 'sidecar', type: 'Liveness', handler: { kind: 'exec' } };
 const pods: PodInfo[] = [
-  { namespace: 'shop', name: 'web-0', uid: 'u', nodeName: 'n', ips: ['10.1.0.5', 'fd00::5'], hostNetwork: false, probes: [ready, live] },
-  { namespace: 'kube-system', name: 'proxy', uid: 'v', nodeName: 'n', ips: ['192.0.2.2'], hostNetwork: true, probes: [] },
+  { namespace: 'shop', name: 'web-0', workload: { namespace: 'shop', kind: 'Deployment', name: 'web' }, uid: 'u', nodeName: 'n', ips: ['10.1.0.5', 'fd00::5'], hostNetwork: false, probes: [ready, live] },
+  { namespace: 'kube-system', name: 'proxy', workload: { namespace: 'kube-system', kind: 'Deployment', name: 'proxy' }, uid: 'v', nodeName: 'n', ips: ['192.0.2.2'], hostNetwork: true, probes: [] },
 ];
 
 test('probe specs by pod, container and type', () => {

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { PodStore } from '../../src/kube/pod-store';
 import type { PodInfo } from '../../src/observe/objects';
 
-const web: PodInfo = { namespace: 'shop', name: 'web-0', uid: 'u', nodeName: 'n', ips: ['10.1.0.5', 'fd00::5'], hostNetwork: false, probes: [] };
-const proxy: PodInfo = { namespace: 'kube-system', name: 'proxy', uid: 'v', nodeName: 'n', ips: ['192.0.2.2'], hostNetwork: true, probes: [] };
+const web: PodInfo = { namespace: 'shop', name: 'web-0', workload: { namespace: 'shop', kind: 'Deployment', name: 'web' }, uid: 'u', nodeName: 'n', ips: ['10.1.0.5', 'fd00::5'], hostNetwork: false, probes: [] };
+const proxy: PodInfo = { namespace: 'kube-system', name: 'proxy', workload: { namespace: 'kube-system', kind: 'Deployment', name: 'proxy' }, uid: 'v', nodeName: 'n', ips: ['192.0.2.2'], hostNetwork: true, probes: [] };
 
 test('pods by any of their addresses, hostNetwork ones excluded; a replaced pod loses its old addresses', () => {
   const store = new PodStore();

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import type { SourceStats } from '../../src/observe/source';
 import { dropsMetric } from '../../src/report/metrics/drops';
+import { edgeMetrics } from '../../src/report/metrics/edges';
 import { conntrackMetrics } from '../../src/report/metrics/conntrack';
 import { kubeProxyMetrics } from '../../src/report/metrics/kubeproxy';
 import { createRegistry } from '../../src/report/metrics/registry';
@@ -138,4 +139,24 @@ test('the registry carries the standard process metrics, unprefixed', async () =
   const text = await createRegistry().metrics();
   assert.match(text, /^process_resident_memory_bytes /m);
   assert.match(text, /^nodejs_eventloop_lag_seconds /m);
+});
+
+test('service graph edges: drops by mechanism and retransmits of this node\'s workloads, by Service port; no client, no edge', async () => {
+  const registry = new Registry();
+  const edges = edgeMetrics(registry, { labelCap: 100 });
+  const web = { namespace: 'shop', kind: 'Deployment', name: 'web' };
+  edges.add({
+    drops: [
+      drop({ packets: 3, service: WEB, direction: 'to_service', client: web, mechanisms: ['netfilter-drop'] }),
+      drop({ packets: 5, service: WEB, direction: 'to_service', mechanisms: ['netfilter-drop'] }), // a client of another node
+      drop({ packets: 7, service: WEB, direction: 'to_service', client: web, loss: false }),
+    ],
+    retransmits: [retransmit({ packets: 2, service: WEB, direction: 'to_service', client: { namespace: '', kind: 'Node', name: 'node' } })],
+  });
+  assert.deepEqual(await lines(registry, 'flapwatch_edge_drops_total'), [
+    'flapwatch_edge_drops_total{client_namespace="shop",client_kind="Deployment",client_workload="web",namespace="shop",service="web",port="http",mechanism="netfilter-drop"} 3',
+  ]);
+  assert.deepEqual(await lines(registry, 'flapwatch_edge_retransmits_total'), [
+    'flapwatch_edge_retransmits_total{client_namespace="",client_kind="Node",client_workload="node",namespace="shop",service="web",port="http"} 2',
+  ]);
 });

@@ -10,6 +10,7 @@ import type { NodeInterval } from '../../node/interval';
 import type { CapDeps } from './capped-counter';
 import { conntrackMetrics } from './conntrack';
 import { dropsMetric } from './drops';
+import { edgeMetrics } from './edges';
 import { healthMetrics } from './health';
 import { kubeProxyMetrics } from './kubeproxy';
 import { retransmitsMetric } from './retransmits';
@@ -24,6 +25,7 @@ export interface DaemonMetricDeps extends CapDeps {
 
 export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   const drops = dropsMetric(registry, deps);
+  const edges = edgeMetrics(registry, deps);
   const retransmits = retransmitsMetric(registry, deps);
   const conntrack = conntrackMetrics(registry, { ...deps, current: deps.conntrack });
   const rules = kubeProxyMetrics(registry, { ...deps, problems: deps.ruleProblems });
@@ -32,6 +34,7 @@ export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   return {
     interval(iv: NodeInterval): void {
       drops.add(iv.drops);
+      edges.add(iv);
       retransmits.add(iv.retransmits);
       conntrack.add(iv);
       rules.add(iv.rules);
