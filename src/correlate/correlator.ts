@@ -9,6 +9,7 @@ import { objectKey, parseObjectKey, type PodInfo, type ServiceRef } from '../obs
 import type { ServiceIndex } from '../services/index';
 import { intervalItems, overflowItems, touches, type EvidenceItem } from './evidence';
 import type { Incident, PathResults } from './incident';
+import { cascadeOf, dependenciesOf } from './cascade';
 import { asksFor, remoteEvidence, type AskPeers, type PeerReply } from './remote';
 import { Timeline } from './timeline';
 import { judge, type PathKind, type Subject, type Verdict } from './verdict';
@@ -69,6 +70,8 @@ interface Case {
 }
 
 const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
+/** a dependency's failures this close to a failure belong to the same cascade */
+const CASCADE_HORIZON_MS = 60_000;
 
 export class Correlator {
   private readonly timeline: Timeline;
@@ -167,7 +170,12 @@ export class Correlator {
   private publish(judged: [Pending, Incident][]): void {
     if (!judged.length) return;
     const incidents = judged.map(([, i]) => i);
-    for (const i of incidents) i.id = this.nextId++;
+    const depsOf = (i: Incident) => dependenciesOf(i, this.opts.index);
+    for (const i of incidents) {
+      i.id = this.nextId++;
+      const cascade = cascadeOf(i, depsOf(i), this.recent, depsOf, CASCADE_HORIZON_MS);
+      if (cascade) i.cascade = cascade;
+    }
     const failures = judged.flatMap(([p, incident]) => [p.obs, ...p.extra].map((observation) => ({ observation, incident })));
     this.recent.push(...incidents);
     if (this.recent.length > this.opts.maxIncidents) this.recent.splice(0, this.recent.length - this.opts.maxIncidents);

@@ -2,6 +2,7 @@
 // the incident log line all show (report/ puts it in words).
 import type { FailureKind, HealthSource, ProbePath } from '../observe/health';
 import type { PodRef, ServiceRef } from '../observe/objects';
+import type { Cascade } from './cascade';
 import type { PathEvidence, Verdict } from './verdict';
 
 export interface PathResults {
@@ -35,6 +36,8 @@ export interface Incident {
   evidence: PathEvidence[];
   /** Services downstream that the evidence names */
   downstream: string[];
+  /** the failure names a failing dependency: where the chain of failures ends, as this node sees it */
+  cascade?: Cascade;
   /** active probes of the same Service in the window, by path: the ClusterIP-vs-pod differential */
   probes?: Partial<Record<ProbePath, PathResults>>;
   retry?: { ok: boolean; detail: string };

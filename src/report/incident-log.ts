@@ -25,6 +25,7 @@ export function logIncidents(logger: Logger, incidents: Incident[]): void {
       window: { from: iso(i.window.from), to: iso(i.window.to) },
       evidence: i.evidence.slice(0, 5).map(({ path, kind, service, mechanisms, reason, location, detail, dst, count }) => ({ path, kind, service, mechanisms, reason, location, detail, dst, count })),
       downstream: i.downstream,
+      cascade: i.cascade,
       probes: i.probes,
       retry: i.retry,
       failedDependencies: i.failedDependencies,

@@ -48,6 +48,10 @@ function describeItem(e: PathEvidence): string {
   }
 }
 
+function rootOf(i: Incident): string {
+  return i.cascade ? `; the cascade's root: ${i.cascade.root} (${i.cascade.chain.join(' → ')})` : '';
+}
+
 export function incidentMessage(i: Incident): string {
   const who = i.service?.namespace ? `${i.service.namespace}/${i.service.name}` : i.pod ? `${i.pod.namespace}/${i.pod.name}` : (i.service?.name ?? i.target ?? 'a check');
   const probe = i.path ? `${i.probe} via ${i.path === 'cluster_ip' ? 'the ClusterIP' : i.path === 'pod' ? 'the pod' : 'its URL'}` : i.probe;
@@ -56,7 +60,7 @@ export function incidentMessage(i: Incident): string {
   const top = i.evidence[0];
   if (i.verdict === 'none' || !top) {
     const deps = i.failedDependencies?.length ? `; its payload says ${i.failedDependencies.join(', ')} failed` : '';
-    return `${head}: no packet was lost on its path ${window}: look at the application${deps}`;
+    return `${head}: no packet was lost on its path ${window}: look at the application${deps}${rootOf(i)}`;
   }
   const more = i.evidence.length > 1 ? ` (+${i.evidence.length - 1} more)` : '';
   const retry = i.retry ? (i.retry.ok ? '; an immediate retry succeeded: retries would have hidden it' : '; an immediate retry failed too') : '';
@@ -64,5 +68,5 @@ export function incidentMessage(i: Incident): string {
     ? `${plural(top.count, 'TCP retransmission')}${towards(top)} (${top.detail}) and no drop on any node asked (${i.peers!.asked.join(', ')}): loss outside the nodes (the network between them)`
     : describeEvidence(top);
   const silent = i.peers?.unanswered.length ? `; ${i.peers.unanswered.join(', ')} did not answer` : '';
-  return `${head}: ${what} ${window}${more}${retry}${silent}`;
+  return `${head}: ${what} ${window}${more}${retry}${silent}${rootOf(i)}`;
 }

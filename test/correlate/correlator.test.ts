@@ -102,7 +102,8 @@ test('an HTTP answer proves the probe path delivered: drops to the pod itself do
   c.addHealth([failure({ kind: 'http-status', status: 503, detail: 'HTTP probe failed with statuscode: 503', failedDependencies: ['db'] })]);
   c.addHealth([failure({ at: 5_600, pod: { namespace: 'shop', name: 'other' }, kind: 'timeout' })]);
   assert.equal(incidents[0]!.verdict, 'none');
-  assert.match(incidentMessage(incidents[0]!), /look at the application; its payload says db failed$/);
+  assert.match(incidentMessage(incidents[0]!), /look at the application; its payload says db failed; the cascade's root: shop\/db \(shop\/web → shop\/db\)$/);
+  assert.deepEqual(incidents[0]!.cascade, { root: 'shop/db', chain: ['shop/web', 'shop/db'] });
 });
 
 test('behind an HTTP answer an unspecified kernel drop downstream decides nothing; a named one does', () => {

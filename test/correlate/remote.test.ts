@@ -77,5 +77,5 @@ test('a node that does not answer: the local verdict, and the message says so', 
   assert.equal(incident.verdict, 'retransmits');
   assert.equal(incident.between, undefined);
   assert.deepEqual(incident.peers, { asked: ['node-b'], unanswered: ['node-b'] });
-  assert.match(incidentMessage(incident), /loss beyond this node .*; node-b did not answer$/);
+  assert.match(incidentMessage(incident), /loss beyond this node .*; node-b did not answer; the cascade's root: shop\/db/);
 });

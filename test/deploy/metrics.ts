@@ -37,6 +37,8 @@ export const RULES = [
 ] as const;
 
 const DIRECTIONS = ['to_service', 'from_service', 'node'] as const;
+/** an edge of the service graph: a workload of the client's node → a Service port */
+const EDGE = ['client_namespace', 'client_kind', 'client_workload', 'namespace', 'service', 'port'] as const;
 const PROBE_PATHS = ['cluster_ip', 'pod', 'url'] as const;
 const perSource = (name: string, type: MetricContract['type']): MetricContract => ({
   name, type, labels: ['source'], values: { source: SOURCES },
@@ -69,6 +71,8 @@ export const METRICS: readonly MetricContract[] = [
     values: { path: PROBE_PATHS, result: ['recovered', 'failed'] },
   },
   { name: 'flapwatch_listen_overflows_total', type: 'counter', labels: ['namespace', 'pod'] },
+  { name: 'flapwatch_edge_drops_total', type: 'counter', labels: [...EDGE, 'mechanism'], values: { mechanism: MECHANISM_VALUES } },
+  { name: 'flapwatch_edge_retransmits_total', type: 'counter', labels: EDGE },
   perSource('flapwatch_source_up', 'gauge'),
   perSource('flapwatch_source_errors_total', 'counter'),
   perSource('flapwatch_events_lost_total', 'counter'),
