@@ -7,6 +7,9 @@ export type ProbeLookup = (pod: PodRef, container: string | undefined, type: Pro
 
 export type PodByAddress = (ip: string) => PodRef | undefined;
 
+/** The pod with this metadata.uid (what kubelet names its cgroup after). */
+export type PodByUid = (uid: string) => PodRef | undefined;
+
 /** kubelet's defaults: timeoutSeconds 1, periodSeconds 10, failureThreshold 3. */
 export const DEFAULT_PROBE = { timeoutSeconds: 1, periodSeconds: 10, failureThreshold: 3 } as const;
 
@@ -39,6 +42,14 @@ export function probeLookup(pods: () => Iterable<PodInfo>): ProbeLookup {
 export function podByAddress(pods: () => Iterable<PodInfo>): PodByAddress {
   return (ip) => {
     for (const p of pods()) if (!p.hostNetwork && p.ips.includes(ip)) return { namespace: p.namespace, name: p.name };
+    return undefined;
+  };
+}
+
+/** The pod with this UID, among the pods on this node. */
+export function podByUid(pods: () => Iterable<PodInfo>): PodByUid {
+  return (uid) => {
+    for (const p of pods()) if (p.uid === uid) return { namespace: p.namespace, name: p.name };
     return undefined;
   };
 }
