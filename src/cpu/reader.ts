@@ -47,6 +47,7 @@ const THROTTLED = 't';
 const THROTTLED_US = 'u';
 const USAGE_US = 'c';
 const PRESSURE_US = 's';
+const FIELDS = [PERIODS, THROTTLED, THROTTLED_US, USAGE_US, PRESSURE_US];
 // the event loop gets a turn after this many pods (each costs a few small file reads)
 const PODS_PER_TURN = 50;
 const NO_FILE = new Set(['ENOENT', 'ENODEV']);
@@ -76,7 +77,7 @@ export class CpuThrottleReader {
   private troubled = new Set<string>();
   /** pod cgroups without a readable cpu.pressure (a hybrid host's v1-only tree, PSI off) */
   private readonly noPressure = new Set<string>();
-  /** cgroups listed at the previous read, and the counters read at least once since their cgroup was first listed */
+  /** cgroups listed at the previous read, and those read at least once since they were first listed */
   private listedBefore = new Set<string>();
   private counted = new Set<string>();
 
@@ -171,12 +172,13 @@ export class CpuThrottleReader {
     this.idle = found.kubepods === 0 ? `no kubepods cgroup under ${path.join(hier.cpu, this.cgroupRoot)}: no pod runs here, or --cgroup-root differs` : '';
     const current = new Map<string, number>();
     const listed = new Set<string>();
+    const read: string[] = [];
     const avg10 = new Map<string, number>();
     for (const [i, pod] of found.pods.entries()) {
       if (i > 0 && i % PODS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
       listed.add(pod.path);
       const counters = this.counters(hier, pod.path, true);
-      if (counters) keep(current, pod.path, counters);
+      if (counters) read.push(keep(current, pod.path, counters));
       const some = this.pressure(hier, pod.path);
       if (some) {
         current.set(`${pod.path}\t${PRESSURE_US}`, some.totalUs);
@@ -185,20 +187,22 @@ export class CpuThrottleReader {
       for (const c of pod.containers) {
         listed.add(c.path);
         const cc = this.counters(hier, c.path, false);
-        if (cc) keep(current, c.path, cc);
+        if (cc) read.push(keep(current, c.path, cc));
       }
     }
     const at = Date.now();
     const since = this.lastAt;
     this.lastAt = at;
     // A cgroup listed but unread this time (vanishing, unreadable) keeps its counts: a later read compares with them.
-    const cgroupOf = (key: string) => key.slice(0, key.lastIndexOf('\t'));
-    const deltas = this.deltas.update(current, (key) => listed.has(cgroupOf(key)));
-    // A counter first read from a cgroup that was there before (unreadable until now) covers its whole life: it
-    // primes. Only a new cgroup's counters count from zero.
-    for (const key of current.keys()) if (!this.counted.has(key) && this.listedBefore.has(cgroupOf(key))) deltas.delete(key);
-    for (const key of this.counted) if (!listed.has(cgroupOf(key))) this.counted.delete(key);
-    for (const key of current.keys()) this.counted.add(key);
+    const deltas = this.deltas.update(current, (key) => listed.has(key.slice(0, key.lastIndexOf('\t'))));
+    // The counters first read from a cgroup that was there before (unreadable until now) cover its whole life: they
+    // prime. Only a new cgroup's count from zero.
+    for (const p of read) {
+      if (this.counted.has(p) || !this.listedBefore.has(p)) continue;
+      for (const field of FIELDS) deltas.delete(`${p}\t${field}`);
+    }
+    for (const p of this.counted) if (!listed.has(p)) this.counted.delete(p);
+    for (const p of read) this.counted.add(p);
     this.listedBefore = listed;
     for (const p of this.noPressure) if (!listed.has(p)) this.noPressure.delete(p);
     const out: CpuThrottleObservation[] = [];
@@ -244,15 +248,15 @@ export class CpuThrottleReader {
 
   /** A cgroup's counters; undefined when it went away or its files could not be trusted (counted, logged once). */
   private counters(hier: CpuHierarchy, rel: string, withUsage: boolean): CpuCounters | undefined {
-    const stat = this.text(hier.cpu, path.join(rel, 'cpu.stat'));
+    const stat = this.text(hier.cpu, `${rel}/cpu.stat`);
     if (stat === undefined) return undefined;
     const counters = hier.version === 2 ? cpuStatV2(stat) : cpuStatV1(stat);
-    if (!counters) return this.failed(path.join(rel, 'cpu.stat'), `out of shape: ${JSON.stringify(stat.slice(0, 200))}`);
+    if (!counters) return this.failed(`${rel}/cpu.stat`, `out of shape: ${JSON.stringify(stat.slice(0, 200))}`);
     if (hier.version === 1 && withUsage && hier.cpuacct) {
-      const usage = this.text(hier.cpuacct, path.join(rel, 'cpuacct.usage'));
+      const usage = this.text(hier.cpuacct, `${rel}/cpuacct.usage`);
       if (usage === undefined) return undefined;
       const us = cpuacctUsageUs(usage);
-      if (us === undefined) return this.failed(path.join(rel, 'cpuacct.usage'), `out of shape: ${JSON.stringify(usage.slice(0, 200))}`);
+      if (us === undefined) return this.failed(`${rel}/cpuacct.usage`, `out of shape: ${JSON.stringify(usage.slice(0, 200))}`);
       counters.usageUs = us;
     }
     return counters;
@@ -260,10 +264,10 @@ export class CpuThrottleReader {
 
   private pressure(hier: CpuHierarchy, rel: string): { avg10: number; totalUs: number } | undefined {
     if (!hier.pressure || this.noPressure.has(rel)) return undefined;
-    const file = path.join(rel, 'cpu.pressure');
+    const file = `${rel}/cpu.pressure`;
     let text: string;
     try {
-      text = fs.readFileSync(path.join(hier.pressure, file), 'latin1');
+      text = readSmall(`${hier.pressure}/${file}`);
     } catch (err) {
       // absent: the pod's tree exists only in v1 (hybrid, cgroupfs driver), or PSI is off (EOPNOTSUPP)
       if (NO_FILE.has(codeOf(err)) || codeOf(err) === 'EOPNOTSUPP') this.noPressure.add(rel);
@@ -276,7 +280,7 @@ export class CpuThrottleReader {
   /** A file of mount/rel; undefined when it is gone (the cgroup went away) or unreadable. */
   private text(mount: string, rel: string): string | undefined {
     try {
-      return fs.readFileSync(path.join(mount, rel), 'latin1');
+      return readSmall(`${mount}/${rel}`);
     } catch (err) {
       if (NO_FILE.has(codeOf(err))) this.vanished(rel);
       else this.failed(rel, `unreadable: ${(err as Error).message}`);
@@ -300,9 +304,25 @@ export class CpuThrottleReader {
   }
 }
 
-function keep(current: Map<string, number>, rel: string, c: CpuCounters): void {
+// cgroup files are a few lines: one buffer serves every read, without readFileSync's fstat and allocation.
+const BUFFER = Buffer.alloc(64 * 1024);
+
+function readSmall(file: string): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const n = fs.readSync(fd, BUFFER, 0, BUFFER.length, 0);
+    if (n === BUFFER.length) throw new Error(`${file} is larger than ${BUFFER.length} bytes`);
+    return BUFFER.toString('latin1', 0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Puts a cgroup's counters among this read's; returns the cgroup. */
+function keep(current: Map<string, number>, rel: string, c: CpuCounters): string {
   current.set(`${rel}\t${PERIODS}`, c.periods);
   current.set(`${rel}\t${THROTTLED}`, c.throttled);
   current.set(`${rel}\t${THROTTLED_US}`, c.throttledUs);
   current.set(`${rel}\t${USAGE_US}`, c.usageUs);
+  return rel;
 }

@@ -50,7 +50,7 @@ test('a busy process under a CFS quota in a pod cgroup: the reader reports its t
   reader.onObservations((items) => seen.push(...items));
   await reader.start();
   assert.equal(reader.hierarchy()?.version, 1);
-  assert.equal(reader.lastRead().pods, 2);
+  assert.deepEqual([reader.lastRead().pods, reader.lastRead().cgroups], [2, 6], 'two pods, each with its sandbox and a container');
 
   await eventually(async () => {
     await new Promise((resolve) => setTimeout(resolve, 300));

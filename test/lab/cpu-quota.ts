@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { detectHierarchy, type CpuHierarchy } from '../../src/cpu/layout';
 import { DEFAULT_CGROUP_MOUNT } from '../../src/cpu/reader';
-import { once, type Lab, type Undo } from './lab';
+import { isAlive, once, type Lab, type Undo } from './lab';
 import { run } from './netns';
 
 const PREFIX = 'flapwatch-test-';
@@ -23,7 +23,10 @@ export interface QuotaOptions {
 
 export interface PodQuota {
   uid: string;
+  /** the container the processes went into */
   containerId: string;
+  /** the pod's sandbox (pause) container, empty, as runtimes make one */
+  sandboxId: string;
   /** the pod's cgroup, relative to each hierarchy */
   podPath: string;
   undo: Undo;
@@ -44,15 +47,6 @@ function unavailable(): string | undefined {
 
 /** undefined when quota cgroups can be made here; otherwise the reason to give t.skip(). */
 export const cpuQuotaSkip: string | undefined = unavailable();
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The v1 cgroup of `pid` in the hierarchy with `controller`, from /proc/PID/cgroup (`N:cpu,cpuacct:/path`). */
 function cgroupOf(pid: number, controller: string): string | undefined {
@@ -130,14 +124,17 @@ export class KubeletCgroups {
 
   /**
    * A burstable pod `kubepods/burstable/pod<uid>/<container id>` with the quota on the pod and the container,
-   * `pids` moved into the container. Undo puts them back where they were and removes the pod's cgroups.
+   * `pids` moved into the container, and an empty sandbox container beside. Undo puts them back where they were
+   * and removes the pod's cgroups.
    */
   async addPod(pids: readonly number[], opts: QuotaOptions): Promise<PodQuota> {
     const uid = opts.uid ?? randomUUID();
-    const containerId = randomBytes(32).toString('hex');
+    const [containerId, sandboxId] = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')];
     const podPath = path.join(this.cgroupRoot, 'kubepods', 'burstable', `pod${uid}`);
     const container = path.join(podPath, containerId);
-    for (const mount of this.mounts()) fs.mkdirSync(path.join(mount, container), { recursive: true });
+    for (const mount of this.mounts()) {
+      for (const id of [containerId, sandboxId]) fs.mkdirSync(path.join(mount, podPath, id), { recursive: true });
+    }
     // the pod first: a v1 child's quota may not exceed its parent's
     for (const rel of [podPath, container]) {
       const dir = path.join(this.hier.cpu, rel);
@@ -153,7 +150,7 @@ export class KubeletCgroups {
         moveInto(path.join(mount, container), pid);
       }
     }
-    return { uid, containerId, podPath, undo: once(() => this.removePod(podPath)) };
+    return { uid, containerId, sandboxId, podPath, undo: once(() => this.removePod(podPath)) };
   }
 
   /** Every pod's processes put back, every cgroup removed. */

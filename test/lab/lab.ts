@@ -70,7 +70,7 @@ export function once(fn: () => Promise<void>): Undo {
   return () => (done ??= fn());
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
