@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { campaignBench } from './campaign';
 import { benchConntrack } from './conntrack';
+import { cpuBench } from './cpu';
 import { dropStorm } from './drop-storm';
 import { kubeScaleBench } from './kube-scale';
 import { rulesBench } from './kubeproxy-rules';
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   conntrack: benchConntrack,
   campaign: campaignBench,
   kube: kubeScaleBench,
+  cpu: cpuBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');
 

@@ -8,6 +8,9 @@ export type ProbeLookup = (pod: PodRef, container: string | undefined, type: Pro
 
 export type PodByAddress = (ip: string) => PodRef | undefined;
 
+/** The pod with this metadata.uid (what kubelet names its cgroup after). */
+export type PodByUid = (uid: string) => PodRef | undefined;
+
 /** kubelet's defaults: timeoutSeconds 1, periodSeconds 10, failureThreshold 3. */
 export const DEFAULT_PROBE = { timeoutSeconds: 1, periodSeconds: 10, failureThreshold: 3 } as const;
 
@@ -32,6 +35,14 @@ export function probeLookup(pods: () => Iterable<PodInfo>): ProbeLookup {
       if (p.namespace !== ref.namespace || p.name !== ref.name) continue;
       return p.probes.find((s) => s.type === type && (container === undefined || s.container === container));
     }
+    return undefined;
+  };
+}
+
+/** The pod with this UID, among the pods on this node. */
+export function podByUid(pods: () => Iterable<PodInfo>): PodByUid {
+  return (uid) => {
+    for (const p of pods()) if (p.uid === uid) return { namespace: p.namespace, name: p.name };
     return undefined;
   };
 }

@@ -65,12 +65,12 @@ const live = new Set<Lab>();
 // nf_conntrack_max is global: one saved value per process, restored by the lab that saved it or at exit.
 let ctSaved: { value: string; marker: string; owner: Lab } | undefined;
 
-function once(fn: () => Promise<void>): Undo {
+export function once(fn: () => Promise<void>): Undo {
   let done: Promise<void> | undefined;
   return () => (done ??= fn());
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -315,6 +315,13 @@ export class Lab {
   async failHealth(podIndex: number): Promise<Undo> {
     await this.control(podIndex, { cmd: 'health', ok: false });
     return once(() => this.control(podIndex, { cmd: 'health', ok: true }));
+  }
+
+  /** /health first spends `cpuMs` of CPU time (a handler that computes), so that a CPU quota makes it answer late. */
+  async slowHealth(podIndex: number, cpuMs: number): Promise<Undo> {
+    if (!(cpuMs > 0)) throw new Error(`Lab: cpuMs must be > 0, got ${cpuMs}`);
+    await this.control(podIndex, { cmd: 'health-cpu', ms: cpuMs });
+    return once(() => this.control(podIndex, { cmd: 'health-cpu', ms: 0 }));
   }
 
   /** Sets the global nf_conntrack_max (init netns only); undo, destroy() and process exit restore it. */

@@ -1,11 +1,12 @@
 // A pod's HTTP server: `GET /health` answers 200 or 503; the lab steers it over the IPC channel it was spawned with.
 // With --depends URL, /health first calls that URL (a dependency's /health, through its ClusterIP, on a new
-// connection each time, as an application's health check does) and fails with the dependency's error.
+// connection each time, as an application's health check does) and fails with the dependency's error. The lab can
+// make /health spend CPU time first (health-cpu), as a handler that computes does.
 // Usage: node pod-server.js --port P --name POD [--depends URL --depends-timeout MS]
 import * as http from 'node:http';
 import { Worker } from 'node:worker_threads';
 
-export type Command = { cmd: 'health'; ok: boolean } | { cmd: 'accept'; on: boolean };
+export type Command = { cmd: 'health'; ok: boolean } | { cmd: 'accept'; on: boolean } | { cmd: 'health-cpu'; ms: number };
 export type Control = Command & { id: number };
 
 function arg(name: string, fallback?: string): string {
@@ -20,6 +21,20 @@ const pod = arg('name');
 const depends = arg('depends', '');
 const dependsTimeout = Number(arg('depends-timeout', '800'));
 let healthy = true;
+let healthCpuMs = 0;
+
+/** Spends `ms` of this process's CPU time in slices, the event loop served between them. */
+async function spendCpu(ms: number): Promise<void> {
+  const start = process.cpuUsage();
+  const spent = () => {
+    const u = process.cpuUsage(start);
+    return (u.user + u.system) / 1000;
+  };
+  for (let next = 5; spent() < ms; next += 5) {
+    while (spent() < Math.min(next, ms));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 /** '' when the dependency answered 200, else what went wrong. */
 function checkDependency(): Promise<string> {
@@ -39,7 +54,7 @@ const server = http.createServer((req, res) => {
     res.writeHead(404).end();
     return;
   }
-  void checkDependency().then((depError) => {
+  void spendCpu(healthCpuMs).then(checkDependency).then((depError) => {
     const ok = healthy && !depError;
     const checks = { db: depError ? { status: 'down', error: depError } : { status: healthy ? 'up' : 'down' } };
     const body = ok ? { status: 'ok', pod, ...(depends && { checks }) } : { status: 'fail', pod, checks };
@@ -91,6 +106,7 @@ async function resumeAccepting(): Promise<void> {
 
 async function control(m: Control): Promise<void> {
   if (m.cmd === 'health') healthy = m.ok;
+  else if (m.cmd === 'health-cpu') healthCpuMs = m.ms;
   else if (m.on) await resumeAccepting();
   else await stopAccepting();
 }
