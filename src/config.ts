@@ -73,6 +73,9 @@ export const clusterOptions = {
   'probe-concurrency': { type: 'number', default: 16, describe: 'Active probes in flight at most' },
   'redact-payloads': { type: 'boolean', default: true, describe: 'Hide credential-looking values in health payloads shown by /incidents, /services and logs' },
   'listen-overflows': { type: 'boolean', default: true, describe: "Read each pod network namespace's listen-queue overflows (needs hostPID in a DaemonSet)" },
+  'cpu-throttling': { type: 'boolean', default: true, describe: "Read this node's pods' CPU throttling from their cgroups (with the Kubernetes API; the DaemonSet mounts the host's cgroups)" },
+  'cgroup-mount': { type: 'string', default: '/sys/fs/cgroup', describe: "Where the host's cgroup hierarchies are mounted" },
+  'cgroup-root': { type: 'string', default: '', describe: "kubelet's --cgroup-root, when it sets one" },
   'window-slack': { type: 'number', default: 0.5, describe: 'Seconds after a failure whose evidence still counts' },
   'peer-service': {
     type: 'string',
@@ -124,6 +127,8 @@ export interface ClusterConfig {
   probeConcurrency: number;
   redactPayloads: boolean;
   listenOverflows: boolean;
+  /** null: not read */
+  cpuThrottling: { mount: string; cgroupRoot: string } | null;
   slackMs: number;
   historyMs: number;
   /** null: each node judges alone */
@@ -207,6 +212,7 @@ function clusterConfig(argv: Argv, env: NodeJS.ProcessEnv): ClusterConfig {
     probeConcurrency: num(argv, 'probe-concurrency', int(1, 1000), 'an integer from 1 to 1000'),
     redactPayloads: Boolean(argv['redact-payloads']),
     listenOverflows: Boolean(argv['listen-overflows']),
+    cpuThrottling: kubernetes && argv['cpu-throttling'] !== false ? { mount: String(argv['cgroup-mount'] ?? '/sys/fs/cgroup'), cgroupRoot: String(argv['cgroup-root'] ?? '') } : null,
     slackMs: num(argv, 'window-slack', (n) => n >= 0 && n <= 60, 'seconds from 0 to 60') * 1000,
     peers: peersConfig(argv, kubernetes !== null),
     historyMs: num(argv, 'history', (n) => n >= 10 && n <= 86400, 'seconds from 10 to 86400') * 1000,

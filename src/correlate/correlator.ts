@@ -5,14 +5,16 @@ import type { NodeInterval } from '../node/interval';
 import type { HealthObservation, HealthSource, ListenOverflowObservation, ProbePath } from '../observe/health';
 import { Listeners } from '../observe/listeners';
 import { hostPort, type Protocol } from '../observe/net';
-import { objectKey, parseObjectKey, type PodInfo, type ServiceRef } from '../observe/objects';
+import type { CpuThrottleObservation } from '../observe/cpu';
+import { objectKey, parseObjectKey, type PodInfo, type PodRef, type ServiceRef } from '../observe/objects';
 import type { ServiceIndex } from '../services/index';
-import { intervalItems, overflowItems, touches, type EvidenceItem } from './evidence';
+import { intervalItems, NO_ITEM, overflowItems, touches, type EvidenceItem } from './evidence';
 import type { Incident, PathResults } from './incident';
 import { cascadeOf, dependenciesOf } from './cascade';
 import { asksFor, remoteEvidence, type AskPeers, type PeerReply } from './remote';
 import { Timeline } from './timeline';
-import { judge, type PathKind, type Subject, type Verdict } from './verdict';
+import { judgeStarvation } from './starvation';
+import { judge, type PathEvidence, type PathKind, type Subject, type Verdict } from './verdict';
 
 export interface CorrelatorOptions {
   index: ServiceIndex;
@@ -31,6 +33,8 @@ export interface CorrelatorOptions {
    * this long before it, so judgements wait for the scan after their window and reach that far past it
    */
   listenIntervalMs?: number;
+  /** how often pods' CPU throttling is read, when it is: judgements wait for the read after their window */
+  cpuIntervalMs?: number;
   historyMs: number;
   /** whether an address belongs to a network namespace of this host */
   onHost?: (ip: string) => boolean;
@@ -70,6 +74,8 @@ interface Case {
 }
 
 const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
+/** a check whose source does not say how long it waited: kubelet's default probe timeout */
+const DEFAULT_TIMEOUT_MS = 1000;
 /** a dependency's failures this close to a failure belong to the same cascade */
 const CASCADE_HORIZON_MS = 60_000;
 
@@ -83,6 +89,9 @@ export class Correlator {
   private readonly recent: Incident[] = [];
   private nextId = 1;
   private listenCovered = -Infinity;
+  /** pods' CPU throttling, as read, newest last; kept for the history */
+  private throttles: CpuThrottleObservation[] = [];
+  private cpuCovered = -Infinity;
 
   constructor(private readonly opts: CorrelatorOptions) {
     this.timeline = new Timeline({ historyMs: opts.historyMs, maxItems: opts.maxItemsPerInterval, maxProbes: opts.maxItemsPerInterval });
@@ -109,6 +118,15 @@ export class Correlator {
   addListenOverflows(list: ListenOverflowObservation[], scannedAt: number): void {
     for (const o of list) for (const item of overflowItems(o, (addrs) => this.opts.index.servicesOf(addrs))) this.timeline.addItem(o.at, item);
     this.listenCovered = Math.max(this.listenCovered, scannedAt);
+    this.judgeReady(this.now());
+  }
+
+  /** One read's throttled pods (possibly none): `readAt` says the evidence is complete up to then. */
+  addCpuThrottles(list: CpuThrottleObservation[], readAt: number): void {
+    this.throttles.push(...list);
+    const cut = readAt - this.opts.historyMs;
+    if (this.throttles.length && this.throttles[0]!.at < cut) this.throttles = this.throttles.filter((o) => o.at >= cut);
+    this.cpuCovered = Math.max(this.cpuCovered, readAt);
     this.judgeReady(this.now());
   }
 
@@ -140,7 +158,8 @@ export class Correlator {
   judgeReady(now: number): void {
     const covered = this.timeline.coveredUntil;
     const listen = this.opts.listenIntervalMs;
-    const complete = (p: Pending) => covered >= p.to && (listen === undefined || this.listenCovered >= p.to);
+    const cpu = this.opts.cpuIntervalMs;
+    const complete = (p: Pending) => covered >= p.to && (listen === undefined || this.listenCovered >= p.to) && (cpu === undefined || this.cpuCovered >= p.to);
     const ready = this.pending.filter((p) => complete(p) || now >= p.to + this.opts.maxWaitMs);
     if (!ready.length) return;
     this.pending = this.pending.filter((p) => !ready.includes(p));
@@ -255,7 +274,8 @@ export class Correlator {
   private incidentOf({ p, subject, items, told, incomplete }: Case, replies?: PeerReply[], paths?: ReadonlyMap<string, PathKind>): Incident {
     const { obs } = p;
     const buckets = this.timeline.between(p.from, p.to);
-    const j = judge(told, subject, items, replies && paths ? remoteEvidence(replies, paths) : []);
+    const placed = [...(replies && paths ? remoteEvidence(replies, paths) : []), ...this.starvedPods(p, told, subject)];
+    const j = judge(told, subject, items, placed);
     // a --probe URL names no Service; its address may be a Service's all the same
     const service = (obs.service?.namespace ? obs.service : this.firstService(subject)) ?? obs.service;
     const probes = service ? probeResults(buckets.flatMap((b) => b.probes), objectKey(service)) : {};
@@ -288,6 +308,33 @@ export class Correlator {
       ...(incomplete && { incomplete }),
     };
     return incident;
+  }
+
+  /**
+   * The checked pods (or, through a ClusterIP, the Service's) and the pods of the dependencies its payload names,
+   * that CPU throttling held back for at least half the probe's timeout in the window (correlate/starvation.ts).
+   */
+  private starvedPods(p: Pending, told: HealthObservation, subject: Subject): PathEvidence[] {
+    if (!this.throttles.length) return [];
+    const { index } = this.opts;
+    const pods = new Map<string, PathKind>();
+    const add = (pod: PodRef | undefined, path: PathKind) => pod && !pods.has(objectKey(pod)) && pods.set(objectKey(pod), path);
+    add(p.obs.pod, 'probe');
+    for (const ip of [...subject.addrs, ...subject.probed, ...subject.endpoints]) add(index.podAt(ip), subject.viaService ? 'service' : 'probe');
+    for (const dep of dependenciesOf({ downstream: [], failedDependencies: p.obs.failedDependencies ?? [], service: p.obs.service ?? null }, index)) {
+      const { namespace, name } = parseObjectKey(dep);
+      for (const port of index.byName(namespace, name)) for (const e of port.endpoints) add(e.pod, 'downstream');
+    }
+    const out: PathEvidence[] = [];
+    for (const [key, path] of pods) {
+      const observations = this.throttles.filter((o) => o.pod && objectKey(o.pod) === key);
+      if (!observations.length) continue;
+      const cpu = judgeStarvation({ timeoutMs: told.timeoutMs ?? DEFAULT_TIMEOUT_MS, window: { from: p.from, to: p.to }, observations });
+      if (!cpu.starved) continue;
+      const service = index.servicesOf(index.ports().flatMap((s) => s.endpoints.filter((e) => e.pod && objectKey(e.pod) === key).map((e) => e.ip)))[0] ?? '';
+      out.push({ ...NO_ITEM, kind: 'cpu-throttle', path, service, direction: 'to_service', detail: `pod ${key}`, count: cpu.throttledPeriods, cpu });
+    }
+    return out;
   }
 
   private subjectOf(obs: HealthObservation): Subject {

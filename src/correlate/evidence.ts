@@ -3,11 +3,12 @@
 // path (the pod they went to or came from); everything else about a flow is summed away.
 import type { NodeInterval } from '../node/interval';
 import type { Mechanism } from '../services/attribute';
+import type { Starvation } from './starvation';
 import type { HealthObservation, ListenOverflowObservation } from '../observe/health';
 import { hostPort } from '../observe/net';
 import { objectKey } from '../observe/objects';
 
-export type EvidenceKind = 'drop' | 'retransmit' | 'listen-overflow' | 'unanswered' | 'rule';
+export type EvidenceKind = 'drop' | 'retransmit' | 'listen-overflow' | 'unanswered' | 'rule' | 'cpu-throttle';
 
 export interface EvidenceItem {
   kind: EvidenceKind;
@@ -29,8 +30,10 @@ export interface EvidenceItem {
   dst: string;
   /** listen overflows: the pod netns's own addresses */
   addrs?: readonly string[];
-  /** packets, segments, overflows or flows */
+  /** packets, segments, overflows, flows, or throttled CPU periods */
   count: number;
+  /** cpu-throttle: how much the pod was held back against the probe's timeout */
+  cpu?: Starvation;
 }
 
 /** An active probe's result, kept per interval for the ClusterIP-vs-pod differential. */
@@ -59,7 +62,8 @@ export function touches(i: EvidenceItem, ips: ReadonlySet<string>): boolean {
   return ips.has(i.saddr) || ips.has(i.daddr) || (i.addrs?.some((a) => ips.has(a)) ?? false);
 }
 
-const BASE: Omit<EvidenceItem, 'kind' | 'count'> = { service: '', direction: '', mechanisms: [], reason: '', location: '', detail: '', saddr: '', daddr: '', dst: '' };
+/** An item's fields that a kind leaves empty. */
+export const NO_ITEM: Omit<EvidenceItem, 'kind' | 'count'> = { service: '', direction: '', mechanisms: [], reason: '', location: '', detail: '', saddr: '', daddr: '', dst: '' };
 
 /** The items of one node interval: loss drops, retransmits, kube-proxy rule rises, flows that died unanswered. */
 export function intervalItems(iv: NodeInterval): EvidenceItem[] {
@@ -68,7 +72,7 @@ export function intervalItems(iv: NodeInterval): EvidenceItem[] {
     if (!d.loss) continue;
     const forward = d.origDst && !d.ct.reply ? d.origDst : { ip: d.tuple.daddr, port: d.tuple.dport };
     items.push({
-      ...BASE,
+      ...NO_ITEM,
       kind: 'drop',
       service: d.service ? objectKey(d.service) : '',
       direction: d.direction,
@@ -84,7 +88,7 @@ export function intervalItems(iv: NodeInterval): EvidenceItem[] {
   }
   for (const r of iv.retransmits) {
     items.push({
-      ...BASE,
+      ...NO_ITEM,
       kind: 'retransmit',
       service: r.service ? objectKey(r.service) : '',
       direction: r.direction,
@@ -97,12 +101,12 @@ export function intervalItems(iv: NodeInterval): EvidenceItem[] {
   }
   for (const r of iv.rules) {
     const service = r.service ? objectKey(r.service) : '';
-    items.push({ ...BASE, kind: 'rule', service, direction: service ? 'to_service' : 'node', reason: r.kind, detail: `${r.table}/${r.chain} ${r.kind}`, count: r.packets });
+    items.push({ ...NO_ITEM, kind: 'rule', service, direction: service ? 'to_service' : 'node', reason: r.kind, detail: `${r.table}/${r.chain} ${r.kind}`, count: r.packets });
   }
   for (const g of iv.diedUnreplied) {
     if (g.daddr === '*') continue;
     const service = g.service ? objectKey(g.service) : '';
-    items.push({ ...BASE, kind: 'unanswered', service, direction: 'to_service', detail: 'flows died unanswered', dst: hostPort({ ip: g.daddr, port: g.dport }), count: g.flows });
+    items.push({ ...NO_ITEM, kind: 'unanswered', service, direction: 'to_service', detail: 'flows died unanswered', dst: hostPort({ ip: g.daddr, port: g.dport }), count: g.flows });
   }
   return items;
 }
@@ -114,7 +118,7 @@ export function overflowItems(o: ListenOverflowObservation, servicesOfPod: (addr
   const pod = o.pod ? `${o.pod.namespace}/${o.pod.name}` : `netns ${o.netns}`;
   const services = servicesOfPod(o.addrs);
   return (services.length ? services : ['']).map((service) => ({
-    ...BASE,
+    ...NO_ITEM,
     kind: 'listen-overflow' as const,
     service,
     direction: 'to_service' as const,

@@ -15,7 +15,8 @@ import { startHttp, type HttpServer } from '../report/http';
 import { logIncidents } from '../report/incident-log';
 import { daemonMetrics } from '../report/metrics/index';
 import { createRegistry } from '../report/metrics/registry';
-import type { ClientOf } from '../services/attribute';
+import type { CpuThrottleObservation } from '../observe/cpu';
+import { attributeThrottle, type ClientOf } from '../services/attribute';
 import { clientsOf } from './clients';
 import { healthSources } from './health-sources';
 
@@ -61,6 +62,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     maxItemsPerInterval: 2000,
     maxIncidents: 500,
     ...(health.listen && { listenIntervalMs }),
+    ...(health.cpu && { cpuIntervalMs: listenIntervalMs }),
     onError: (err) => logger.error({ err }, 'an incident subscriber failed'),
   });
   const metrics = daemonMetrics(registry, {
@@ -81,12 +83,24 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     correlator.addHealth(items);
     // a failure's window is complete once overflows are read past its end: read them then, not a scan later
     const failed = items.filter((i) => !i.ok);
-    if (failed.length) health.listen?.scanBy(Math.max(...failed.map((i) => correlator.windowEnd(i))));
+    if (!failed.length) return;
+    const end = Math.max(...failed.map((i) => correlator.windowEnd(i)));
+    health.listen?.scanBy(end);
+    health.cpu?.readBy(end);
   });
   let overflows: ListenOverflowObservation[] = [];
   health.listen?.onObservations((items) => {
     metrics.overflows(items);
     overflows.push(...items);
+  });
+  let throttles: CpuThrottleObservation[] = [];
+  health.cpu?.onObservations((items) => {
+    metrics.throttles(items.map((o) => attributeThrottle(index, o, (pod) => health.kube?.pod(pod)?.ips ?? [])));
+    throttles.push(...items);
+  });
+  health.cpu?.onRead((at) => {
+    correlator.addCpuThrottles(throttles, at);
+    throttles = [];
   });
   health.listen?.onScanned((at) => {
     correlator.addListenOverflows(overflows, at);

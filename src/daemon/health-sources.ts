@@ -8,7 +8,8 @@ import type { ActiveProber } from '../health/active';
 import { fromReadinessFlip, fromUnhealthyEvent } from '../health/events';
 import type { KubeletProbeSource } from '../health/kubelet';
 import { ListenOverflowReader } from '../health/listen';
-import { probeLookup } from '../health/pods';
+import { CpuThrottleReader } from '../cpu/reader';
+import { podByUid, probeLookup } from '../health/pods';
 import type { KubeSource } from '../kube/source';
 import type { HealthObservation } from '../observe/health';
 import { Listeners } from '../observe/listeners';
@@ -18,6 +19,7 @@ import type { ServiceIndex } from '../services/index';
 
 export interface HealthSources {
   kube?: KubeSource;
+  cpu?: CpuThrottleReader;
   kubelet?: KubeletProbeSource;
   active?: ActiveProber;
   listen?: ListenOverflowReader;
@@ -30,7 +32,7 @@ export interface HealthSources {
 export interface HealthSourcesOptions extends ClusterConfig {
   /** the API's Services are published here; active probes read their targets from it */
   index: ServiceIndex;
-  /** how often listen overflows are read */
+  /** how often listen overflows, and pods' CPU throttling, are read */
   listenIntervalMs: number;
   logger: Logger;
 }
@@ -78,8 +80,14 @@ export function healthSources(o: HealthSourcesOptions): HealthSources {
     ? new ListenOverflowReader({ intervalMs: o.listenIntervalMs, podByAddress: (ip) => podRef(kube?.podByIp(ip)), logger })
     : undefined;
   if (listen) all.push(listen);
+  // throttling is mapped to pods by their UID: only the API knows them
+  const cpu = kube && o.cpuThrottling
+    ? new CpuThrottleReader({ intervalMs: o.listenIntervalMs, root: o.cpuThrottling.mount, cgroupRoot: o.cpuThrottling.cgroupRoot, podByUid: podByUid(pods), logger })
+    : undefined;
+  if (cpu) all.push(cpu);
   return {
     ...(kube && { kube }),
+    ...(cpu && { cpu }),
     ...(kubelet && { kubelet }),
     ...(active && { active }),
     ...(listen && { listen }),

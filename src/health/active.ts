@@ -208,6 +208,7 @@ export class ActiveProber {
       ...(first.status !== undefined ? { status: first.status } : {}),
       detail: first.detail,
       lookbackMs: t.timeoutMs + t.intervalMs,
+      timeoutMs: t.timeoutMs,
     };
     if (!first.ok) {
       // Payloads are kept for failures only: that is where they explain something.

@@ -4,7 +4,7 @@
 import type { ReadinessFlip, UnhealthyEvent } from '../kube/types';
 import type { FailureKind, HealthObservation } from '../observe/health';
 import type { ProbeSpec, ProbeType } from '../observe/objects';
-import { flipLookbackMs, probeLookbackMs, type ProbeLookup } from './pods';
+import { flipLookbackMs, probeLookbackMs, probeTimeoutMs, type ProbeLookup } from './pods';
 
 export interface ProbeMessage {
   type?: ProbeType;
@@ -66,6 +66,7 @@ export function fromUnhealthyEvent(ev: UnhealthyEvent, probes?: ProbeLookup): He
     ...(msg.status !== undefined ? { status: msg.status } : {}),
     detail: msg.detail,
     lookbackMs: probeLookbackMs(spec),
+    timeoutMs: probeTimeoutMs(spec),
     count: ev.count,
   };
 }
@@ -86,5 +87,6 @@ export function fromReadinessFlip(flip: ReadinessFlip, probes?: ProbeLookup): He
     detail: `${who} became not ready in ${flip.service.namespace}/${flip.service.name}'s EndpointSlice`,
     // not ready after failureThreshold failures in a row: the first of them lies that many periods back
     lookbackMs: flipLookbackMs(spec),
+    timeoutMs: probeTimeoutMs(spec),
   };
 }

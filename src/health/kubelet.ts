@@ -9,7 +9,7 @@ import type { ProbeType } from '../observe/objects';
 import type { SourceStats } from '../observe/source';
 import { CounterDeltas } from '../observe/deltas';
 import { kubeletGet } from './kubelet-http';
-import { probeLookbackMs, type ProbeLookup } from './pods';
+import { probeLookbackMs, probeTimeoutMs, type ProbeLookup } from './pods';
 import { Periodic } from '../observe/periodic';
 import { parsePromText } from './prom-text';
 import { SERVICE_ACCOUNT_DIR } from '../kube/access';
@@ -145,6 +145,7 @@ export class KubeletProbeSource {
     for (const [key, count] of deltas) {
       const s = this.series.get(key) as Series;
       const pod = { namespace: s.namespace, name: s.pod };
+      const spec = this.opts.probes?.(pod, s.container, s.type);
       out.push({
         at,
         source: 'kubelet',
@@ -155,7 +156,8 @@ export class KubeletProbeSource {
         kind: 'unknown',
         detail: `kubelet counted ${count} failed ${s.type.toLowerCase()} probe${count === 1 ? '' : 's'} of ${s.namespace}/${s.pod}${s.container ? ` container ${s.container}` : ''}`,
         // The failures happened somewhere since the previous read: the window reaches back that far too.
-        lookbackMs: probeLookbackMs(this.opts.probes?.(pod, s.container, s.type)) + gap,
+        lookbackMs: probeLookbackMs(spec) + gap,
+        timeoutMs: probeTimeoutMs(spec),
         count,
       });
     }

@@ -10,6 +10,7 @@ import { Listeners } from '../observe/listeners';
 import type { ListenOverflowObservation } from '../observe/health';
 import type { SourceStats } from '../observe/source';
 import { CounterDeltas } from '../observe/deltas';
+import { describe } from '../observe/errors';
 import { addrsFromIfInet6, localAddrsFromFibTrie, tcpExtCounters } from './netstat';
 import { Periodic } from '../observe/periodic';
 import type { PodByAddress } from './pods';
@@ -65,10 +66,6 @@ export class ListenOverflowReader {
   private failure: string | undefined;
   private last: ScanStats = { processes: 0, namespaces: 0, ms: 0, cpuMs: 0 };
   private readonly scanned: ((scannedAt: number) => void)[] = [];
-  /** the latest time a scan was asked to cover (scanBy), the one timer for it, and when the last scan ended */
-  private due = 0;
-  private scannedAt = 0;
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ListenOverflowOptions) {
     this.log = opts.logger.child({ source: 'listen_overflows' });
@@ -98,26 +95,12 @@ export class ListenOverflowReader {
     return this.periodic.now();
   }
 
-  /**
-   * A scan at or after `at` (ms since the epoch): one timer for every caller, so that a round of failures
-   * from several health sources costs a scan or two, not one each. Fires at the earliest time asked and
-   * again for the latest, if that is later still; a time the last scan already covers asks for nothing.
-   */
+  /** A scan that covers `at` (ms since the epoch): a round of failures costs a scan or two, not one each. */
   scanBy(at: number): void {
-    this.due = Math.max(this.due, at);
-    if (this.timer || this.periodic.isStopped || this.due <= this.scannedAt) return;
-    this.timer = setTimeout(() => {
-      void this.scan().then(() => {
-        this.timer = undefined;
-        this.scanBy(this.due);
-      });
-    }, Math.max(0, this.due - Date.now()));
-    this.timer.unref();
+    this.periodic.by(at);
   }
 
   stop(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
     return this.periodic.stop();
   }
 
@@ -149,14 +132,13 @@ export class ListenOverflowReader {
       this.failure = undefined;
     } catch (err) {
       this.errors++;
-      const reason = `cannot scan /proc: ${(err as Error).message}`;
+      const reason = `cannot scan /proc: ${describe(err)}`;
       if (this.failure !== reason) this.log.warn(reason);
       this.failure = reason;
     }
     const cpu = process.cpuUsage(cpu0);
     this.last = { ...this.last, ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 };
     const at = Date.now();
-    this.scannedAt = at;
     for (const fn of this.scanned) {
       try {
         fn(at);

@@ -16,6 +16,11 @@ export const DEFAULT_PROBE = { timeoutSeconds: 1, periodSeconds: 10, failureThre
 
 type Timing = Pick<ProbeSpec, 'timeoutSeconds' | 'periodSeconds' | 'failureThreshold'>;
 
+/** How long the probe waits for its answer. */
+export function probeTimeoutMs(spec: Timing | undefined): number {
+  return (spec ?? DEFAULT_PROBE).timeoutSeconds * 1000;
+}
+
 /** How far before a failed probe its cause may lie: its timeout plus its period. */
 export function probeLookbackMs(spec: Timing | undefined): number {
   const s = spec ?? DEFAULT_PROBE;

@@ -25,6 +25,10 @@ export class PodStore {
     for (const ip of old.ips) if (this.ips.get(ip) === old) this.ips.delete(ip);
   }
 
+  get(key: string): PodInfo | undefined {
+    return this.byKey.get(key);
+  }
+
   byIp(ip: string): PodInfo | undefined {
     return this.ips.get(ip);
   }

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { describe } from '../observe/errors';
 import { Listeners } from '../observe/listeners';
-import type { PodInfo, ServicePort } from '../observe/objects';
+import type { PodInfo, PodRef, ServicePort } from '../observe/objects';
 import type { SourceStats } from '../observe/source';
 import { accessFor, type ApiAccess, type InClusterOptions } from './access';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
@@ -146,6 +146,11 @@ export class KubeSource {
   /** This node's pods that have not finished. */
   pods(): PodInfo[] {
     return this.podStore.list();
+  }
+
+  /** This node's pod of that name. */
+  pod(ref: PodRef): PodInfo | undefined {
+    return this.podStore.get(`${ref.namespace}/${ref.name}`);
   }
 
   /** The pod with its own network namespace at this address (hostNetwork pods share the node's). */

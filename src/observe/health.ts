@@ -32,6 +32,8 @@ export interface HealthObservation {
   detail: string;
   /** how far before `at` a cause may lie: the probe's timeout plus its period */
   lookbackMs: number;
+  /** how long the check waited for its answer (the probe's timeout), when known */
+  timeoutMs?: number;
   /** a JSON health payload, truncated and redacted: for display only, never trusted */
   payload?: unknown;
   /** dependencies the payload says are down (`checks`/`details`/`dependencies` with a non-ok status) */

@@ -45,6 +45,11 @@ function describeItem(e: PathEvidence): string {
       return `${plural(e.count, 'flow')}${where} died without a reply`;
     case 'rule':
       return `${plural(e.count, 'packet')} on kube-proxy's ${e.detail}${e.service ? ` (${e.service})` : ''}`;
+    case 'cpu-throttle': {
+      const c = e.cpu!;
+      return `${e.detail} was CPU-throttled in ${c.throttledPeriods} of ${c.periods} periods (${Math.round(100 * c.throttledShare)}%): `
+        + `held back ${seconds(c.throttledMs)} against the probe's ${seconds(c.timeoutMs)} timeout, and no packet was lost`;
+    }
   }
 }
 

@@ -5,7 +5,8 @@
 import type { RuleRise } from '../kubeproxy/rises';
 import type { DropObservation, RetransmitObservation } from '../observe/kernel';
 import { protocolOf, type Address } from '../observe/net';
-import { servicePortName, type ServicePort, type Workload } from '../observe/objects';
+import type { CpuThrottleObservation } from '../observe/cpu';
+import { parseObjectKey, servicePortName, type PodRef, type ServicePort, type ServiceRef, type Workload } from '../observe/objects';
 import type { ServiceIndex } from './index';
 
 export type Direction = 'to_service' | 'from_service' | 'node';
@@ -144,6 +145,13 @@ export function attributeDrop(index: ServiceIndex, d: DropObservation, ev: Inter
 export function attributeRetransmit(index: ServiceIndex, r: RetransmitObservation, clientOf?: ClientOf): AttributedRetransmit {
   // a SYN-ACK retransmitted by a listener is the server's: no client of this node sent it
   return { ...r, ...attribute(index, r.tuple, null, r.synack ? undefined : clientOf) };
+}
+
+/** A pod's CPU throttling, with the Services the pod backs (an endpoint of each). */
+export type AttributedThrottle = CpuThrottleObservation & { services: ServiceRef[] };
+
+export function attributeThrottle(index: ServiceIndex, o: CpuThrottleObservation, ipsOf: (pod: PodRef) => readonly string[]): AttributedThrottle {
+  return { ...o, services: o.pod ? index.servicesOf(ipsOf(o.pod)).map(parseObjectKey) : [] };
 }
 
 export function attributeGroup<G extends { daddr: string; dport: number; proto: number }>(index: ServiceIndex, g: G): AttributedGroup<G> {

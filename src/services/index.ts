@@ -2,7 +2,7 @@
 // know Services (kube-proxy's rules, the Kubernetes API) through the same call; the API's view of a Service wins
 // over the rules'.
 import type { Protocol } from '../observe/net';
-import { objectKey, vipsOf, type ServicePort } from '../observe/objects';
+import { objectKey, vipsOf, type PodRef, type ServicePort } from '../observe/objects';
 
 /** Publishers, weakest first: a later one's view of a Service replaces an earlier one's. */
 export const SOURCES = ['rules', 'kubernetes'] as const;
@@ -17,8 +17,9 @@ export class ServiceIndex {
   private readonly endpoints = new Map<string, ServicePort>();
   /** endpoint address → `ns/name` of every Service it backs */
   private readonly backing = new Map<string, string[]>();
-  /** endpoint address → the node it runs on, where the API said */
+  /** endpoint address → the node it runs on, and the pod it is, where the API said */
   private readonly nodes = new Map<string, string>();
+  private readonly pods = new Map<string, PodRef>();
   private all: ServicePort[] = [];
 
   /** Replaces everything `source` said before. */
@@ -60,6 +61,11 @@ export class ServiceIndex {
     return this.nodes.get(ip);
   }
 
+  /** The pod an endpoint address is, as its EndpointSlice says. */
+  podAt(ip: string): PodRef | undefined {
+    return this.pods.get(ip);
+  }
+
   byName(namespace: string, name: string): ServicePort[] {
     return this.all.filter((p) => p.namespace === namespace && p.name === name);
   }
@@ -77,12 +83,14 @@ export class ServiceIndex {
     this.endpoints.clear();
     this.backing.clear();
     this.nodes.clear();
+    this.pods.clear();
     for (const p of this.all) {
       const key = objectKey(p);
       for (const v of vipsOf(p)) this.vips.set(addrKey(v.ip, v.port, p.protocol), p);
       for (const e of p.endpoints) {
         this.endpoints.set(addrKey(e.ip, e.port, p.protocol), p);
         if (e.nodeName) this.nodes.set(e.ip, e.nodeName);
+        if (e.pod) this.pods.set(e.ip, e.pod);
         const services = this.backing.get(e.ip);
         if (!services) this.backing.set(e.ip, [key]);
         else if (!services.includes(key)) services.push(key);

@@ -9,6 +9,7 @@ import type { PodInfo } from '../../src/observe/objects';
 import { ServiceIndex } from '../../src/services/index';
 import type { ServicePort } from '../../src/observe/objects';
 import type { NodeInterval } from '../../src/node/interval';
+import type { CpuThrottleObservation } from '../../src/observe/cpu';
 import { describeEvidence, incidentMessage } from '../../src/report/incident-text';
 import { attributedDrop, attributedRetransmit } from '../fixtures/observations';
 
@@ -278,4 +279,34 @@ test('an unspecified kernel drop says less than a full accept queue; a late repl
   const other = setup();
   judgeWith(other.c, { drops: [toPod] });
   assert.equal(other.incidents[0]!.verdict, 'kernel-drop');
+});
+
+test('a probe that timed out on a pod held back by its CPU quota: cpu-throttled, unless the network explains it', () => {
+  const throttle = (throttledMs: number): CpuThrottleObservation => ({
+    at: 5000, since: 4000, pod: { namespace: 'shop', name: 'web-1' }, uid: 'u1', throttledIn: 'pod', periods: 10, throttledPeriods: 9, throttledMs, usageMs: 100, containers: [],
+  });
+  const judgedWith = (o: CpuThrottleObservation, evidence: Partial<NodeInterval> = {}) => {
+    const index = new ServiceIndex();
+    index.publish('kubernetes', [WEB, DB]);
+    const c = new Correlator({
+      index, pods: () => PODS, slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
+      now: () => 10_000, onError: (err) => assert.fail(String(err)), cpuIntervalMs: 5000,
+    });
+    const incidents: Incident[] = [];
+    c.onIncident((list) => incidents.push(...list));
+    c.addInterval(interval(4000, evidence));
+    c.addInterval(interval(5000));
+    c.addInterval(interval(6000));
+    c.addHealth([failure({ timeoutMs: 1000 })]);
+    assert.equal(incidents.length, 0, 'waits for the CPU read that covers the window');
+    c.addCpuThrottles([o], 6500);
+    return incidents[0]!;
+  };
+  const starved = judgedWith(throttle(900));
+  assert.equal(starved.verdict, 'cpu-throttled');
+  assert.equal(starved.evidence[0]!.cpu!.throttledShare, 0.9);
+  assert.match(incidentMessage(starved), /pod shop\/web-1 was CPU-throttled in 9 of 10 periods \(90%\): held back 0\.9s against the probe's 1s timeout/);
+  assert.equal(judgedWith(throttle(100)).verdict, 'none', 'a tenth of the timeout held back explains nothing');
+  const toPod = attributedDrop({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
+  assert.equal(judgedWith(throttle(900), { drops: [toPod] }).verdict, 'netfilter-drop', 'a lost packet is the more specific cause');
 });

@@ -2,6 +2,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { JudgedFailure } from '../../correlate/correlator';
 import type { ProbeTotals } from '../../health/active-totals';
 import type { ListenOverflowObservation } from '../../observe/health';
+import type { AttributedThrottle } from '../../services/attribute';
 import { cappedCounter, type CapDeps } from './capped-counter';
 import { serviceLabels } from './service-labels';
 
@@ -47,7 +48,20 @@ export function healthMetrics(registry: Registry, deps: HealthMetricDeps) {
     overflow: { pod: 'other' },
     ...deps,
   });
+  const throttled = cappedCounter(registry, {
+    name: 'flapwatch_pod_cpu_throttled_seconds_total',
+    help: "Time this node's pods were held back by their CPU quota (CFS throttling, summed over CPUs), by each Service the pod backs",
+    labelNames: ['namespace', 'service'] as const,
+    overflow: { service: 'other' },
+    ...deps,
+  });
   return {
+    addThrottles(list: AttributedThrottle[]): void {
+      for (const o of list) {
+        const services = o.services.length ? o.services : [{ namespace: o.pod?.namespace ?? '', name: '' }];
+        for (const s of services) throttled.inc(serviceLabels(s), o.throttledMs / 1000);
+      }
+    },
     addFailures(list: JudgedFailure[]): void {
       for (const { observation: o, incident } of list) {
         failures.inc({ ...serviceLabels(incident.service ?? o.service), source: o.source, verdict: incident.verdict }, o.count ?? 1);

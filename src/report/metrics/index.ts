@@ -7,6 +7,7 @@ import type { ConntrackReading } from '../../kernel/conntrack-source';
 import type { ListenOverflowObservation } from '../../observe/health';
 import type { SourceStats } from '../../observe/source';
 import type { NodeInterval } from '../../node/interval';
+import type { AttributedThrottle } from '../../services/attribute';
 import type { CapDeps } from './capped-counter';
 import { conntrackMetrics } from './conntrack';
 import { dropsMetric } from './drops';
@@ -41,5 +42,6 @@ export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
     },
     failures: (list: JudgedFailure[]) => health.addFailures(list),
     overflows: (list: ListenOverflowObservation[]) => health.addOverflows(list),
+    throttles: (list: AttributedThrottle[]) => health.addThrottles(list),
   };
 }

@@ -1,7 +1,7 @@
 // judgeStarvation: which observations count for a window, the figures a message needs, and where starvation starts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { judgeStarvation, STARVED_SHARE_OF_TIMEOUT } from '../../src/cpu/starvation';
+import { judgeStarvation, STARVED_SHARE_OF_TIMEOUT } from '../../src/correlate/starvation';
 import type { CpuThrottleObservation } from '../../src/observe/cpu';
 
 const T = 1_700_000_000_000;
