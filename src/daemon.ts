@@ -60,6 +60,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     conntrack: () => node.conntrack.current(),
     unreplied: () => node.conntrack.lastUnreplied(),
     ruleProblems: () => node.rules.problemCounts(),
+    ruleMissing: () => node.rules.missingPieces(),
     probeTotals: () => cluster.active?.totals(),
   });
   node.intervals.onInterval((list) => {

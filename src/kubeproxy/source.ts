@@ -9,6 +9,7 @@ import type { ServiceIndex } from '../services/index';
 import { viewsFromRules } from '../services/from-rules';
 import type { RuleRise } from '../services/attribute';
 import { RuleCounters } from './counters';
+import { MissingPieces } from './missing-log';
 import type { DropRule } from './model';
 import { KubeProxyReader, type Detection, type ReaderOptions } from './reader';
 
@@ -32,6 +33,7 @@ export class RulesSource {
   private readonly reader: KubeProxyReader;
   private readonly counters = new RuleCounters();
   private readonly problems = new Map<string, number>();
+  private readonly missing: MissingPieces;
   private status: { up: boolean; reason: string } = { up: false, reason: 'starting' };
   private detection: Detection | undefined;
   private errors = 0;
@@ -39,6 +41,7 @@ export class RulesSource {
   constructor(private readonly opts: RulesSourceOptions) {
     this.log = opts.logger.child({ source: SOURCE });
     this.reader = new KubeProxyReader(opts);
+    this.missing = new MissingPieces(this.log);
   }
 
   /** The first read: detection, the model, the first counters (which count nothing). Never rejects. */
@@ -52,6 +55,7 @@ export class RulesSource {
       if (r.full) this.opts.index.publish('rules', viewsFromRules(r.model));
       this.noteDetection(r.detection);
       for (const [kind, n] of Object.entries(r.problems)) this.noteProblem(kind, n, r.examples[kind]);
+      this.missing.note(r.missing);
       const deltas = this.counters.update(r.drops);
       const rises: RuleRise[] = [];
       for (const d of r.drops) {
@@ -76,6 +80,11 @@ export class RulesSource {
   /** Dump problems since start, by kind (truncated, unknown_match, unsupported_revision, …). */
   problemCounts(): ReadonlyMap<string, number> {
     return this.problems;
+  }
+
+  /** Tables, maps and chains the last read found missing, by kind. */
+  missingPieces(): ReadonlyMap<string, number> {
+    return this.missing.counts();
   }
 
   /** Nothing runs between reads; a read in flight finishes on its own. */

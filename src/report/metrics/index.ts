@@ -22,6 +22,7 @@ export interface DaemonMetricDeps extends CapDeps {
   conntrack: () => ConntrackReading | undefined;
   unreplied: () => readonly ConntrackGroup[];
   ruleProblems: () => ReadonlyMap<string, number>;
+  ruleMissing: () => ReadonlyMap<string, number>;
   probeTotals: () => ProbeTotals | undefined;
 }
 
@@ -29,7 +30,7 @@ export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   const drops = dropsMetric(registry, deps);
   const retransmits = retransmitsMetric(registry, deps);
   const conntrack = conntrackMetrics(registry, { ...deps, current: deps.conntrack, lastUnreplied: deps.unreplied });
-  const rules = kubeProxyMetrics(registry, { ...deps, problems: deps.ruleProblems });
+  const rules = kubeProxyMetrics(registry, { ...deps, problems: deps.ruleProblems, missing: deps.ruleMissing });
   const health = healthMetrics(registry, deps);
   sourceMetrics(registry, deps);
   return {
