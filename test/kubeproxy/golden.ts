@@ -16,12 +16,18 @@ export function fixture(name: string): string {
 
 // kube-proxy creates these nfacct objects at start; rules that name a missing one do not load
 const NFACCT_OBJECTS = ['ct_state_invalid_dropped_pkts', 'localhost_nps_accepted_pkts'];
+// kubelet's chain (which kube-proxy of those releases also ensured) that pre-1.25 rules jump to without declaring it
+const MARK_DROP = '*nat\n:KUBE-MARK-DROP - [0:0]\n-A KUBE-MARK-DROP -j MARK --or-mark 0x8000\nCOMMIT\n';
 
-/** An iptables-restore fixture, loaded with one backend's tools, after the nfacct objects its rules count in. */
+/**
+ * An iptables-restore fixture, loaded with one backend's tools as kube-proxy loads its rules (--noflush), after what
+ * kube-proxy and kubelet create outside that input: the nfacct objects its rules count in, the KUBE-MARK-DROP chain.
+ */
 export async function loadIptablesFixture(netns: string, backend: Backend, name: string): Promise<void> {
   const rules = fixture(name);
   for (const o of NFACCT_OBJECTS) if (rules.includes(`--nfacct-name ${o}`)) await nsRun(netns, 'nfacct', ['add', o]).catch(() => undefined);
-  await loadIptables(netns, backend, rules);
+  if (rules.includes('-j KUBE-MARK-DROP') && !rules.includes(':KUBE-MARK-DROP ')) await loadIptables(netns, backend, MARK_DROP);
+  await nsRun(netns, `iptables-${backend}-restore`, ['-w', '--noflush'], { input: rules });
 }
 
 const DECLARATION = /^add (table|chain|set|map) /;
@@ -83,3 +89,20 @@ export function oldE2E(nodePort?: number): Expected {
   const s = service({ clusterIPs: ['172.20.1.1'], port: 0, endpoints: ['10.0.1.1:80', '10.0.1.2:80', '10.0.1.3:80'], ...(nodePort ? { nodePort } : {}) });
   return { services: new Map([['ns1/svc1', s]]), drops: ['drop_invalid - '] };
 }
+
+/**
+ * Test_EndpointSliceWithTerminatingEndpoints (old iptables mode) feeds ns1/svc1: a LoadBalancer with
+ * externalTrafficPolicy Local, ClusterIP 172.20.1.1, an unnamed TCP port 80, session affinity, load-balancer IP
+ * 10.1.2.3 and no node port; each case its own endpoints.
+ */
+const terminating = (s: Partial<ExpectedService>, drops: string[]): Expected => ({
+  services: new Map([['ns1/svc1', service({ clusterIPs: ['172.20.1.1'], port: 80, ...s })]]),
+  drops: ['drop_invalid - ', ...drops].sort(),
+});
+
+/** "… disabled, only terminating endpoints exist": the one ready endpoint, 10.0.1.5, is on another node. */
+export const TERMINATING_NO_LOCAL = terminating({ loadBalancerIPs: ['10.1.2.3'], endpoints: ['10.0.1.5:80'] }, ['drop_no_local_endpoints ns1/svc1 ']);
+
+/** "no usable endpoints on any node": a REJECT does not say the address is a load balancer's. */
+export const TERMINATING_NONE_USABLE = terminating({ externalIPs: ['10.1.2.3'] },
+  [`reject_no_endpoints ns1/svc1 ${tcp('172.20.1.1', 80)}`, `reject_no_endpoints ns1/svc1 ${tcp('10.1.2.3', 80)}`]);
