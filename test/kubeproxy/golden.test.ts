@@ -93,6 +93,34 @@ test('nftables mode without a firewall-ips map (1.29 had none): skipped, counted
   });
 });
 
+// kube-proxy's tests hold no literal large-cluster ruleset: TestEndpointCommentElision (github.com/cyclinder/kubernetes
+// b54abd004af528b20f5d2458c521b9324fdca651, pkg/proxy/iptables/proxier_test.go, the v1.21–v1.23 line) builds 1001
+// endpoints in loops and checks one line of the output, this one: flapwatch's renderer, fed the same inputs, must
+// write it verbatim, and the reader must map the bare chain to its Service.
+const ELISION_LINE = '-A KUBE-SEP-DKGQUZGBKLTPAR56 -m tcp -p tcp -j DNAT --to-destination 10.0.0.0:80';
+const ELISION_INPUTS: RenderService[] = [
+  // endpointChainsNumberThreshold/2-1 endpoints each, at 10.0.(i%256).(i/256) and 10.1.(i%256).(i/256), then three more
+  { namespace: 'ns1', name: 'svc1', portName: 'p80', protocol: 'tcp', clusterIP: '10.20.30.41', port: 80, endpoints: [] },
+  { namespace: 'ns2', name: 'svc2', portName: 'p8080', protocol: 'tcp', clusterIP: '10.20.30.42', port: 8080, endpoints: [] },
+  { namespace: 'ns3', name: 'svc3', portName: 'p8081', protocol: 'tcp', clusterIP: '10.20.30.43', port: 8081,
+    endpoints: ['1.2.3.4', '5.6.7.8', '9.10.11.12'].map((ip) => ({ ip, port: 8081 })) },
+];
+for (let i = 0; i < 1000 / 2 - 1; i++) {
+  ELISION_INPUTS[0]!.endpoints.push({ ip: `10.0.${i % 256}.${Math.floor(i / 256)}`, port: 80 });
+  ELISION_INPUTS[1]!.endpoints.push({ ip: `10.1.${i % 256}.${Math.floor(i / 256)}`, port: 8080 });
+}
+
+test('large cluster mode: kube-proxy\'s one literal line (TestEndpointCommentElision), written and read back', { skip: needsRoot, timeout: 60_000 }, async () => {
+  const rules = renderIptables(ELISION_INPUTS);
+  assert.ok(rules.split('\n').includes(ELISION_LINE), 'the renderer writes kube-proxy\'s large-cluster SEP rule verbatim');
+  await withNetns(async (netns) => {
+    await loadIptables(netns, 'nft', rules);
+    const r = await new KubeProxyReader({ netns }).read();
+    assertModel(r.model, expected(ELISION_INPUTS, 'iptables'));
+    assert.deepEqual(r.problems, {});
+  });
+});
+
 const V6: RenderService[] = [
   { namespace: 'ns', name: 'v6web', protocol: 'tcp', clusterIP: 'fd00:96::1', port: 80, endpoints: [{ ip: 'fd00:10::1', port: 8080 }, { ip: 'fd00:10::2', port: 8080 }] },
   { namespace: 'ns', name: 'v6gone', protocol: 'udp', clusterIP: 'fd00:96::2', port: 53, endpoints: [] },
