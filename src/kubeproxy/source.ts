@@ -82,7 +82,7 @@ export class RulesSource {
     return this.problems;
   }
 
-  /** Tables, maps and chains the last read found missing, by kind. */
+  /** Tables and maps the last read found missing, by kind. */
   missingPieces(): ReadonlyMap<string, number> {
     return this.missing.counts();
   }

@@ -7,7 +7,7 @@ import { serviceLabels } from './service-labels';
 export interface KubeProxyMetricDeps extends CapDeps {
   /** dump problems since start by kind, at scrape time */
   problems: () => ReadonlyMap<string, number>;
-  /** tables, maps and chains the last read found missing, by kind, at scrape time */
+  /** tables and maps the last read found missing, by kind, at scrape time */
   missing: () => ReadonlyMap<string, number>;
 }
 
@@ -15,7 +15,7 @@ export interface KubeProxyMetricDeps extends CapDeps {
  * flapwatch_kubeproxy_rule_packets_total{namespace,service,rule}: increases of kube-proxy's drop and reject
  * rule counters, resets accounted (kubeproxy/counters.ts); node-wide rules have no Service.
  * flapwatch_kubeproxy_rule_problems_total{problem}: what the readers could not parse and skipped.
- * flapwatch_kubeproxy_missing_pieces{kind}: tables, maps, chains the last read looked for and this node lacks.
+ * flapwatch_kubeproxy_missing_pieces{kind}: tables and maps the last read looked for and this node lacks.
  */
 export function kubeProxyMetrics(registry: Registry, deps: KubeProxyMetricDeps) {
   const packets = cappedCounter(registry, {
@@ -37,7 +37,7 @@ export function kubeProxyMetrics(registry: Registry, deps: KubeProxyMetricDeps) 
   });
   new Gauge({
     name: 'flapwatch_kubeproxy_missing_pieces',
-    help: "kube-proxy tables, maps and chains the last read looked for and this node does not have (another version's or IP family's layout): skipped, the rest read",
+    help: "kube-proxy tables and maps the last read looked for and this node does not have (another version's or IP family's layout): skipped, the rest read",
     labelNames: ['kind'],
     registers: [registry],
     collect() {
