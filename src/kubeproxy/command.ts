@@ -32,7 +32,7 @@ const CARETS = /^\s*[~^]*\^[~^]*$/;
 const NOISE = /^Try `.*for more information\.$|^Error occurred at line: \d+$/;
 
 /** The line of a tool's stderr that names the cause, with the text its carets point at; '' if none. */
-export function causeOf(stderr: string): string {
+function causeOf(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
   const meaningful = lines.filter((l) => !CARETS.test(l) && !NOISE.test(l));
   const cause = meaningful.find((l) => /\bError: /.test(l)) ?? meaningful[0];

@@ -17,7 +17,7 @@ export interface MissingPiece {
 const NFT_ENOENT = /^Error: No such file or directory$/m;
 
 /** The error is nft saying that the object it was asked to list does not exist. */
-export function isMissing(err: unknown): boolean {
+function isMissing(err: unknown): boolean {
   return err instanceof CommandError && NFT_ENOENT.test(err.stderr);
 }
 
@@ -34,7 +34,7 @@ export async function unlessMissing<T>(missing: MissingPiece[], piece: MissingPi
 
 /** The pieces of each kind. */
 export function byKind(pieces: readonly MissingPiece[]): Map<PieceKind, MissingPiece[]> {
-  const byKind = new Map<PieceKind, MissingPiece[]>();
-  for (const p of pieces) byKind.set(p.kind, [...(byKind.get(p.kind) ?? []), p]);
-  return byKind;
+  const out = new Map<PieceKind, MissingPiece[]>();
+  for (const p of pieces) out.set(p.kind, [...(out.get(p.kind) ?? []), p]);
+  return out;
 }
