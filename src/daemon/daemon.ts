@@ -71,6 +71,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     stats: () => sources.flatMap((s) => s.stats()),
     conntrack: () => node.conntrack.current(),
     ruleProblems: () => node.rules.problemCounts(),
+    ruleMissing: () => node.rules.missingPieces(),
     probeTotals: () => health.active?.totals(),
   });
   node.intervals.onInterval((list) => {

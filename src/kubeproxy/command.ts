@@ -21,9 +21,32 @@ export interface RunResult {
 
 export class CommandError extends Error {
   constructor(readonly argv: readonly string[], readonly code: number | null, readonly stderr: string) {
-    super(`${argv.join(' ')}: ${stderr.trim().split('\n').pop() || `exit code ${code}`}`);
+    super(`${argv.join(' ')}: ${causeOf(stderr) || `exit code ${code}`}`);
     this.name = 'CommandError';
   }
+}
+
+// nft and iptables put the cause on one line and, under the offending text, a line of carets; iptables-restore
+// follows its cause with "Error occurred at line: N" and a "Try `…' for more information." line.
+const CARETS = /^\s*[~^]*\^[~^]*$/;
+const NOISE = /^Try `.*for more information\.$|^Error occurred at line: \d+$/;
+
+/** The line of a tool's stderr that names the cause, with the text its carets point at; '' if none. */
+function causeOf(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
+  const meaningful = lines.filter((l) => !CARETS.test(l) && !NOISE.test(l));
+  const cause = meaningful.find((l) => /\bError: /.test(l)) ?? meaningful[0];
+  if (cause === undefined) return '';
+  const i = lines.indexOf(cause);
+  const [text, carets] = [lines[i + 1], lines[i + 2]];
+  let out = cause;
+  if (text !== undefined && carets !== undefined && CARETS.test(carets) && !CARETS.test(text)) {
+    const at = carets.indexOf('^');
+    const pointed = text.slice(at, carets.lastIndexOf('^') + 1);
+    out += `: ${text.trim()}${pointed && pointed !== text.trim() ? ` (at "${pointed}")` : ''}`;
+  }
+  const line = lines.find((l) => l.startsWith('Error occurred at line: '));
+  return line ? `${out} (${line.slice('Error occurred at '.length)})` : out;
 }
 
 const STDERR_MAX = 16 << 10;
@@ -52,11 +75,4 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
       resolve({ code, stdout: Buffer.concat(stdout).toString('utf8'), stderr });
     });
   });
-}
-
-/** As run, but a non-zero exit rejects. */
-export async function runOk(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  const result = await run(argv, opts);
-  if (result.code !== 0) throw new CommandError(opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv, result.code, result.stderr);
-  return result;
 }

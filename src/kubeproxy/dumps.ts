@@ -7,6 +7,7 @@ import { keepHiddenClass } from './hidden-classes';
 import { IptablesSaveParser, type ParseSummary, type ParserOptions, type RuleSink } from './iptables-save';
 import { countProblem, type Rule } from './rule';
 import { JsonElements } from './json-elements';
+import { unlessMissing, type MissingPiece } from './missing';
 import { dropKey, type DropRule, type Family, type RulesModel } from './model';
 import { NftFilterReader, type FilterReading } from './nft-filter';
 import { NftModelBuilder } from './nft-json';
@@ -112,27 +113,34 @@ export async function readNftTable(family: Family, builder: NftModelBuilder, opt
   builder.noteListing(elements.end(), elements.bad);
 }
 
-/** nftables mode, per interval: the verdict maps that say which Services drop or reject (no counters). */
+/**
+ * nftables mode, per interval: the verdict maps that say which Services drop or reject (no counters). A map this
+ * kube-proxy version does not have (1.29 had no firewall-ips) is skipped and told in `missing`.
+ */
 export async function readNftDropMaps(family: Family, opts: DumpOptions = {}): Promise<FilterReading> {
   const builder = new NftModelBuilder();
+  const missing: MissingPiece[] = [];
   for (const map of ['no-endpoint-services', 'no-endpoint-nodeports', 'firewall-ips']) {
     const elements = new JsonElements((el) => builder.element(el));
-    await stream(['nft', '-j', 'list', 'map', NFT_FAMILY[family], 'kube-proxy', map], (c) => elements.write(c), opts);
-    builder.noteListing(elements.end(), elements.bad);
+    const argv = ['nft', '-j', 'list', 'map', NFT_FAMILY[family], 'kube-proxy', map];
+    const read = await unlessMissing(missing, { kind: 'map', name: argv.slice(4).join(' ') }, () => stream(argv, (c) => elements.write(c), opts));
+    if (read !== null) builder.noteListing(elements.end(), elements.bad);
   }
   const model = builder.finish();
   // firewall drops need their chains' rules, which only the full listing has
   const drops = model.drops.filter((d) => d.kind !== 'firewall_drop');
-  return { drops, fingerprint: drops.map((d) => d.key).sort().join('\n'), problems: model.problems };
+  return { drops, fingerprint: drops.map((d) => d.key).sort().join('\n'), problems: model.problems, missing };
 }
 
 /** iptables-nft, per interval: the filter table's drop rules and counters through nft's JSON (see nft-filter.ts). */
 export async function readNftFilter(family: Family, model: RulesModel, opts: DumpOptions = {}): Promise<FilterReading> {
   const reader = new NftFilterReader(model);
   const elements = new JsonElements((el) => reader.element(el));
-  await stream(['nft', '-j', 'list', 'table', NFT_FAMILY[family], 'filter'], (c) => elements.write(c), opts);
-  const reading = reader.finish();
-  if (!elements.end()) countProblem(reading.problems, 'truncated');
+  const argv = ['nft', '-j', 'list', 'table', NFT_FAMILY[family], 'filter'];
+  const missing: MissingPiece[] = [];
+  const read = await unlessMissing(missing, { kind: 'table', name: argv.slice(4).join(' ') }, () => stream(argv, (c) => elements.write(c), opts));
+  const reading = { ...reader.finish(), missing };
+  if (read !== null && !elements.end()) countProblem(reading.problems, 'truncated');
   return reading;
 }
 
@@ -161,7 +169,7 @@ export async function readLegacyFilter(family: Family, opts: DumpOptions = {}): 
   warnings(stderr, summary);
   // the rules without their counters and the dump's dated comments: it changes when a rule does
   const fingerprint = text.join('').replace(/\[\d+:\d+\]|^#.*$/gm, '');
-  return { drops: sink.drops, fingerprint, problems: summary.problems };
+  return { drops: sink.drops, fingerprint, problems: summary.problems, missing: [] };
 }
 
 keepHiddenClass(new DumpSink(new IptablesModelBuilder()));

@@ -28,10 +28,11 @@ export function hashMatches(name: string, offset: number, chars: number, input: 
   return name.length >= offset + chars && name.startsWith(base32Sha256(input, chars), offset);
 }
 
-export type ServiceChainPrefix = 'KUBE-SVC-' | 'KUBE-SVL-' | 'KUBE-EXT-' | 'KUBE-FW-';
-export const SERVICE_CHAIN_PREFIXES: readonly ServiceChainPrefix[] = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-EXT-', 'KUBE-FW-'];
+// KUBE-XLB- was the external chain of a Local-policy Service before 1.24 (now KUBE-EXT-); it jumps to local endpoints
+export type ServiceChainPrefix = 'KUBE-SVC-' | 'KUBE-SVL-' | 'KUBE-EXT-' | 'KUBE-FW-' | 'KUBE-XLB-';
+export const SERVICE_CHAIN_PREFIXES: readonly ServiceChainPrefix[] = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-EXT-', 'KUBE-FW-', 'KUBE-XLB-'];
 
-/** The 16 characters shared by a Service port's SVC/SVL/EXT/FW chains. */
+/** The 16 characters shared by a Service port's SVC/SVL/EXT/FW/XLB chains. */
 export function portProtoHash(servicePortName: string, protocol: string): string {
   return base32Sha256(servicePortName + protocol, 16);
 }

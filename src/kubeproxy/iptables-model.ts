@@ -1,7 +1,8 @@
 // The model from iptables-mode rules (either backend), fed rule by rule while the dump streams in.
 // Chains map to Services by comment and, where kube-proxy writes none (more than 1000 endpoints: "large
 // cluster mode" leaves SEP rules and SVC→SEP jumps bare), by the chain that jumps to them; every SEP chain's
-// name is checked against its hash. Names follow pkg/proxy/iptables/proxier.go (v1.29–1.33).
+// name is checked against its hash. Names follow pkg/proxy/iptables/proxier.go (v1.29–1.33), and the KUBE-XLB
+// chains of releases before 1.24.
 import { isEndpointChain, portProtoHash, SERVICE_CHAIN_PREFIXES } from './hash';
 import type { ParseSummary } from './iptables-save';
 import type { Rule } from './rule';

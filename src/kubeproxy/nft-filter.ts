@@ -2,6 +2,7 @@
 // table ip filter` prints it: `iptables-nft-save -t filter` fetches the whole ruleset and costs as much as a full
 // read (bench/RESULTS.md). nft shows the matches it cannot translate (comment, conntrack,
 // addrtype) as bare `xt` names, so rules are matched to the model's by chain, verdict and destination.
+import type { MissingPiece } from './missing';
 import type { Problems } from './rule';
 import { destination, dropKey, indexDestinations, type DropKind, type DropRule, type Family, type RulesModel } from './model';
 import { ruleVerdict } from './nft-json';
@@ -57,6 +58,8 @@ export interface FilterReading {
   /** every rule's handle in order: kube-proxy rewrites its filter chains on each sync, so this changes with it */
   fingerprint: string;
   problems: Problems;
+  /** tables and maps this node does not have, skipped */
+  missing: MissingPiece[];
 }
 
 export class NftFilterReader {
@@ -107,6 +110,6 @@ export class NftFilterReader {
   }
 
   finish(): FilterReading {
-    return { drops: this.drops, fingerprint: this.handles.join(','), problems: this.problems };
+    return { drops: this.drops, fingerprint: this.handles.join(','), problems: this.problems, missing: [] };
   }
 }

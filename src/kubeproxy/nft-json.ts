@@ -2,7 +2,7 @@
 // (pkg/proxy/nftables/proxier.go, v1.29–1.33). Service and endpoint chains are named
 // `service-HASH8-ns/svc/proto/port`, `endpoint-HASH8-…__IP/port`; drops live in verdict maps whose
 // elements carry the Service's name as a comment. Base chains are not looked up by name: releases renamed them.
-import { hostPort } from '../observe/net';
+// The newest releases write no endpoint chains (but for session affinity): a Service chain DNATs through a map.
 import { parseNftChainName } from './hash';
 import { addUnique, destination, ModelSink, type DropKind, type Family, type RulesModel } from './model';
 
@@ -38,19 +38,37 @@ export function mapElement(raw: unknown): MapElement | null {
   };
 }
 
-/** The verdict a rule ends with: `drop`, `reject`, `goto`, … ('' if none), and a DNAT's destination. */
-export function ruleVerdict(expr: unknown): { verdict: string; dnat?: string } {
+const endpoint = (addr: string, port: unknown) => `${addr.includes(':') ? `[${addr}]` : addr}:${port ?? ''}`;
+
+/**
+ * A DNAT's destinations: `dnat to IP:port` in an endpoint chain, or, where kube-proxy writes no endpoint chains
+ * (its newest nftables mode), `dnat ip addr . port to numgen random mod N map { 0 : IP . port, … }` in the
+ * Service chain itself.
+ */
+function dnatTargets(d: Json): string[] {
+  if (typeof d.addr === 'string') return [endpoint(d.addr, d.port)];
+  const set = obj(obj(obj(d.addr)?.map)?.data)?.set;
+  const out: string[] = [];
+  for (const pair of Array.isArray(set) ? set : []) {
+    const concat = obj(Array.isArray(pair) ? pair[1] : undefined)?.concat;
+    if (Array.isArray(concat) && typeof concat[0] === 'string') out.push(endpoint(concat[0], concat[1]));
+  }
+  return out;
+}
+
+/** The verdict a rule ends with: `drop`, `reject`, `goto`, … ('' if none), and a DNAT's destinations. */
+export function ruleVerdict(expr: unknown): { verdict: string; dnat?: string[] } {
   let verdict = '';
-  let dnat: string | undefined;
+  let dnat: string[] | undefined;
   for (const e of Array.isArray(expr) ? expr : []) {
     const o = obj(e);
     if (!o) continue;
     for (const v of ['drop', 'reject', 'accept', 'goto', 'jump', 'return', 'queue']) if (v in o) verdict = v;
     if (obj(o.xt)?.type === 'target' && obj(o.xt)?.name === 'REJECT') verdict = 'reject';
     const d = obj(o.dnat);
-    if (d && typeof d.addr === 'string') dnat = hostPort({ ip: d.addr, port: Number(d.port ?? 0) });
+    if (d) dnat = dnatTargets(d);
   }
-  return { verdict, ...(dnat ? { dnat } : {}) };
+  return { verdict, ...(dnat?.length ? { dnat } : {}) };
 }
 
 const FAMILIES: Record<string, Family> = { ip: 'ipv4', ip6: 'ipv6' };
@@ -83,10 +101,11 @@ export class NftModelBuilder {
     if (rule && typeof rule.chain === 'string') this.rule(family, rule.chain, ruleVerdict(rule.expr));
   }
 
-  private rule(family: Family, chain: string, { verdict, dnat }: { verdict: string; dnat?: string }): void {
+  private rule(family: Family, chain: string, { verdict, dnat }: { verdict: string; dnat?: string[] }): void {
     const parsed = parseNftChainName(chain);
-    if (parsed?.kind === 'endpoint' && dnat) {
-      addUnique(this.sink.service(parsed.servicePortName, parsed.protocol), 'endpoints', dnat);
+    if ((parsed?.kind === 'endpoint' || parsed?.kind === 'service') && dnat) {
+      const s = this.sink.service(parsed.servicePortName, parsed.protocol);
+      for (const ep of dnat) addUnique(s, 'endpoints', ep);
     } else if (parsed?.kind === 'firewall' && verdict === 'drop') {
       this.firewallDrops.push([family, chain]);
     } else if (chain === 'cluster-ips-check' && (verdict === 'reject' || verdict === 'drop')) {

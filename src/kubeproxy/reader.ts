@@ -16,6 +16,7 @@ import {
   type IptablesDump,
 } from './dumps';
 import { IptablesModelBuilder } from './iptables-model';
+import type { MissingPiece } from './missing';
 import type { Problems } from './rule';
 import { ModelSink, type DropRule, type Family, type RulesModel } from './model';
 import type { FilterReading } from './nft-filter';
@@ -45,6 +46,8 @@ export interface Reading {
   /** this read's problems by kind (the full read's too when it was one), for one log line per kind */
   problems: Problems;
   examples: Record<string, string>;
+  /** tables and maps this read looked for and the node does not have: skipped, the rest read */
+  missing: MissingPiece[];
   durationMs: number;
 }
 
@@ -103,7 +106,7 @@ export class KubeProxyReader {
       problems[kind] = (problems[kind] ?? 0) + n;
       examples[kind] = model.examples[kind] ?? '';
     }
-    return { detection, model, drops: drops.drops, full, problems, examples, durationMs: this.now() - started };
+    return { detection, model, drops: drops.drops, full, problems, examples, missing: drops.missing, durationMs: this.now() - started };
   }
 
   private async readAll(): Promise<true> {
@@ -136,7 +139,7 @@ export class KubeProxyReader {
 
   /** Both backends, as kube-proxy's wrapper compares them: the one with more KUBE- lines holds the rules. */
   private async readIptables(): Promise<{ detection: Detection; model: RulesModel }> {
-    const read: Partial<Record<Backend, { builder: IptablesModelBuilder; dumps: IptablesDump[]; v6: boolean; ipvs: boolean }>> = {};
+    const read: Partial<Record<Backend, { builder: IptablesModelBuilder; dumps: IptablesDump[]; families: Family[]; ipvs: boolean }>> = {};
     const failures: string[] = [];
     for (const backend of ['nft', 'legacy'] as const) {
       const builder = new IptablesModelBuilder();
@@ -145,7 +148,9 @@ export class KubeProxyReader {
         // no IPv6 tables (or no ip6tables) is no error
         const v6 = await readIptablesDump(backend, 'ipv6', builder, this.opts).catch(() => null);
         const dumps = v6 ? [v4, v6] : [v4];
-        read[backend] = { builder, dumps, v6: !!v6 && v6.kubeLines > 0, ipvs: dumps.some((d) => d.ipvsChains > 0) };
+        // an IPv6-only node has kube-proxy rules in ip6tables only: its IPv4 tables are not read per interval
+        const families: Family[] = v6 && v6.kubeLines > 0 ? (v4.kubeLines > 0 ? ['ipv4', 'ipv6'] : ['ipv6']) : ['ipv4'];
+        read[backend] = { builder, dumps, families, ipvs: dumps.some((d) => d.ipvsChains > 0) };
       } catch (err) {
         failures.push((err as Error).message);
       }
@@ -163,8 +168,7 @@ export class KubeProxyReader {
     }
     const both = counts.nft > 0 && counts.legacy > 0 ? '; both backends hold kube-proxy rules, reading the larger' : '';
     const failed = failures.length ? `; ${failures.join('; ')}` : '';
-    const families: Family[] = chosen.v6 ? ['ipv4', 'ipv6'] : ['ipv4'];
-    const detection: Detection = { mode: 'iptables', backend, counts, families, message: `kube-proxy runs in iptables mode, ${backend} backend (${found}${both})${failed}` };
+    const detection: Detection = { mode: 'iptables', backend, counts, families: chosen.families, message: `kube-proxy runs in iptables mode, ${backend} backend (${found}${both})${failed}` };
     return { detection, model: chosen.builder.finish(...chosen.dumps.map((d) => d.summary)) };
   }
 
@@ -181,6 +185,6 @@ export class KubeProxyReader {
     if (detection.mode === 'nftables') drops.push(...model.drops.filter((d) => d.chain !== 'no-endpoint-services' && d.chain !== 'no-endpoint-nodeports'));
     const problems: Problems = {};
     for (const r of readings) for (const [kind, n] of Object.entries(r.problems)) problems[kind] = (problems[kind] ?? 0) + n;
-    return { drops, fingerprint: readings.map((r) => r.fingerprint).join('\n'), problems };
+    return { drops, fingerprint: readings.map((r) => r.fingerprint).join('\n'), problems, missing: readings.flatMap((r) => r.missing) };
   }
 }

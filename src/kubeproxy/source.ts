@@ -7,6 +7,7 @@ import { describeSystemError } from '../observe/errors';
 import { Listeners } from '../observe/listeners';
 import type { ServicePort } from '../observe/objects';
 import type { SourceStats } from '../observe/source';
+import { MissingPieces } from './missing-log';
 import { KubeProxyReader, type Detection, type ReaderOptions } from './reader';
 import { RuleRises, type RuleRise } from './rises';
 
@@ -28,6 +29,7 @@ export class RulesSource {
   private readonly rises = new RuleRises();
   private readonly services: Listeners<ServicePort[]>;
   private readonly problems = new Map<string, number>();
+  private readonly missing: MissingPieces;
   private status: { up: boolean; reason: string } = { up: false, reason: 'starting' };
   private detection: Detection | undefined;
   private errors = 0;
@@ -35,6 +37,7 @@ export class RulesSource {
   constructor(opts: RulesSourceOptions) {
     this.log = opts.logger.child({ source: SOURCE });
     this.reader = new KubeProxyReader(opts);
+    this.missing = new MissingPieces(this.log);
     this.services = new Listeners((err) => this.log.error({ err }, 'a kube-proxy Services subscriber failed'));
   }
 
@@ -53,6 +56,7 @@ export class RulesSource {
       const r = await this.reader.read();
       this.noteDetection(r.detection);
       for (const [kind, n] of Object.entries(r.problems)) this.noteProblem(kind, n, r.examples[kind]);
+      this.missing.note(r.missing);
       const covered = r.detection.mode === 'iptables' || r.detection.mode === 'nftables';
       this.status = { up: covered, reason: covered ? '' : r.detection.message };
       if (r.full) this.services.emit([[...r.model.services.values()]]);
@@ -69,6 +73,11 @@ export class RulesSource {
   /** Dump problems since start, by kind (truncated, unknown_match, unsupported_revision, …). */
   problemCounts(): ReadonlyMap<string, number> {
     return this.problems;
+  }
+
+  /** Tables and maps the last read found missing, by kind. */
+  missingPieces(): ReadonlyMap<string, number> {
+    return this.missing.counts();
   }
 
   /** Nothing runs between reads; a read in flight finishes on its own. */

@@ -67,7 +67,7 @@ function commandsRun(): string[] {
   const values: Record<string, string[]> = { 'TOOL[family]': ['iptables', 'ip6tables'], backend: ['nft', 'legacy'] };
   const found = new Set<string>();
   for (const f of sourceFiles()) {
-    for (const m of readFileSync(f, 'utf8').matchAll(/\b(?:exists|stream|run|runOk|spawn|execFile|execFileSync|spawnSync)\(\s*\[\s*(['`])([^'`]+)\1/g)) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/\b(?:exists|stream|run|spawn|execFile|execFileSync|spawnSync)\(\s*\[\s*(['`])([^'`]+)\1/g)) {
       let names = [m[2]!];
       for (const [, key] of m[2]!.matchAll(/\$\{([^}]+)\}/g)) {
         if (!values[key!]) throw new Error(`${f}: a command built from \${${key}}: list its values in this test`);

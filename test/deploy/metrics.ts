@@ -58,6 +58,7 @@ export const METRICS: readonly MetricContract[] = [
   { name: 'flapwatch_conntrack_unanswered_flows_total', type: 'counter', labels: ['namespace', 'service'] },
   { name: 'flapwatch_kubeproxy_rule_packets_total', type: 'counter', labels: ['namespace', 'service', 'rule'], values: { rule: RULES } },
   { name: 'flapwatch_kubeproxy_rule_problems_total', type: 'counter', labels: ['problem'] },
+  { name: 'flapwatch_kubeproxy_missing_pieces', type: 'gauge', labels: ['kind'], values: { kind: ['table', 'map'] } },
   {
     name: 'flapwatch_health_failures_total', type: 'counter', labels: ['namespace', 'service', 'source', 'verdict'],
     values: { source: ['kubelet', 'event', 'endpointslice', 'active'], verdict: VERDICTS },

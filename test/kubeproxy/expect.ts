@@ -60,7 +60,10 @@ export function assertModel(model: RulesModel, want: Expected): void {
     assert.ok(s, `${name} is in the model`);
     assert.equal(portNameOf(s), name);
     const { namespace: _n, name: _s, portName: _p, endpoints, ...got } = s;
-    assert.deepEqual({ ...got, clusterIPs: [...got.clusterIPs].sort(), endpoints: endpoints.map(hostPort) }, w, name);
+    // the order of a Service's addresses is the dump's, which means nothing
+    const sorted = <T extends { clusterIPs: string[]; externalIPs: string[]; loadBalancerIPs: string[] }>(x: T) =>
+      ({ ...x, clusterIPs: [...x.clusterIPs].sort(), externalIPs: [...x.externalIPs].sort(), loadBalancerIPs: [...x.loadBalancerIPs].sort() });
+    assert.deepEqual(sorted({ ...got, endpoints: endpoints.map(hostPort) }), sorted(w), name);
   }
   assert.deepEqual(model.drops.map((d) => `${d.kind} ${d.service ?? '-'} ${d.destination}`).sort(), want.drops);
 }

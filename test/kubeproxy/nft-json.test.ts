@@ -100,7 +100,7 @@ test('map elements and verdicts in the shapes nft -j prints', () => {
   });
   assert.deepEqual(mapElement([{ concat: ['tcp', 30001] }, { drop: null }]), { key: ['tcp', 30001], verdict: 'drop' });
   assert.deepEqual(mapElement('172.30.0.41'), { key: ['172.30.0.41'], verdict: '' });
-  assert.deepEqual(ruleVerdict([{ match: {} }, { dnat: { addr: 'fd00::1', port: 53 } }]), { verdict: '', dnat: '[fd00::1]:53' });
+  assert.deepEqual(ruleVerdict([{ match: {} }, { dnat: { addr: 'fd00::1', port: 53 } }]), { verdict: '', dnat: ['[fd00::1]:53'] });
   assert.deepEqual(ruleVerdict([{ counter: { packets: 1, bytes: 2 } }, { xt: { type: 'target', name: 'REJECT' } }]), { verdict: 'reject' });
   assert.deepEqual(ruleVerdict('nonsense'), { verdict: '' });
 });

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { run } from '../../src/kubeproxy/command';
 import { destination } from '../../src/kubeproxy/model';
 import { KubeProxyReader } from '../../src/kubeproxy/reader';
 import { RuleRises } from '../../src/kubeproxy/rises';
 import { servicePortName as portName } from '../../src/observe/objects';
 import { nsRun } from '../lab/netns';
-import { loadIptables, loadNft, needsRoot, withNetns } from './netns';
+import { loadIptables, loadNft, needsRoot, refuse, withNetns } from './netns';
 import { renderIptables, servicePortName, type RenderService } from './render';
 import { renderNft } from './render-nft';
 import { makeServices } from './services';
@@ -15,18 +14,6 @@ const V6: RenderService[] = [
   { namespace: 'ns', name: 'v6web', protocol: 'tcp', clusterIP: 'fd00:96::1', port: 80, endpoints: [{ ip: 'fd00:10::1', port: 8080 }] },
   { namespace: 'ns', name: 'v6gone', protocol: 'udp', clusterIP: 'fd00:96::2', port: 53, endpoints: [] },
 ];
-
-/** Connections to a rejected ClusterIP from inside the namespace: each one is a packet on the REJECT rule. */
-async function refuse(netns: string, ip: string, port: number, times: number): Promise<void> {
-  // a route for the ClusterIPs (this kernel has no dummy links: a veth pair)
-  await nsRun(netns, 'ip', ['link', 'add', 'fw0', 'type', 'veth', 'peer', 'name', 'fw1']).catch(() => undefined);
-  for (const dev of ['lo', 'fw0', 'fw1']) await nsRun(netns, 'ip', ['link', 'set', dev, 'up']);
-  await nsRun(netns, 'ip', ['route', 'replace', '172.30.0.0/16', 'dev', 'fw0']);
-  for (let i = 0; i < times; i++) {
-    const r = await run(['bash', '-c', `exec 3<>/dev/tcp/${ip}/${port}`], { netns });
-    assert.match(r.stderr, /refused/);
-  }
-}
 
 for (const backend of ['nft', 'legacy'] as const) {
   test(`reader, iptables ${backend} backend: detection, counters per interval, a change brings a full read`, { skip: needsRoot, timeout: 120_000 }, async () => {

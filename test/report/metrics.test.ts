@@ -98,10 +98,11 @@ test('conntrack metrics: kernel totals as counters, table gauges, unreplied and 
   assert.deepEqual(await lines(registry, 'flapwatch_conntrack_unanswered_flows_total'), ['flapwatch_conntrack_unanswered_flows_total{namespace="shop",service="web"} 5']);
 });
 
-test('kube-proxy rule packets by Service and rule; node-wide rules have no Service; problems counted', async () => {
+test('kube-proxy rule packets by Service and rule; node-wide rules have no Service; problems counted; missing pieces of the last read', async () => {
   const registry = new Registry();
   const problems = new Map([['unknown_match', 2]]);
-  const metrics = kubeProxyMetrics(registry, { labelCap: 100, problems: () => problems });
+  let missing = new Map([['map', 1], ['table', 2]]);
+  const metrics = kubeProxyMetrics(registry, { labelCap: 100, problems: () => problems, missing: () => missing });
   metrics.add([
     { kind: 'reject_no_endpoints', service: { namespace: 'shop', name: 'web', portName: 'http' }, table: 'filter', chain: 'KUBE-SERVICES', packets: 3 },
     { kind: 'drop_invalid', table: 'filter', chain: 'KUBE-FORWARD', packets: 2 },
@@ -112,6 +113,9 @@ test('kube-proxy rule packets by Service and rule; node-wide rules have no Servi
     'flapwatch_kubeproxy_rule_packets_total{namespace="",service="",rule="drop_invalid"} 2',
   ]);
   assert.deepEqual(await lines(registry, 'flapwatch_kubeproxy_rule_problems_total'), ['flapwatch_kubeproxy_rule_problems_total{problem="unknown_match"} 2']);
+  assert.deepEqual(await lines(registry, 'flapwatch_kubeproxy_missing_pieces'), ['flapwatch_kubeproxy_missing_pieces{kind="map"} 1', 'flapwatch_kubeproxy_missing_pieces{kind="table"} 2']);
+  missing = new Map();
+  assert.deepEqual(await lines(registry, 'flapwatch_kubeproxy_missing_pieces'), [], 'a gauge of the last read: what is back is not missing');
 });
 
 test('source metrics read the sources at scrape time', async () => {

@@ -5,64 +5,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
-import { ConntrackSource } from '../../src/kernel/conntrack-source';
-import { DropSource } from '../../src/kernel/drops';
-import { DEFAULT_BENIGN_REASONS } from '../../src/kernel/reasons';
-import { RulesSource } from '../../src/kubeproxy/source';
-import type { AttributedDrop } from '../../src/services/attribute';
-import { ServiceIndex } from '../../src/services/index';
-import { NodeIntervals, type NodeInterval } from '../../src/node/interval';
-import { eventually, kernelSkip } from '../helpers/env';
+import type { NodeInterval } from '../../src/node/interval';
+import { kernelSkip } from '../helpers/env';
 import { Lab, type KubeProxyMode } from '../lab/lab';
 import { nsRun, sysctlSet } from '../lab/netns';
-
-const logger = pino({ level: 'silent' });
-
-interface Pipeline {
-  intervals: NodeIntervals;
-  seen: NodeInterval[];
-  stop(): Promise<void>;
-}
-
-/** The daemon's sources and NodeIntervals, pointed at the lab's node namespace. */
-async function pipeline(lab: Lab): Promise<Pipeline> {
-  const index = new ServiceIndex();
-  const drops = new DropSource({
-    btfPath: '', maxFlows: 16384, maxRetransmitFlows: 4096, samplesPerSecond: 0, ringBytes: 4096, intervalMs: 0,
-    benignReasons: DEFAULT_BENIGN_REASONS, logger,
-  });
-  const conntrack = new ConntrackSource({ netns: lab.node, unrepliedIntervalMs: 0, logger });
-  const rules = new RulesSource({ netns: lab.node, logger });
-  rules.onServices((ports) => index.publish('rules', ports));
-  await Promise.all([drops.start(), conntrack.start(), rules.start()]);
-  for (const s of [drops, conntrack, rules].flatMap((x) => x.stats())) assert.equal(s.up, true, `${s.source} up: ${s.reason}`);
-  const intervals = new NodeIntervals({ index, drops, conntrack, rules, intervalMs: 0, netns: lab.node, logger });
-  const seen: NodeInterval[] = [];
-  intervals.onInterval((list) => seen.push(...list));
-  await intervals.collect(); // the first reading counts nothing: what came before is not ours
-  seen.length = 0;
-  return {
-    intervals,
-    seen,
-    async stop() {
-      await intervals.stop();
-      await Promise.all([drops.stop(), conntrack.stop(), rules.stop()]);
-    },
-  };
-}
-
-const lossOf = (p: Pipeline, name: string) =>
-  p.seen.flatMap((iv) => iv.drops).filter((d) => d.loss && d.service?.name === name);
-const packets = (drops: AttributedDrop[]) => drops.reduce((n, d) => n + d.packets, 0);
-
-/** Collects intervals until `done` holds (packets may still be in a softirq when the sender returns). */
-async function until(p: Pipeline, done: () => boolean, what: string): Promise<void> {
-  await eventually(async () => {
-    await p.intervals.collect();
-    return done();
-  }, what, 8000);
-}
+import { lossOf, packets, pipeline, until, type Pipeline } from './pipeline';
 
 /** One TCP connection from the client, held open; `send()` writes once more, later, on the same connection. */
 function heldConnection(lab: Lab, ip: string, port: number): Promise<{ send(): void; close(): void }> {
@@ -95,7 +42,7 @@ for (const { mode, ruleDrops } of MODES) {
           { name: 'clean', namespace: 'shop', endpoints: [{ podIndex: 2, port: 8080 }] },
         ],
       });
-      p = await pipeline(lab);
+      p = await pipeline(lab.node);
     });
     after(async () => {
       await p?.stop();

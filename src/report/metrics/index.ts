@@ -21,6 +21,7 @@ export interface DaemonMetricDeps extends CapDeps {
   stats: () => SourceStats[];
   conntrack: () => ConntrackReading | undefined;
   ruleProblems: () => ReadonlyMap<string, number>;
+  ruleMissing: () => ReadonlyMap<string, number>;
   probeTotals: () => ProbeTotals | undefined;
 }
 
@@ -29,7 +30,7 @@ export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   const edges = edgeMetrics(registry, deps);
   const retransmits = retransmitsMetric(registry, deps);
   const conntrack = conntrackMetrics(registry, { ...deps, current: deps.conntrack });
-  const rules = kubeProxyMetrics(registry, { ...deps, problems: deps.ruleProblems });
+  const rules = kubeProxyMetrics(registry, { ...deps, problems: deps.ruleProblems, missing: deps.ruleMissing });
   const health = healthMetrics(registry, deps);
   sourceMetrics(registry, deps);
   return {
