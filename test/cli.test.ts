@@ -20,7 +20,7 @@ test('run is the default command, with documented defaults', async () => {
     benignReasons: [...DEFAULT_BENIGN_REASONS], logLevel: 'info', unrepliedIntervalMs: 10_000, rulesFullIntervalMs: 300_000,
     samplesPerSecond: 100, ringBytes: 262144, listen: { host: '0.0.0.0', port: 9807 }, labelCap: 2000,
     kubernetes: null, nodeName: hostname(), kubelet: null, probes: [], probeConcurrency: 16, redactPayloads: true,
-    listenOverflows: true, slackMs: 500, historyMs: 300_000, peers: null,
+    listenOverflows: true, cpuThrottling: null, slackMs: 500, historyMs: 300_000, peers: null,
   });
 });
 
@@ -40,6 +40,7 @@ test('in a cluster the API and kubelet are on by default; --probe URLs are valid
     assert.deepEqual(inv.config.probes.map((p) => p.url), ['http://10.0.0.1/health', 'https://x:8443/ready']);
     // in a cluster a failure toward another node's pods asks that node's flapwatch, unless told not to
     assert.deepEqual(inv.config.peers, { service: { namespace: 'flapwatch', name: 'flapwatch' }, timeoutMs: 1000 });
+    assert.deepEqual(inv.config.cpuThrottling, { mount: '/sys/fs/cgroup', cgroupRoot: '' }, 'pods are known: their throttling is read');
     const alone = await parse(['run', '--peer-service', '']);
     if (alone?.command !== 'run') throw new Error('run expected');
     assert.equal(alone.config.peers, null);

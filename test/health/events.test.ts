@@ -57,7 +57,7 @@ test('an Event update becomes one observation with what it added; warnings are n
   });
   assert.deepEqual(fromUnhealthyEvent(ev({}), probes), {
     at: 10, source: 'event', ok: false, pod, probe: 'Readiness', kind: 'http-status', status: 503,
-    detail: 'HTTP probe failed with statuscode: 503', lookbackMs: 11_000, count: 1,
+    detail: 'HTTP probe failed with statuscode: 503', lookbackMs: 11_000, timeoutMs: 1000, count: 1,
   });
   assert.equal(fromUnhealthyEvent(ev({ count: 3 }))?.count, 3);
   assert.equal(fromUnhealthyEvent(ev({ count: 0 })), undefined, 'an update that added nothing');
@@ -79,6 +79,7 @@ test('an EndpointSlice flip to not ready is a failure; back to ready is not', ()
     at: 5, source: 'endpointslice', ok: false, service, pod, probe: 'Readiness',
     kind: 'unknown', detail: 'pod shop/web-1 (10.244.1.7) became not ready in shop/web\'s EndpointSlice',
     lookbackMs: 31_000, // kubelet's defaults: 3 failures 10 s apart, the first with its 1 s timeout
+    timeoutMs: 1000,
   });
   const spec = { ...EXEC_PROBE, type: 'Readiness' as const, periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 1 };
   assert.equal(fromReadinessFlip({ service, pod, addr: '10.244.1.7', ready: false, at: 5 }, () => spec)?.lookbackMs, 11_000);
