@@ -149,7 +149,7 @@ test('200 pod-like namespaces: one scan finds them all; processes that vanish ar
   }
 });
 
-test('scanBy: a round of asks for nearby times costs two scans, the last one after the latest time asked', async () => {
+test('scanBy: a round of asks for nearby times costs a scan or two, the last one after the latest time asked', async () => {
   const reader = new ListenOverflowReader({ intervalMs: 3_600_000, logger: pino({ level: 'silent' }) });
   const scans: number[] = [];
   reader.onScanned((at) => scans.push(at));
@@ -160,14 +160,16 @@ test('scanBy: a round of asks for nearby times costs two scans, the last one aft
     for (const ms of [50, 60, 50, 80, 150]) reader.scanBy(t0 + ms);
     await eventually(() => scans.some((at) => at >= t0 + 150), 'a scan past the latest time asked');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(scans.length, 2, JSON.stringify(scans.map((at) => at - t0)));
+    // two when the first timer fires before the latest time asked; one when a busy machine fires it after
+    assert.ok(scans.length === 1 || scans.length === 2, JSON.stringify(scans.map((at) => at - t0)));
     assert.ok(scans[0]! >= t0 + 50, 'not before the earliest time asked');
     // an ask the last scan already covers makes none; a later one makes one more
-    reader.scanBy(scans[1]! - 10);
+    const made = scans.length;
+    reader.scanBy(scans[made - 1]! - 10);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.equal(scans.length, 2);
+    assert.equal(scans.length, made);
     reader.scanBy(Date.now() + 20);
-    await eventually(() => scans.length === 3, 'the third scan');
+    await eventually(() => scans.length === made + 1, 'one more scan');
   } finally {
     await reader.stop();
   }
