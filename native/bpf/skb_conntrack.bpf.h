@@ -1,30 +1,22 @@
-/* Kernel-layout differences, read with CO-RE (after libbpf-tools' core_fixes.bpf.h). */
-#ifndef FLAPWATCH_CORE_FIXES_BPF_H
-#define FLAPWATCH_CORE_FIXES_BPF_H
+/* The skb's conntrack entry and its direction, read with CO-RE. */
+#ifndef FLAPWATCH_SKB_CONNTRACK_BPF_H
+#define FLAPWATCH_SKB_CONNTRACK_BPF_H
 
 #include <bpf/bpf_core_read.h>
 
-/* Since v4.11 (a9e419dc7be6) the skb's conntrack pointer is the _nfct word, ctinfo in its low 3 bits. */
-struct sk_buff___old {
-	struct nf_conntrack *nfct;
-};
+/* skb->_nfct holds the nf_conn pointer with ctinfo in its low 3 bits (include/linux/skbuff.h). It exists since
+ * v4.11, long before tp_btf (v5.5), which this tracer needs anyway. */
+#define NFCT_INFOMASK 7UL
+#define NFCT_PTRMASK (~NFCT_INFOMASK)
 
 static __always_inline struct nf_conn *skb_nf_conn(const struct sk_buff *skb)
 {
-	unsigned long nfct;
-
-	if (bpf_core_field_exists(skb->_nfct)) {
-		nfct = skb->_nfct;
-		return (struct nf_conn *)(nfct & ~7UL);
-	}
-	return (struct nf_conn *)BPF_CORE_READ((struct sk_buff___old *)skb, nfct);
+	return (struct nf_conn *)(skb->_nfct & NFCT_PTRMASK);
 }
 
 static __always_inline __u8 skb_ctinfo(const struct sk_buff *skb)
 {
-	if (bpf_core_field_exists(skb->_nfct))
-		return skb->_nfct & 7;
-	return 0;
+	return skb->_nfct & NFCT_INFOMASK;
 }
 
 #endif
