@@ -29,7 +29,7 @@ export function nodeSources(config: NodeSourcesOptions): NodeSources {
   const { logger } = config;
   const index = new ServiceIndex();
   // NodeIntervals drains the tracer, so that drops and their witnesses share an interval
-  const drops = new DropSource({ ...config, intervalMs: 0 });
+  const drops = new DropSource(config);
   const conntrack = new ConntrackSource({ unrepliedIntervalMs: config.unrepliedIntervalMs, logger });
   const rules = new RulesSource({ index, logger, fullIntervalMs: config.rulesFullIntervalMs });
   const intervals = new NodeIntervals({ index, drops, conntrack, rules, intervalMs: config.intervalMs, logger });

@@ -51,8 +51,9 @@ export function toDrop(r: DropRecord, res: Resolvers): DropObservation {
   return { ...dropFields(r, res), packets: r.packets, bytes: r.bytes };
 }
 
-export function toSample(s: DropSample, res: Resolvers): DropSampleObservation {
-  return { ...dropFields(s, res), timeNs: s.timeNs, len: s.len, ifindex: s.ifindex };
+/** `timeMs`: the sample's time as ms since the epoch (kernel/drop-samples.ts converts it). */
+export function toSample(s: DropSample, timeMs: number, res: Resolvers): DropSampleObservation {
+  return { ...dropFields(s, res), timeMs, len: s.len, ifindex: s.ifindex };
 }
 
 export function toRetransmit(r: RetransmitRecord): RetransmitObservation {

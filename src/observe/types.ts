@@ -33,7 +33,7 @@ export interface DropObservation {
   reason: number;
   /** e.g. NETFILTER_DROP; `reason_<n>` when this kernel's BTF does not name it */
   reasonName: string;
-  /** kernel code that freed the skb: `nft_do_chain+0x2a1`, or `0x<hex>` when unresolved */
+  /** kernel function that freed the skb: `nft_do_chain`, or `0x<hex>` when unresolved */
   location: string;
   /** the flow's original destination from conntrack (a ClusterIP before DNAT), or null without an entry */
   origDst: Endpoint | null;
@@ -44,9 +44,10 @@ export interface DropObservation {
   loss: boolean;
 }
 
+/** One dropped packet, as the tracer's ring buffer sampled it. */
 export interface DropSampleObservation extends Omit<DropObservation, 'packets' | 'bytes'> {
-  /** CLOCK_MONOTONIC nanoseconds */
-  timeNs: bigint;
+  /** when the kernel dropped it, ms since the epoch (wall clock) */
+  timeMs: number;
   len: number;
   ifindex: number;
 }

@@ -29,7 +29,7 @@ interface Pipeline {
 async function pipeline(lab: Lab): Promise<Pipeline> {
   const index = new ServiceIndex();
   const drops = new DropSource({
-    btfPath: '', maxFlows: 16384, maxRetransmitFlows: 4096, samplesPerSecond: 0, ringBytes: 4096, intervalMs: 0,
+    btfPath: '', maxFlows: 16384, maxRetransmitFlows: 4096, samplesPerSecond: 0, ringBytes: 4096,
     benignReasons: DEFAULT_BENIGN_REASONS, logger,
   });
   const conntrack = new ConntrackSource({ netns: lab.node, unrepliedIntervalMs: 0, logger });
