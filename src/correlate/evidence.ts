@@ -2,7 +2,6 @@
 // Drops and retransmits keep their Service, direction, mechanism and the two addresses that place them on a
 // path (the pod they went to or came from); everything else about a flow is summed away.
 import type { Mechanism } from '../services/attribute';
-import { functionOf } from '../kernel/kallsyms';
 import type { HealthObservation, ListenOverflowObservation } from '../observe/types';
 import { serviceKey } from '../services/index';
 import type { NodeInterval } from '../services/interval';
@@ -75,7 +74,7 @@ export function intervalItems(iv: NodeInterval, serviceOf: (dst: { daddr: string
       direction: d.direction,
       mechanisms: d.mechanisms,
       reason: d.reasonName,
-      location: functionOf(d.location),
+      location: d.location,
       detail: d.detail,
       saddr: d.tuple.saddr,
       daddr: d.tuple.daddr,

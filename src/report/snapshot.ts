@@ -3,7 +3,6 @@
 // kube-proxy's reject/drop rule packets; and the node's conntrack health. An aligned table, or JSON.
 import type { ConntrackGroup } from '../kernel/conntrack';
 import type { DropLosses } from '../kernel/drops';
-import { functionOf } from '../kernel/kallsyms';
 import { splitServicePortName } from '../kubeproxy/hash';
 import type { DropObservation, Endpoint, RetransmitObservation } from '../observe/types';
 import { protocolOf, serviceKey, type ServiceIndex } from '../services/index';
@@ -133,7 +132,7 @@ export class SnapshotSummary {
   addDrops(items: DropObservation[]): void {
     for (const d of items) {
       const { destination, original } = destinationOf(d);
-      const row = { reason: d.reasonName, reasonCode: d.reason, location: functionOf(d.location), loss: d.loss, proto: protoName(d.tuple.proto), destination, original };
+      const row = { reason: d.reasonName, reasonCode: d.reason, location: d.location, loss: d.loss, proto: protoName(d.tuple.proto), destination, original };
       const key = [row.reason, row.location, row.proto, formatEndpoint(destination), original].join(' ');
       let seen = this.drops.get(key);
       if (!seen) this.drops.set(key, (seen = { ...row, packets: 0, bytes: 0 }));

@@ -2,7 +2,6 @@
 // The witnesses, per reference/kernel.md: the drop reason and location, the skb's conntrack entry (present?
 // confirmed? DNATed?), the conntrack stat deltas of the same interval, and which kube-proxy drop/reject rule
 // counters rose. Where they cannot tell two mechanisms apart, both are named.
-import { functionOf } from '../kernel/kallsyms';
 import type { DropObservation, RetransmitObservation } from '../observe/types';
 import { protocolOf, type ServiceIndex, type ServicePortView } from './index';
 
@@ -89,7 +88,7 @@ function mechanism(d: DropObservation, a: Attribution, ev: IntervalEvidence): { 
   // stat deltas and rule counters are the node's: they witness only drops in the node's netns
   const node = d.netns === ev.netns;
   const ct = node ? ev.conntrack : {};
-  const fn = functionOf(d.location);
+  const fn = d.location;
 
   if (!d.ct.present) {
     // no entry: conntrack refused the packet (table full) or called it INVALID and a rule dropped it

@@ -23,8 +23,8 @@ test('drops_total counts loss packets by reason and function, not benign frees',
   const drops = dropsMetric(registry, { labelCap: 100 });
   drops.add([
     drop({ packets: 3 }),
-    drop({ packets: 2, location: 'nft_do_chain+0x10' }),
-    drop({ packets: 5, reasonName: 'NO_SOCKET', reason: 3, location: 'udp_queue_rcv_one_skb+0x5' }),
+    drop({ packets: 2, location: 'nft_do_chain' }),
+    drop({ packets: 5, reasonName: 'NO_SOCKET', reason: 3, location: 'udp_queue_rcv_one_skb' }),
     drop({ packets: 7, reasonName: 'QUEUE_PURGE', reason: 104, loss: false }),
   ]);
   assert.deepEqual(await lines(registry, 'flapwatch_drops_total'), [
@@ -37,7 +37,7 @@ test('drops_total labels the Service (not its port), the direction and the mecha
   const registry = new Registry();
   dropsMetric(registry, { labelCap: 100 }).add([
     drop({ packets: 4, service: WEB, direction: 'to_service', mechanisms: ['no-endpoints'] }),
-    drop({ packets: 1, mechanisms: ['conntrack-table-full', 'conntrack-invalid'], location: 'nf_hook_slow+0x9' }),
+    drop({ packets: 1, mechanisms: ['conntrack-table-full', 'conntrack-invalid'], location: 'nf_hook_slow' }),
   ]);
   assert.deepEqual(await lines(registry, 'flapwatch_drops_total'), [
     'flapwatch_drops_total{reason="NETFILTER_DROP",location="nft_do_chain",namespace="shop",service="web",direction="to_service",mechanism="no-endpoints"} 4',
@@ -49,7 +49,7 @@ test('past the label cap new sets count under location="other", service="other"'
   const registry = new Registry();
   const capped: string[] = [];
   const drops = dropsMetric(registry, { labelCap: 1, onCapReached: (m) => capped.push(m) });
-  drops.add([drop({ packets: 1 }), drop({ packets: 2, location: 'nf_hook_slow+0x1' }), drop({ packets: 4, location: 'ip_rcv+0x1' })]);
+  drops.add([drop({ packets: 1 }), drop({ packets: 2, location: 'nf_hook_slow' }), drop({ packets: 4, location: 'ip_rcv' })]);
   assert.deepEqual(await lines(registry, 'flapwatch_drops_total'), [
     'flapwatch_drops_total{reason="NETFILTER_DROP",location="nft_do_chain",namespace="",service="",direction="node",mechanism="netfilter-drop"} 1',
     'flapwatch_drops_total{reason="NETFILTER_DROP",location="other",namespace="",service="other",direction="node",mechanism="netfilter-drop"} 6',

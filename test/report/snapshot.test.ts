@@ -14,8 +14,8 @@ function sample(): SnapshotSummary {
     // two endpoints behind one ClusterIP: one row, under the original destination
     drop({ packets: 2, bytes: 120, origDst: { addr: '10.96.7.7', port: 80 }, ct: DNAT }),
     drop({ packets: 3, bytes: 180, origDst: { addr: '10.96.7.7', port: 80 }, ct: DNAT, tuple: { ...drop().tuple, daddr: '10.77.4.3' } }),
-    drop({ packets: 9, bytes: 900, reason: 3, reasonName: 'NO_SOCKET', location: 'udp_queue_rcv_one_skb+0x1', tuple: { ...drop().tuple, proto: 17, dport: 9 } }),
-    drop({ packets: 1, bytes: 52, reason: 104, reasonName: 'QUEUE_PURGE', location: 'tcp_done+0x4', loss: false }),
+    drop({ packets: 9, bytes: 900, reason: 3, reasonName: 'NO_SOCKET', location: 'udp_queue_rcv_one_skb', tuple: { ...drop().tuple, proto: 17, dport: 9 } }),
+    drop({ packets: 1, bytes: 52, reason: 104, reasonName: 'QUEUE_PURGE', location: 'tcp_done', loss: false }),
   ]);
   s.addRetransmits([retransmit({ packets: 2 }), retransmit({ packets: 1 })]);
   return s;

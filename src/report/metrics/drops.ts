@@ -1,5 +1,4 @@
 import type { Registry } from 'prom-client';
-import { functionOf } from '../../kernel/kallsyms';
 import type { AttributedDrop } from '../../services/attribute';
 import { cappedCounter, type CapDeps } from './capped-counter';
 import { serviceLabels } from './service-labels';
@@ -23,7 +22,7 @@ export function dropsMetric(registry: Registry, deps: CapDeps) {
         if (!d.loss) continue;
         const labels = {
           reason: d.reasonName,
-          location: functionOf(d.location),
+          location: d.location,
           ...serviceLabels(d.service),
           direction: d.direction,
           mechanism: d.mechanisms.join('+'),
