@@ -90,7 +90,7 @@ export interface TracerOptions {
 export interface StartInfo {
   /** programs attached, e.g. ['kfree_skb_reason', 'tcp_retransmit_skb'] */
   programs: string[];
-  /** hooks this kernel lacks, each with why: ['tcp_retransmit_synack: …'] */
+  /** hooks this kernel lacks, each with why: ['tcp_retransmit_synack: …']; 'samples: …' when the ring buffer cannot be read (the counters still work) */
   missing: string[];
   /** libbpf's messages during open/load */
   log: string[];

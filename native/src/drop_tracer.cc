@@ -125,7 +125,7 @@ class StartWorker : public PromiseWorker {
       LibbpfLogCapture capture(&log_);
       ok = Load(failure);
     }
-    // the kernel's BTF (~17 MB) was parsed on this thread; glibc keeps freed arenas unless asked
+    // the kernel's BTF was parsed on this thread; glibc keeps freed arenas unless asked
     malloc_trim(0);
     return ok;
   }

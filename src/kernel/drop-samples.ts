@@ -40,10 +40,12 @@ export class DropSamples {
   take(samples: DropSample[]): void {
     const nowMs = Date.now();
     const nowNs = process.hrtime.bigint();
-    this.resolvers.symbols
-      .prepare(samples.map((s) => s.location))
-      .then(() => this.emit(samples.map((s) => toSample(s, epochMsOf(s.timeNs, nowMs, nowNs), this.resolvers))))
-      .catch((err: unknown) => this.onLost(err));
+    // async: whatever throws, even synchronously, becomes a count and a log line, never the addon's callback's error
+    const resolve = async () => {
+      await this.resolvers.symbols.prepare(samples.map((s) => s.location));
+      this.emit(samples.map((s) => toSample(s, epochMsOf(s.timeNs, nowMs, nowNs), this.resolvers)));
+    };
+    resolve().catch((err: unknown) => this.onLost(err));
   }
 
   /** Nothing is emitted after this, even for samples still being resolved. */

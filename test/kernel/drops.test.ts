@@ -237,14 +237,20 @@ test('epochMsOf: a monotonic stamp becomes ms since the epoch through the age it
 
 test('samples whose locations cannot be resolved are counted and logged, never thrown', async () => {
   const tracer = new FakeTracer();
-  const s = source(tracer, { symbols: { prepare: () => Promise.reject(new Error('kallsyms went away')), resolve: (a) => `0x${a.toString(16)}` } });
+  let calls = 0;
+  const prepare = () => {
+    if (++calls === 1) throw new TypeError('a resolver that throws at once');
+    return Promise.reject(new Error('kallsyms went away'));
+  };
+  const s = source(tracer, { symbols: { prepare, resolve: (a) => `0x${a.toString(16)}` } });
   const seen: DropSampleObservation[] = [];
   s.onSamples((items) => seen.push(...items));
   await s.start();
   tracer.options!.onSamples([{ ...SAMPLE_KEY, timeNs: 1n, len: 60, ifindex: 2 }]);
+  tracer.options!.onSamples([{ ...SAMPLE_KEY, timeNs: 2n, len: 60, ifindex: 2 }]);
   await new Promise((r) => setImmediate(r));
   assert.equal(seen.length, 0);
-  assert.equal(s.stats()[0]!.errors, 1);
+  assert.equal(s.stats()[0]!.errors, 2);
   assert.equal(s.stats()[0]!.up, true);
   await s.stop();
 });
