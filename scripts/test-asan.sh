@@ -12,12 +12,17 @@ rounds=${FLAPWATCH_ASAN_ROUNDS:-200}
 # node-gyp builds into ./build beside binding.gyp: give it a directory of its own that sees the same sources
 mkdir -p "$out"
 ln -sfn "$root/native" "$out/native"
-cp binding.gyp "$out/binding.gyp"
-san=(-fsanitize=address -fno-omit-frame-pointer -fno-common -g -O1)
+san="-fsanitize=address -fno-omit-frame-pointer -fno-common -g -O1"
 (
   cd "$out"
-  CFLAGS="${san[*]}" CXXFLAGS="${san[*]}" LDFLAGS="-fsanitize=address" \
-    "$root/node_modules/.bin/node-gyp" rebuild --silent >/dev/null
+  export CFLAGS=$san CXXFLAGS=$san LDFLAGS=-fsanitize=address
+  gyp=$root/node_modules/.bin/node-gyp
+  # configured again only when binding.gyp changed; make rebuilds what changed since the last run
+  if ! cmp -s "$root/binding.gyp" binding.gyp || [[ ! -f build/Makefile ]]; then
+    cp "$root/binding.gyp" binding.gyp
+    "$gyp" configure --silent
+  fi
+  "$gyp" build --silent >/dev/null
 )
 addon=$out/build/Release/flapwatch.node
 [[ -f $addon ]] || { echo "test:asan: $addon was not built" >&2; exit 1; }

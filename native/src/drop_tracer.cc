@@ -354,13 +354,8 @@ void DropTracer::Started(DropsObject skel, std::vector<std::string> &missing) {
 
 Napi::Value DropTracer::Drain(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
-  if (!lifecycle_.started() || draining_) {
-    deferred.Reject((draining_ ? StateError(env, "DropTracer.drain", EBUSY, "a drain is already running")
-                               : NotStarted(env, "DropTracer.drain"))
-                        .Value());
-    return deferred.Promise();
-  }
+  if (!lifecycle_.started()) return Rejected(env, NotStarted(env, "DropTracer.drain"));
+  if (draining_) return Rejected(env, StateError(env, "DropTracer.drain", EBUSY, "a drain is already running"));
   draining_ = true;
   Ref();
   return (new DrainWorker(this, env, skel_))->Start();

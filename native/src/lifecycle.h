@@ -38,11 +38,16 @@ class Lifecycle {
   bool cancelled_ = false;
 };
 
+// A promise rejected at once. A deferred holds a handle until it is settled: make one only to settle it.
+inline Napi::Promise Rejected(Napi::Env env, const Napi::Error &error) {
+  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(error.Value());
+  return deferred.Promise();
+}
+
 // The rejection every class gives start() when Lifecycle::CanStart() is false: code EALREADY.
 inline Napi::Promise AlreadyStarted(Napi::Env env, const char *method) {
-  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
-  deferred.Reject(StateError(env, method, EALREADY, "already started").Value());
-  return deferred.Promise();
+  return Rejected(env, StateError(env, method, EALREADY, "already started"));
 }
 
 // The error a method gives when the object is not started: code EINVAL.
