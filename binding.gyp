@@ -11,7 +11,7 @@
             "native/bpf/build.sh",
             "native/bpf/drops.bpf.c",
             "native/bpf/drops.h",
-            "native/bpf/core_fixes.bpf.h"
+            "native/bpf/skb_conntrack.bpf.h"
           ],
           "outputs": ["<(SHARED_INTERMEDIATE_DIR)/bpf/drops.skel.h"],
           "action": ["sh", "native/bpf/build.sh", "<(SHARED_INTERMEDIATE_DIR)/bpf"]
@@ -23,14 +23,16 @@
       "dependencies": ["bpf_objects"],
       "sources": [
         "native/src/addon.cc",
-        "native/src/btf_enum.cc",
         "native/src/conntrack.cc",
         "native/src/conntrack_events.cc",
         "native/src/conntrack_groups.cc",
         "native/src/conntrack_netlink.cc",
         "native/src/drop_tracer.cc",
         "native/src/errors.cc",
+        "native/src/fd_watch.cc",
         "native/src/iptables_legacy.cc",
+        "native/src/iptables_legacy_read.cc",
+        "native/src/iptables_save_print.cc",
         "native/src/kallsyms.cc",
         "native/src/libbpf_log.cc",
         "native/src/netns.cc"

@@ -11,7 +11,7 @@ declare -A need=(
   [/usr/include/libmnl/libmnl.h]=libmnl-dev
   [iptables]=iptables [iptables-legacy]=iptables [nft]=nftables [conntrack]=conntrack [ip]=iproute2 [tc]=iproute2
   [bpftrace]=bpftrace [/usr/bin/time]=time [capsh]=libcap2-bin [make]=make [g++]=g++ [python3]=python3
-  [openssl]=openssl [nfacct]=nfacct
+  [openssl]=openssl [nfacct]=nfacct [/usr/lib/$(uname -m)-linux-gnu/libasan.so.8]=libasan8
   [promtool]=prometheus [prometheus]=prometheus [kubectl]=kubernetes-client
 )
 missing=()

@@ -2,17 +2,7 @@
 // crosses; the addon trusts what it is given.
 import path from 'node:path';
 import nodeGypBuild from 'node-gyp-build';
-
-/** A flow as the kernel saw it. Addresses are printable strings, ports in host order. */
-export interface FlowTuple {
-  family: 4 | 6;
-  /** IP protocol number: 6 tcp, 17 udp, 1 icmp, 132 sctp, … */
-  proto: number;
-  saddr: string;
-  daddr: string;
-  sport: number;
-  dport: number;
-}
+import type { FlowTuple } from './observe/net';
 
 /** Bits of DropRecord.ct: what the skb's conntrack entry said at the drop. */
 export const CT_PRESENT = 1;
@@ -53,18 +43,18 @@ export interface DropSample extends Omit<DropRecord, 'packets' | 'bytes'> {
   ifindex: number;
 }
 
+/**
+ * The tracer's counters, in the kernel's order: FW_STATS in native/bpf/drops.h names the same list (drops seen,
+ * flows inserted, inserts a full map refused; the same for retransmits; samples written, rate-limited, lost).
+ */
+export const TRACER_COUNTERS = [
+  'drops', 'dropFlows', 'dropMapFull',
+  'retransmits', 'retransmitFlows', 'retransmitMapFull',
+  'samples', 'samplesLimited', 'samplesLost',
+] as const;
+
 /** Totals since start(), summed over CPUs, straight from the kernel side. */
-export interface TracerCounters {
-  drops: number;
-  dropFlows: number;
-  dropMapFull: number;
-  retransmits: number;
-  retransmitFlows: number;
-  retransmitMapFull: number;
-  samples: number;
-  samplesLimited: number;
-  samplesLost: number;
-}
+export type TracerCounters = Record<(typeof TRACER_COUNTERS)[number], number>;
 
 export interface DrainResult {
   /** records since the previous drain (the maps are emptied as they are read) */
@@ -90,14 +80,24 @@ export interface TracerOptions {
 export interface StartInfo {
   /** programs attached, e.g. ['kfree_skb_reason', 'tcp_retransmit_skb'] */
   programs: string[];
-  /** hooks this kernel lacks, each with why: ['tcp_retransmit_synack: …'] */
+  /** hooks this kernel lacks, each with why: ['tcp_retransmit_synack: …']; 'samples: …' when the ring buffer cannot be read (the counters still work) */
   missing: string[];
   /** libbpf's messages during open/load */
   log: string[];
+  /** enum skb_drop_reason of the kernel's BTF, value → enumerator name; {} on a kernel without it */
+  dropReasons: Record<number, string>;
 }
 
+/**
+ * The lifecycle DropTracer and ConntrackWatch share. start() rejects with code EALREADY ("<Class>.start: already
+ * started") while the object is started or a start is under way, even one that stop() cancelled; once stop() has
+ * run and any start under way has ended, start() works again. stop() is idempotent, and during a start it
+ * frees what that start opens when it ends. A method that needs a started object fails with code EINVAL
+ * ("<Class>.drain: not started"). These errors have the NativeError shape, `syscall` naming the method.
+ */
 export interface NativeDropTracer {
   start(options: TracerOptions): Promise<StartInfo>;
+  /** rejects with code EBUSY while a drain is running */
   drain(): Promise<DrainResult>;
   /** detaches every program and frees every map; idempotent */
   stop(): void;
@@ -162,6 +162,7 @@ export interface ConntrackGroupColumns {
   values: Uint32Array;
 }
 
+/** Lifecycle as NativeDropTracer's. */
 export interface NativeConntrackWatch {
   /**
    * Joins the DESTROY event group of that netns ('' = ours); polled from the event loop until stop().
@@ -189,8 +190,6 @@ export interface NativeError extends Error {
 export interface Addon {
   DropTracer: new () => NativeDropTracer;
   ConntrackWatch: new () => NativeConntrackWatch;
-  /** enumerator value → name of a BTF enum ('skb_drop_reason'); {} when the type is absent */
-  btfEnum(btfPath: string, name: string): Record<number, string>;
   conntrackStats(netnsPath: string): Promise<ConntrackStats>;
   /** one ctnetlink dump, aggregated on a worker thread */
   conntrackAggregate(options: ConntrackAggregateOptions): Promise<ConntrackGroupColumns>;
@@ -200,7 +199,7 @@ export interface Addon {
    * `onText` in slices of whole lines as they are printed; settles once the last slice is handed over
    */
   iptablesLegacySave(options: { netnsPath: string; family: 4 | 6; tables: string[] }, onText: (slice: Buffer) => void): Promise<void>;
-  /** kernel addresses → 'symbol+0xoff' (null when unknown) by one pass over a kallsyms file */
+  /** kernel addresses → the function each lies in, e.g. 'nft_do_chain' (null when unknown), by one pass over a kallsyms file */
   resolveKernelAddresses(path: string, addrs: bigint[]): Promise<(string | null)[]>;
 }
 

@@ -7,12 +7,17 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "drops.h"
-#include "core_fixes.bpf.h"
+#include "skb_conntrack.bpf.h"
 
+/* uapi and kernel constants that vmlinux.h (types and enums only) does not carry */
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
+#define AF_INET6 10
+#define IP_OFFSET 0x1fff /* iphdr.frag_off: the fragment offset bits */
 #define IP_CT_IS_REPLY 3
 #define NSEC_PER_SEC 1000000000ULL
+/* skb->network_header / transport_header when the stack has not set them (skb_header_was_set()) */
+#define SKB_HEADER_UNSET ((__u16)~0U)
 
 /* the cap on samples per second, divided among CPUs by user space: no shared counter on the hot path */
 const volatile __u32 samples_per_cpu_sec = 100;
@@ -102,7 +107,7 @@ static __always_inline bool parse_headers(struct sk_buff *skb, struct fw_tuple *
 	__u16 th = skb->transport_header;
 	__u16 ports[2];
 
-	if (nh == (__u16)~0U)
+	if (nh == SKB_HEADER_UNSET)
 		return false;
 
 	if (proto == ETH_P_IP) {
@@ -115,9 +120,9 @@ static __always_inline bool parse_headers(struct sk_buff *skb, struct fw_tuple *
 		__builtin_memcpy(t->saddr, &ip.saddr, 4);
 		__builtin_memcpy(t->daddr, &ip.daddr, 4);
 		/* the transport header is not set yet on the receive path before IP has run */
-		if (th == (__u16)~0U || th <= nh)
+		if (th == SKB_HEADER_UNSET || th <= nh)
 			th = nh + ip.ihl * 4;
-		if (ip.frag_off & bpf_htons(0x1fff)) /* not the first fragment: no ports */
+		if (ip.frag_off & bpf_htons(IP_OFFSET)) /* not the first fragment: no ports */
 			return true;
 	} else if (proto == ETH_P_IPV6) {
 		struct ipv6hdr ip6;
@@ -128,7 +133,7 @@ static __always_inline bool parse_headers(struct sk_buff *skb, struct fw_tuple *
 		t->proto = ip6.nexthdr; /* extension headers are not walked: such packets keep no ports */
 		__builtin_memcpy(t->saddr, &ip6.saddr, 16);
 		__builtin_memcpy(t->daddr, &ip6.daddr, 16);
-		if (th == (__u16)~0U || th <= nh)
+		if (th == SKB_HEADER_UNSET || th <= nh)
 			th = nh + sizeof(ip6);
 	} else {
 		return false;
@@ -162,7 +167,7 @@ static __always_inline void read_conntrack(struct sk_buff *skb, struct fw_drop_k
 		k->ct_flags |= FW_CT_SNAT;
 	if (skb_ctinfo(skb) >= IP_CT_IS_REPLY)
 		k->ct_flags |= FW_CT_REPLY;
-	if (BPF_CORE_READ_INTO(&orig, ct, tuplehash[0].tuple))
+	if (BPF_CORE_READ_INTO(&orig, ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple))
 		return;
 	__builtin_memcpy(k->orig_daddr, &orig.dst.u3, sizeof(k->orig_daddr));
 	k->orig_dport = bpf_ntohs(orig.dst.u.all);
@@ -188,7 +193,6 @@ static __always_inline int on_drop(struct sk_buff *skb, void *location, __u32 re
 	struct net_device *dev;
 	struct fw_sample *s;
 	__u32 len;
-
 	__u64 now;
 
 	if (!parse_headers(skb, &k.t))
@@ -236,21 +240,21 @@ int BPF_PROG(kfree_skb_noreason, struct sk_buff *skb, void *location)
 	return on_drop(skb, location, 0);
 }
 
-static __always_inline void sock_tuple(const struct sock *sk, struct fw_tuple *t)
+/* A socket's tuple, from the part every socket and request socket shares (struct sock_common), read once per
+ * field; its own family decides (a request to a dual-stack listener may be IPv4). */
+static __always_inline void common_tuple(const struct sock_common *c, struct fw_tuple *t)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-
 	t->proto = IPPROTO_TCP;
-	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (family == 10 /* AF_INET6 */) {
+	t->sport = BPF_CORE_READ(c, skc_num);
+	t->dport = bpf_ntohs(BPF_CORE_READ(c, skc_dport));
+	if (BPF_CORE_READ(c, skc_family) == AF_INET6) {
 		t->family = FW_AF_INET6;
-		BPF_CORE_READ_INTO(&t->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&t->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&t->saddr, c, skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&t->daddr, c, skc_v6_daddr.in6_u.u6_addr8);
 	} else {
 		t->family = FW_AF_INET;
-		BPF_CORE_READ_INTO((__u32 *)t->saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)t->daddr, sk, __sk_common.skc_daddr);
+		BPF_CORE_READ_INTO((__u32 *)t->saddr, c, skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)t->daddr, c, skc_daddr);
 	}
 }
 
@@ -259,7 +263,7 @@ int BPF_PROG(tcp_retransmit_skb, const struct sock *sk, const struct sk_buff *sk
 {
 	struct fw_retrans_key k = {};
 
-	sock_tuple(sk, &k.t);
+	common_tuple(&sk->__sk_common, &k.t);
 	k.netns = netns_of(NULL, sk);
 	k.state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	stat_add(FW_STAT_RETRANS, 1);
@@ -271,24 +275,11 @@ int BPF_PROG(tcp_retransmit_skb, const struct sock *sk, const struct sk_buff *sk
 SEC("tp_btf/tcp_retransmit_synack")
 int BPF_PROG(tcp_retransmit_synack, const struct sock *sk, const struct request_sock *req)
 {
-	const struct inet_request_sock *ireq = (const struct inet_request_sock *)req;
 	struct fw_retrans_key k = {};
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
-	k.t.proto = IPPROTO_TCP;
-	k.t.sport = BPF_CORE_READ(ireq, req.__req_common.skc_num);
-	k.t.dport = bpf_ntohs(BPF_CORE_READ(ireq, req.__req_common.skc_dport));
-	if (family == 10) {
-		k.t.family = FW_AF_INET6;
-		BPF_CORE_READ_INTO(&k.t.saddr, ireq, req.__req_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&k.t.daddr, ireq, req.__req_common.skc_v6_daddr.in6_u.u6_addr8);
-	} else {
-		k.t.family = FW_AF_INET;
-		BPF_CORE_READ_INTO((__u32 *)k.t.saddr, ireq, req.__req_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)k.t.daddr, ireq, req.__req_common.skc_daddr);
-	}
+	common_tuple(&req->__req_common, &k.t);
 	k.netns = netns_of(NULL, sk);
-	k.state = 3; /* TCP_SYN_RECV */
+	k.state = TCP_SYN_RECV;
 	k.synack = 1;
 	stat_add(FW_STAT_RETRANS, 1);
 	count(&retransmits, &k, 0, FW_STAT_RETRANS_FLOWS, FW_STAT_RETRANS_MAP_FULL);

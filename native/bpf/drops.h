@@ -54,17 +54,23 @@ struct fw_sample {
 	__u32 ifindex;
 };
 
-/* Indexes of the per-CPU stats array */
+/* The per-CPU stats array, in index order: X(index, name user space reports it by). The names are
+ * TRACER_COUNTERS in src/native.ts, in the same order. */
+#define FW_STATS(X) \
+	X(FW_STAT_DROPS, drops)                           /* dropped packets seen */ \
+	X(FW_STAT_DROP_FLOWS, dropFlows)                  /* new keys inserted in the drops map */ \
+	X(FW_STAT_DROP_MAP_FULL, dropMapFull)             /* insert refused: packets not aggregated */ \
+	X(FW_STAT_RETRANS, retransmits)                   /* retransmissions seen */ \
+	X(FW_STAT_RETRANS_FLOWS, retransmitFlows)         /* new keys inserted in the retransmits map */ \
+	X(FW_STAT_RETRANS_MAP_FULL, retransmitMapFull)    /* insert refused */ \
+	X(FW_STAT_SAMPLES, samples)                       /* samples written to the ring buffer */ \
+	X(FW_STAT_SAMPLES_LIMITED, samplesLimited)        /* samples skipped by the rate limit */ \
+	X(FW_STAT_SAMPLES_LOST, samplesLost)              /* ring buffer full */
+
 enum fw_stat {
-	FW_STAT_DROPS,          /* dropped packets seen */
-	FW_STAT_DROP_FLOWS,     /* new keys inserted in the drops map */
-	FW_STAT_DROP_MAP_FULL,  /* insert refused: packets not aggregated */
-	FW_STAT_RETRANS,
-	FW_STAT_RETRANS_FLOWS,
-	FW_STAT_RETRANS_MAP_FULL,
-	FW_STAT_SAMPLES,        /* samples written to the ring buffer */
-	FW_STAT_SAMPLES_LIMITED, /* samples skipped by the rate limit */
-	FW_STAT_SAMPLES_LOST,   /* ring buffer full */
+#define FW_STAT_INDEX(index, name) index,
+	FW_STATS(FW_STAT_INDEX)
+#undef FW_STAT_INDEX
 	FW_STAT_MAX,
 };
 

@@ -1,7 +1,6 @@
 // The module's entry: registers exports, nothing else.
 #include <napi.h>
 
-#include "btf_enum.h"
 #include "conntrack.h"
 #include "conntrack_events.h"
 #include "drop_tracer.h"
@@ -17,7 +16,6 @@ class Addon : public Napi::Addon<Addon> {
     InstallLibbpfPrint();
     DefineAddon(exports, {InstanceValue("DropTracer", DropTracer::Define(env), napi_enumerable),
                           InstanceValue("ConntrackWatch", ConntrackWatch::Define(env), napi_enumerable),
-                          InstanceMethod<&Addon::BtfEnumMethod>("btfEnum"),
                           InstanceMethod<&Addon::ResolveMethod>("resolveKernelAddresses"),
                           InstanceMethod<&Addon::ConntrackStatsMethod>("conntrackStats"),
                           InstanceMethod<&Addon::ConntrackAggregateMethod>("conntrackAggregate"),
@@ -25,7 +23,6 @@ class Addon : public Napi::Addon<Addon> {
   }
 
  private:
-  Napi::Value BtfEnumMethod(const Napi::CallbackInfo &info) { return BtfEnum(info); }
   Napi::Value ResolveMethod(const Napi::CallbackInfo &info) { return ResolveKernelAddresses(info); }
   Napi::Value ConntrackStatsMethod(const Napi::CallbackInfo &info) { return ConntrackStats(info); }
   Napi::Value ConntrackAggregateMethod(const Napi::CallbackInfo &info) { return ConntrackAggregate(info); }

@@ -12,6 +12,7 @@
 #include "conntrack.h"
 #include "conntrack_netlink.h"
 #include "errors.h"
+#include "promise_worker.h"
 
 namespace flapwatch {
 namespace {
@@ -20,36 +21,27 @@ namespace {
 constexpr size_t kEventBytes = 16 * 1024;
 constexpr int kReadsPerCallback = 256;
 
-class StartWorker : public Napi::AsyncWorker {
+// Opens and subscribes the socket off the main thread (entering a netns, binding); the watch takes it.
+class StartWorker : public PromiseWorker {
  public:
-  StartWorker(ConntrackWatch *watch, Napi::Promise::Deferred deferred, std::string netns_path)
-      : Napi::AsyncWorker(deferred.Env(), "flapwatch:conntrack-watch"),
-        watch_(watch),
-        deferred_(deferred),
-        netns_path_(std::move(netns_path)) {}
-
-  void Execute() override {
-    socket_ = std::make_unique<CtSocket>();
-    if (!socket_->Open(netns_path_, failure_) || !socket_->Subscribe(NFNLGRP_CONNTRACK_DESTROY, failure_))
-      SetError(failure_.call);
-  }
-
-  void OnOK() override {
-    watch_->Started(std::move(socket_));
-    deferred_.Resolve(Env().Undefined());
-  }
-
-  void OnError(const Napi::Error &) override {
-    watch_->Started(nullptr);
-    deferred_.Reject(MakeError(Env(), failure_).Value());
-  }
+  StartWorker(ConntrackWatch *watch, Napi::Env env, std::string netns_path)
+      : PromiseWorker(env, "flapwatch:conntrack-watch"), watch_(watch), netns_path_(std::move(netns_path)) {}
 
  private:
+  bool Run(Failure &failure) override {
+    socket_ = std::make_unique<CtSocket>();
+    return socket_->Open(netns_path_, failure) && socket_->Subscribe(NFNLGRP_CONNTRACK_DESTROY, failure);
+  }
+  bool Finished(bool ok) override {
+    bool kept = watch_->Started(ok ? std::move(socket_) : nullptr, failure_);
+    watch_->Unref();
+    return ok && kept;
+  }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+
   ConntrackWatch *watch_;
-  Napi::Promise::Deferred deferred_;
   std::string netns_path_;
   std::unique_ptr<CtSocket> socket_;
-  Failure failure_;
 };
 
 }  // namespace
@@ -63,45 +55,30 @@ Napi::Function ConntrackWatch::Define(Napi::Env env) {
 ConntrackWatch::ConntrackWatch(const Napi::CallbackInfo &info)
     : Napi::ObjectWrap<ConntrackWatch>(info), buf_(kEventBytes) {}
 
-ConntrackWatch::~ConntrackWatch() {
-  if (poll_) {
-    uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t *>(poll_), [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
-  }
-}
-
 Napi::Value ConntrackWatch::Start(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (starting_ || socket_) throw Napi::Error::New(env, "ConntrackWatch.start: already started");
+  if (!lifecycle_.CanStart()) return AlreadyStarted(env, "ConntrackWatch.start");
   Napi::Object o = info[0].As<Napi::Object>();
   deaths_ = CtGroupTable(o.Get("maxGroups").As<Napi::Number>().Uint32Value());
   overflows_ = 0;
-  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
-  starting_ = true;
-  stop_requested_ = false;
-  Ref();  // the JS object must outlive the worker, then the poll
-  (new StartWorker(this, deferred, o.Get("netnsPath").As<Napi::String>()))->Queue();
-  return deferred.Promise();
+  lifecycle_.Starting();
+  Ref();  // the JS object must outlive the worker
+  return (new StartWorker(this, env, o.Get("netnsPath").As<Napi::String>()))->Start();
 }
 
-void ConntrackWatch::Started(std::unique_ptr<CtSocket> socket) {
-  starting_ = false;
-  if (!socket || stop_requested_) {
-    Unref();
-    return;
-  }
+bool ConntrackWatch::Started(std::unique_ptr<CtSocket> socket, Failure &failure) {
+  if (!lifecycle_.Started(socket != nullptr)) return true;  // failed, or stop() came meanwhile: socket closes here
   socket_ = std::move(socket);
-  uv_loop_t *loop = nullptr;
-  napi_get_uv_event_loop(Env(), &loop);
-  poll_ = new uv_poll_t;
-  poll_->data = this;
-  uv_poll_init(loop, poll_, socket_->fd());
-  uv_poll_start(poll_, UV_READABLE, OnReadable);
+  if (int err = watch_.Start(Env(), socket_->fd(), OnReadable, this)) {
+    failure = {"uv_poll_start", -err, "watching the conntrack event socket"};
+    lifecycle_.Stop();
+    socket_.reset();
+    return false;
+  }
+  return true;
 }
 
-void ConntrackWatch::OnReadable(uv_poll_t *handle, int status, int) {
-  if (status == 0) static_cast<ConntrackWatch *>(handle->data)->Read();
-}
+void ConntrackWatch::OnReadable(void *self) { static_cast<ConntrackWatch *>(self)->Read(); }
 
 // Reads what is queued without blocking; the poll calls again if more is left.
 void ConntrackWatch::Read() {
@@ -128,7 +105,7 @@ int ConntrackWatch::OnEvent(const nlmsghdr *nlh, void *data) {
 
 Napi::Value ConntrackWatch::Drain(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (!socket_) throw Napi::Error::New(env, "ConntrackWatch.drain: not started");
+  if (!socket_) throw NotStarted(env, "ConntrackWatch.drain");
   Read();  // what is queued now belongs to this drain
   CtGroup rest;
   std::vector<CtGroup> groups = deaths_.Take(&rest);
@@ -139,21 +116,13 @@ Napi::Value ConntrackWatch::Drain(const Napi::CallbackInfo &info) {
   return result;
 }
 
-void ConntrackWatch::Stop(const Napi::CallbackInfo &) {
-  if (starting_) {
-    stop_requested_ = true;  // Started() closes what the worker opened
-    return;
-  }
-  Close();
-}
+void ConntrackWatch::Stop(const Napi::CallbackInfo &) { Close(); }
 
+// The one place the socket closes; a start under way closes what it opens when it ends.
 void ConntrackWatch::Close() {
-  if (!socket_) return;
-  uv_poll_stop(poll_);
-  uv_close(reinterpret_cast<uv_handle_t *>(poll_), [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
-  poll_ = nullptr;
+  if (!lifecycle_.Stop()) return;
+  watch_.Stop();
   socket_.reset();
-  Unref();
 }
 
 }  // namespace flapwatch

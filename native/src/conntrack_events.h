@@ -2,12 +2,13 @@
 // unanswered UDP) by original destination, from ctnetlink DESTROY events read on the event loop.
 #pragma once
 #include <napi.h>
-#include <uv.h>
 
 #include <memory>
 #include <vector>
 
 #include "conntrack_groups.h"
+#include "fd_watch.h"
+#include "lifecycle.h"
 
 struct nlmsghdr;
 
@@ -19,10 +20,10 @@ class ConntrackWatch : public Napi::ObjectWrap<ConntrackWatch> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit ConntrackWatch(const Napi::CallbackInfo &info);
-  ~ConntrackWatch() override;
 
-  // The start worker's end, on the main thread: a subscribed socket, or nullptr if it failed.
-  void Started(std::unique_ptr<CtSocket> socket);
+  // The start worker's end, on the main thread: a subscribed socket, or nullptr if it failed. False when
+  // the socket cannot be watched (failure set); a socket opened for a cancelled start is closed.
+  bool Started(std::unique_ptr<CtSocket> socket, Failure &failure);
 
  private:
   Napi::Value Start(const Napi::CallbackInfo &info);
@@ -30,17 +31,16 @@ class ConntrackWatch : public Napi::ObjectWrap<ConntrackWatch> {
   void Stop(const Napi::CallbackInfo &info);
 
   void Close();
-  static void OnReadable(uv_poll_t *handle, int status, int events);
+  static void OnReadable(void *self);
   static int OnEvent(const nlmsghdr *nlh, void *data);
   void Read();
 
+  Lifecycle lifecycle_;
   std::unique_ptr<CtSocket> socket_;
-  uv_poll_t *poll_ = nullptr;
+  FdWatch watch_;  // after socket_: destroyed first, so the poll stops before the socket closes
   CtGroupTable deaths_;
   uint64_t overflows_ = 0;  // ENOBUFS since the last drain: the kernel dropped events
   std::vector<char> buf_;
-  bool starting_ = false;  // a worker is opening the socket: the object stays until it ends
-  bool stop_requested_ = false;
 };
 
 }  // namespace flapwatch

@@ -13,6 +13,7 @@
 #include "drops.skel.h"
 #include "errors.h"
 #include "libbpf_log.h"
+#include "promise_worker.h"
 
 namespace flapwatch {
 namespace {
@@ -91,64 +92,62 @@ Napi::Array Strings(Napi::Env env, const std::vector<std::string> &v) {
   return a;
 }
 
-bool BtfHas(const struct btf *btf, const char *name, __u32 kind) { return btf__find_by_name_kind(btf, name, kind) > 0; }
-
-// Base of the two workers: a promise, a failure recorded off-thread, and the tracer kept busy meanwhile.
-class TracerWorker : public Napi::AsyncWorker {
- protected:
-  TracerWorker(DropTracer *tracer, Napi::Promise::Deferred deferred)
-      : Napi::AsyncWorker(deferred.Env()), tracer_(tracer), deferred_(deferred) {}
-
-  void OnWorkComplete(Napi::Env env, napi_status status) override {
-    Napi::HandleScope scope(env);
-    if (failure_.failed()) {
-      Fail();
-      tracer_->WorkDone();
-      deferred_.Reject(Rejection(env).Value());
-      return;
-    }
-    Napi::AsyncWorker::OnWorkComplete(env, status);
-  }
-
-  virtual void Fail() {}
-  virtual Napi::Error Rejection(Napi::Env env) { return MakeError(env, failure_); }
-
-  DropTracer *tracer_;
-  Napi::Promise::Deferred deferred_;
-  Failure failure_;
+// The counters' names as TypeScript reads them (TRACER_COUNTERS in src/native.ts), in the stats map's order.
+const char *const kStatNames[FW_STAT_MAX] = {
+#define FW_STAT_NAME(id, name) #name,
+    FW_STATS(FW_STAT_NAME)
+#undef FW_STAT_NAME
 };
 
-class StartWorker : public TracerWorker {
- public:
-  StartWorker(DropTracer *tracer, Napi::Promise::Deferred deferred, TracerOptions options)
-      : TracerWorker(tracer, deferred), options_(std::move(options)) {}
+// enum skb_drop_reason, value → name, from the BTF this start already parsed.
+void ReadEnum(const struct btf *btf, __s32 id, std::vector<std::pair<double, std::string>> &out) {
+  const struct btf_type *t = btf__type_by_id(btf, id);
+  const struct btf_enum *e = btf_enum(t);
+  for (__u16 i = 0; i < btf_vlen(t); i++, e++) {
+    double value = btf_kflag(t) ? static_cast<double>(static_cast<__s32>(e->val)) : static_cast<double>(e->val);
+    out.emplace_back(value, btf__name_by_offset(btf, e->name_off));
+  }
+}
 
-  // open → set read-only globals and sizes → load → attach; one cleanup path (Fail).
-  void Execute() override {
-    Load();
-    // libbpf parsed the kernel's BTF (~17 MB) on this thread; glibc keeps freed arenas unless asked
+// open → set read-only globals and sizes → load → attach. The kernel's BTF is parsed here once for what
+// decides the load (which hooks exist) and the drop reasons' names. libbpf parses it once more inside
+// bpf_object__load (CO-RE and tp_btf attach targets): its open options take a path, never a parsed btf, and
+// it frees its copy after the load, so the two cannot share one parse.
+class StartWorker : public PromiseWorker {
+ public:
+  StartWorker(DropTracer *tracer, Napi::Env env, TracerOptions options)
+      : PromiseWorker(env, "flapwatch:drop-tracer"), tracer_(tracer), options_(std::move(options)) {}
+
+ private:
+  bool Run(Failure &failure) override {
+    bool ok;
+    {
+      LibbpfLogCapture capture(&log_);
+      ok = Load(failure);
+    }
+    // the kernel's BTF was parsed on this thread; glibc keeps freed arenas unless asked
     malloc_trim(0);
+    return ok;
   }
 
-  void Load() {
-    LibbpfLogCapture capture(&log_);
+  bool Load(Failure &failure) {
     const char *btf_path = options_.btf_path.empty() ? kDefaultBtf : options_.btf_path.c_str();
     if (access(btf_path, R_OK) != 0) {
-      failure_ = {"access", errno, std::string("no BTF at ") + btf_path + ": the kernel needs CONFIG_DEBUG_INFO_BTF=y"};
-      return;
+      failure = {"access", errno, std::string("no BTF at ") + btf_path + ": the kernel needs CONFIG_DEBUG_INFO_BTF=y"};
+      return false;
     }
-    struct btf *btf = btf__parse(btf_path, nullptr);
+    std::unique_ptr<struct btf, void (*)(struct btf *)> btf(btf__parse(btf_path, nullptr), btf__free);
     if (!btf) {
-      failure_ = {"btf__parse", errno, std::string("reading BTF from ") + btf_path};
-      return;
+      failure = {"btf__parse", errno, std::string("reading BTF from ") + btf_path};
+      return false;
     }
     LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = options_.btf_path.empty() ? nullptr : btf_path);
-    skel_ = drops_bpf__open_opts(&open_opts);
+    skel_ = DropsObject(drops_bpf__open_opts(&open_opts), drops_bpf__destroy);
     if (!skel_) {
-      failure_ = {"bpf_object__open", errno, "opening the drop tracer"};
-      btf__free(btf);
-      return;
+      failure = {"bpf_object__open", errno, "opening the drop tracer"};
+      return false;
     }
+    drops_bpf *skel = skel_.get();
     // One object serves many kernels: switch off what this one cannot take, before load.
     struct Hook {
       bpf_program *prog;
@@ -157,37 +156,38 @@ class StartWorker : public TracerWorker {
       __u32 kind;
       bool required;
     } hooks[] = {
-        {skel_->progs.kfree_skb_reason, &skel_->links.kfree_skb_reason, "skb_drop_reason", BTF_KIND_ENUM, false},
-        {skel_->progs.kfree_skb_noreason, &skel_->links.kfree_skb_noreason, "btf_trace_kfree_skb", BTF_KIND_TYPEDEF,
-         true},
-        {skel_->progs.tcp_retransmit_skb, &skel_->links.tcp_retransmit_skb, "btf_trace_tcp_retransmit_skb",
+        {skel->progs.kfree_skb_reason, &skel->links.kfree_skb_reason, "skb_drop_reason", BTF_KIND_ENUM, false},
+        {skel->progs.kfree_skb_noreason, &skel->links.kfree_skb_noreason, "btf_trace_kfree_skb", BTF_KIND_TYPEDEF, true},
+        {skel->progs.tcp_retransmit_skb, &skel->links.tcp_retransmit_skb, "btf_trace_tcp_retransmit_skb",
          BTF_KIND_TYPEDEF, false},
-        {skel_->progs.tcp_retransmit_synack, &skel_->links.tcp_retransmit_synack, "btf_trace_tcp_retransmit_synack",
+        {skel->progs.tcp_retransmit_synack, &skel->links.tcp_retransmit_synack, "btf_trace_tcp_retransmit_synack",
          BTF_KIND_TYPEDEF, false},
     };
     // kfree_skb has a reason since v5.17 (c504e5c2f964): load exactly one of the two variants.
-    bool has_reason = BtfHas(btf, "skb_drop_reason", BTF_KIND_ENUM);
-    bpf_program__set_autoload(has_reason ? skel_->progs.kfree_skb_noreason : skel_->progs.kfree_skb_reason, false);
+    __s32 reason_enum = btf__find_by_name_kind(btf.get(), "skb_drop_reason", BTF_KIND_ENUM);
+    bool has_reason = reason_enum > 0;
+    if (has_reason) ReadEnum(btf.get(), reason_enum, reasons_);
+    bpf_program__set_autoload(has_reason ? skel->progs.kfree_skb_noreason : skel->progs.kfree_skb_reason, false);
     if (!has_reason) missing_.push_back("kfree_skb_reason: kernel < 5.17 gives no drop reason; every drop has reason 0");
     for (auto &h : hooks) {
-      if (bpf_program__autoload(h.prog) && !BtfHas(btf, h.needs, h.kind)) {
+      if (bpf_program__autoload(h.prog) && btf__find_by_name_kind(btf.get(), h.needs, h.kind) <= 0) {
         bpf_program__set_autoload(h.prog, false);
         missing_.push_back(std::string(bpf_program__name(h.prog)) + ": " + h.needs + " is not in this kernel");
       }
     }
-    btf__free(btf);
+    btf.reset();
 
-    bpf_map__set_max_entries(skel_->maps.drops, options_.max_flows);
-    bpf_map__set_max_entries(skel_->maps.retransmits, options_.max_retransmit_flows);
-    bpf_map__set_max_entries(skel_->maps.samples, options_.ring_bytes);
+    bpf_map__set_max_entries(skel->maps.drops, options_.max_flows);
+    bpf_map__set_max_entries(skel->maps.retransmits, options_.max_retransmit_flows);
+    bpf_map__set_max_entries(skel->maps.samples, options_.ring_bytes);
     // each CPU keeps its own window (no shared counter on the hot path): the cap is split among them
     int ncpu = libbpf_num_possible_cpus();
-    skel_->rodata->samples_per_cpu_sec =
+    skel->rodata->samples_per_cpu_sec =
         options_.samples_per_sec == 0 ? 0 : (options_.samples_per_sec + ncpu - 1) / (ncpu > 0 ? ncpu : 1);
 
-    if (int err = drops_bpf__load(skel_)) {
-      failure_ = {"bpf_object__load", -err, "loading the drop tracer needs CAP_BPF and CAP_PERFMON"};
-      return;
+    if (int err = drops_bpf__load(skel)) {
+      failure = {"bpf_object__load", -err, "loading the drop tracer needs CAP_BPF and CAP_PERFMON"};
+      return false;
     }
     for (auto &h : hooks) {
       if (!bpf_program__autoload(h.prog)) continue;
@@ -198,66 +198,80 @@ class StartWorker : public TracerWorker {
         continue;
       }
       int err = errno;
-      if (h.prog == skel_->progs.kfree_skb_reason || h.required) {
-        failure_ = {"bpf_program__attach", err, std::string("attaching ") + name + " to tp_btf/kfree_skb"};
-        return;
+      if (h.prog == skel->progs.kfree_skb_reason || h.required) {
+        failure = {"bpf_program__attach", err, std::string("attaching ") + name + " to tp_btf/kfree_skb"};
+        return false;
       }
       missing_.push_back(std::string(name) + ": attach failed: " + std::strerror(err));
     }
+    return true;
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    tracer_->Started(skel_);
+  // A failed start frees what it made (the object detaches what it attached) when the worker goes.
+  bool Finished(bool ok) override {
+    tracer_->Started(ok ? std::move(skel_) : nullptr, missing_);
+    tracer_->Unref();
+    return ok;
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object reasons = Napi::Object::New(env);
+    for (const auto &[value, name] : reasons_) reasons.Set(Napi::Number::New(env, value), Napi::String::New(env, name));
     Napi::Object info = Napi::Object::New(env);
     info.Set("programs", Strings(env, programs_));
     info.Set("missing", Strings(env, missing_));
     info.Set("log", Strings(env, log_));
-    deferred_.Resolve(info);
+    info.Set("dropReasons", reasons);
+    return info;
   }
 
- private:
-  void Fail() override { drops_bpf__destroy(skel_); }  // detaches what was attached, frees the rest
   Napi::Error Rejection(Napi::Env env) override {
     Napi::Error error = MakeError(env, failure_);
     error.Set("log", Strings(env, log_));
     return error;
   }
 
+  DropTracer *tracer_;
   TracerOptions options_;
-  drops_bpf *skel_ = nullptr;
+  DropsObject skel_;
   std::vector<std::string> log_, programs_, missing_;
+  std::vector<std::pair<double, std::string>> reasons_;
 };
 
-class DrainWorker : public TracerWorker {
+class DrainWorker : public PromiseWorker {
  public:
-  DrainWorker(DropTracer *tracer, Napi::Promise::Deferred deferred, drops_bpf *skel)
-      : TracerWorker(tracer, deferred), skel_(skel) {}
+  DrainWorker(DropTracer *tracer, Napi::Env env, DropsObject skel)
+      : PromiseWorker(env, "flapwatch:drop-tracer"), tracer_(tracer), skel_(std::move(skel)) {}
 
-  void Execute() override {
+ private:
+  bool Run(Failure &failure) override {
     if (int err = DrainMap(bpf_map__fd(skel_->maps.drops), drops_, 2 * bpf_map__max_entries(skel_->maps.drops))) {
-      failure_ = {"bpf_map_lookup_and_delete_batch", err, "draining the drops map"};
-      return;
+      failure = {"bpf_map_lookup_and_delete_batch", err, "draining the drops map"};
+      return false;
     }
     if (int err = DrainMap(bpf_map__fd(skel_->maps.retransmits), retransmits_,
                            2 * bpf_map__max_entries(skel_->maps.retransmits))) {
-      failure_ = {"bpf_map_lookup_and_delete_batch", err, "draining the retransmits map"};
-      return;
+      failure = {"bpf_map_lookup_and_delete_batch", err, "draining the retransmits map"};
+      return false;
     }
     int ncpu = libbpf_num_possible_cpus();
     std::vector<__u64> per_cpu(ncpu > 0 ? ncpu : 1);
     for (__u32 i = 0; i < FW_STAT_MAX; i++) {
       if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.stats), &i, per_cpu.data()) != 0) {
-        failure_ = {"bpf_map_lookup_elem", errno, "reading the tracer's counters"};
-        return;
+        failure = {"bpf_map_lookup_elem", errno, "reading the tracer's counters"};
+        return false;
       }
       for (__u64 v : per_cpu) stats_[i] += v;
     }
+    return true;
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    tracer_->WorkDone();
+  bool Finished(bool ok) override {
+    tracer_->Drained();
+    return ok;
+  }
+
+  Napi::Value Result(Napi::Env env) override {
     Napi::Array drops = Napi::Array::New(env, drops_.size());
     for (size_t i = 0; i < drops_.size(); i++) {
       Napi::Object o = Napi::Object::New(env);
@@ -277,20 +291,17 @@ class DrainWorker : public TracerWorker {
       o.Set("packets", Napi::Number::New(env, retransmits_[i].second.packets));
       retransmits.Set(i, o);
     }
-    static const char *names[FW_STAT_MAX] = {"drops",         "dropFlows", "dropMapFull",    "retransmits",
-                                             "retransmitFlows", "retransmitMapFull", "samples", "samplesLimited",
-                                             "samplesLost"};
     Napi::Object counters = Napi::Object::New(env);
-    for (int i = 0; i < FW_STAT_MAX; i++) counters.Set(names[i], Napi::Number::New(env, stats_[i]));
+    for (int i = 0; i < FW_STAT_MAX; i++) counters.Set(kStatNames[i], Napi::Number::New(env, stats_[i]));
     Napi::Object result = Napi::Object::New(env);
     result.Set("drops", drops);
     result.Set("retransmits", retransmits);
     result.Set("counters", counters);
-    deferred_.Resolve(result);
+    return result;
   }
 
- private:
-  drops_bpf *skel_;
+  DropTracer *tracer_;
+  DropsObject skel_;
   Entries<fw_drop_key> drops_;
   Entries<fw_retrans_key> retransmits_;
   __u64 stats_[FW_STAT_MAX] = {};
@@ -304,17 +315,14 @@ Napi::Function DropTracer::Define(Napi::Env env) {
                       InstanceMethod<&DropTracer::Stop>("stop")});
 }
 
-DropTracer::DropTracer(const Napi::CallbackInfo &info) : Napi::ObjectWrap<DropTracer>(info) {}
+DropTracer::DropTracer(const Napi::CallbackInfo &info)
+    : Napi::ObjectWrap<DropTracer>(info), ring_(nullptr, ring_buffer__free) {}
 
 DropTracer::~DropTracer() { Close(); }
 
 Napi::Value DropTracer::Start(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
-  if (busy_ || skel_) {
-    deferred.Reject(Napi::Error::New(env, "DropTracer.start: already started").Value());
-    return deferred.Promise();
-  }
+  if (!lifecycle_.CanStart()) return AlreadyStarted(env, "DropTracer.start");
   Napi::Object o = info[0].As<Napi::Object>();
   TracerOptions options;
   options.btf_path = o.Get("btfPath").As<Napi::String>();
@@ -324,65 +332,46 @@ Napi::Value DropTracer::Start(const Napi::CallbackInfo &info) {
   options.ring_bytes = o.Get("ringBytes").As<Napi::Number>().Uint32Value();
   on_samples_ = Napi::Persistent(o.Get("onSamples").As<Napi::Function>());
 
-  busy_ = true;
-  stop_requested_ = false;
+  lifecycle_.Starting();
   Ref();  // the JS object must outlive the worker
-  (new StartWorker(this, deferred, std::move(options)))->Queue();
-  return deferred.Promise();
+  return (new StartWorker(this, env, std::move(options)))->Start();
 }
 
-void DropTracer::Started(drops_bpf *skel) {
-  skel_ = skel;
-  WorkDone();
-  if (skel_) StartPolling(Env());
-}
-
-void DropTracer::WorkDone() {
-  busy_ = false;
-  Unref();
-  if (stop_requested_) Close();
+void DropTracer::Started(DropsObject skel, std::vector<std::string> &missing) {
+  if (!lifecycle_.Started(skel != nullptr)) return;  // failed, or stop() came meanwhile: skel frees itself
+  skel_ = std::move(skel);
+  // samples are an extra: the counters work without them, and `missing` says why there are none
+  ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.samples), OnSample, this, nullptr));
+  if (!ring_) {
+    missing.push_back(std::string("samples: ring_buffer__new: ") + std::strerror(errno));
+    return;
+  }
+  if (int err = watch_.Start(Env(), ring_buffer__epoll_fd(ring_.get()), OnReadable, this)) {
+    ring_.reset();
+    missing.push_back(std::string("samples: uv_poll_start: ") + uv_strerror(err));
+  }
 }
 
 Napi::Value DropTracer::Drain(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
-  if (!skel_ || busy_) {
-    const char *why = skel_ ? "DropTracer.drain: a drain is already running" : "DropTracer.drain: not started";
-    deferred.Reject(Napi::Error::New(env, why).Value());
-    return deferred.Promise();
-  }
-  busy_ = true;
+  if (!lifecycle_.started()) return Rejected(env, NotStarted(env, "DropTracer.drain"));
+  if (draining_) return Rejected(env, StateError(env, "DropTracer.drain", EBUSY, "a drain is already running"));
+  draining_ = true;
   Ref();
-  (new DrainWorker(this, deferred, skel_))->Queue();
-  return deferred.Promise();
+  return (new DrainWorker(this, env, skel_))->Start();
 }
 
-void DropTracer::Stop(const Napi::CallbackInfo &) {
-  if (busy_) {
-    // A worker still reads the maps: detach now, free when it ends.
-    stop_requested_ = true;
-    Detach();
-    return;
-  }
-  Close();
+void DropTracer::Drained() {
+  draining_ = false;
+  Unref();
 }
 
-void DropTracer::StartPolling(Napi::Env env) {
-  ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.samples), OnSample, this, nullptr);
-  if (!ring_) return;  // samples are an extra: the counters still work without them
-  uv_loop_t *loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  poll_ = new uv_poll_t;
-  poll_->data = this;
-  uv_poll_init(loop, poll_, ring_buffer__epoll_fd(ring_));
-  uv_poll_start(poll_, UV_READABLE, OnReadable);
-}
+void DropTracer::Stop(const Napi::CallbackInfo &) { Close(); }
 
-void DropTracer::OnReadable(uv_poll_t *handle, int status, int) {
-  auto *self = static_cast<DropTracer *>(handle->data);
-  if (status < 0 || !self->ring_) return;
-  ring_buffer__consume(self->ring_);
-  self->Deliver();
+void DropTracer::OnReadable(void *self) {
+  auto *tracer = static_cast<DropTracer *>(self);
+  ring_buffer__consume(tracer->ring_.get());
+  tracer->Deliver();
 }
 
 int DropTracer::OnSample(void *ctx, void *data, size_t size) {
@@ -413,28 +402,15 @@ void DropTracer::Deliver() {
   }
 }
 
-// Stops the ring-buffer poll and detaches every program; maps stay readable for a running worker.
-void DropTracer::Detach() {
-  if (poll_) {
-    uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t *>(poll_), [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
-    poll_ = nullptr;
-  }
-  if (ring_) {
-    ring_buffer__free(ring_);
-    ring_ = nullptr;
-  }
-  if (skel_) drops_bpf__detach(skel_);
-  pending_.clear();
-}
-
+// The one place the tracer stops: the poll first, then the ring it reads, then every program is detached;
+// the maps go now, or when a drain in flight lets go of them. A start under way is freed when it ends.
 void DropTracer::Close() {
-  Detach();
-  if (skel_) {
-    drops_bpf__destroy(skel_);
-    skel_ = nullptr;
-  }
-  stop_requested_ = false;
+  lifecycle_.Stop();
+  watch_.Stop();
+  ring_.reset();
+  if (skel_) drops_bpf__detach(skel_.get());
+  skel_.reset();
+  pending_.clear();
   on_samples_.Reset();
 }
 

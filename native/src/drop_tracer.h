@@ -1,12 +1,15 @@
 // DropTracer: loads drops.bpf.c, drains its aggregation maps on request and streams ring-buffer samples.
 #pragma once
+#include <linux/types.h>  // drops.h uses the kernel's fixed-width types
 #include <napi.h>
-#include <uv.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "drops.h"
+#include "fd_watch.h"
+#include "lifecycle.h"
 
 struct drops_bpf;
 struct ring_buffer;
@@ -22,15 +25,20 @@ struct TracerOptions {
   uint32_t ring_bytes = 256 * 1024;
 };
 
+// Shared by the tracer and a drain in flight: stop() detaches at once, the maps go when the last holder lets go.
+using DropsObject = std::shared_ptr<drops_bpf>;
+
 class DropTracer : public Napi::ObjectWrap<DropTracer> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit DropTracer(const Napi::CallbackInfo &info);
   ~DropTracer() override;
 
-  // Called by the workers on the main thread when they complete.
-  void Started(drops_bpf *skel);
-  void WorkDone();
+  // The start worker's end, on the main thread: the loaded object, or nullptr if loading failed. What the
+  // tracer could not set up beside it (samples) is added to `missing`.
+  void Started(DropsObject skel, std::vector<std::string> &missing);
+  // A drain worker's end.
+  void Drained();
 
  private:
   Napi::Value Start(const Napi::CallbackInfo &info);
@@ -38,19 +46,17 @@ class DropTracer : public Napi::ObjectWrap<DropTracer> {
   void Stop(const Napi::CallbackInfo &info);
 
   void Close();
-  void Detach();
-  void StartPolling(Napi::Env env);
-  static void OnReadable(uv_poll_t *handle, int status, int events);
+  static void OnReadable(void *self);
   static int OnSample(void *ctx, void *data, size_t size);
   void Deliver();
 
-  drops_bpf *skel_ = nullptr;
-  ring_buffer *ring_ = nullptr;
-  uv_poll_t *poll_ = nullptr;
+  Lifecycle lifecycle_;
+  DropsObject skel_;
+  std::unique_ptr<ring_buffer, void (*)(ring_buffer *)> ring_;
+  FdWatch watch_;  // declared after ring_: destroyed first, so no poll reads a freed ring
   Napi::FunctionReference on_samples_;
   std::vector<fw_sample> pending_;
-  bool busy_ = false;  // a start or drain runs on a worker: the object stays until it ends
-  bool stop_requested_ = false;
+  bool draining_ = false;
 };
 
 }  // namespace flapwatch

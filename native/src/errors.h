@@ -17,4 +17,8 @@ struct Failure {
 // Error with .code ('EPERM'), .errno (negative, like Node's), .syscall.
 Napi::Error MakeError(Napi::Env env, const Failure &f);
 
+// A method called in a state that does not allow it ("DropTracer.start: already started"): the same
+// .code/.errno/.syscall as a system error, .syscall naming the method, so callers test one shape.
+Napi::Error StateError(Napi::Env env, const char *method, int err, const char *what);
+
 }  // namespace flapwatch

@@ -1,5 +1,5 @@
-// Kernel addresses → "symbol+0xoffset", by one streaming pass over /proc/kallsyms per batch of new addresses.
-// Nothing stays resident: a node has ~120k symbols and only a few dozen drop locations.
+// Kernel addresses → the name of the function they lie in, by one streaming pass over /proc/kallsyms per
+// batch of new addresses. Nothing stays resident: a node has ~120k symbols and only a few dozen drop locations.
 #pragma once
 #include <napi.h>
 

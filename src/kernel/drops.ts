@@ -1,16 +1,18 @@
-// DropSource: the addon's drop tracer as a source of observations. It drains the in-kernel aggregation on an
-// interval (never two drains at once), resolves names, hands observations to subscribers and keeps count of
-// what the kernel side could not hand over. It never throws at the daemon: failures become a down status.
+// DropSource: the addon's drop tracer as a source of observations. It drains the in-kernel aggregation when
+// the node's interval asks (never two drains at once), resolves names, hands observations to subscribers and
+// keeps count of what the kernel side could not hand over; its samples go through kernel/drop-samples.ts. It
+// never throws at the daemon: failures become a down status, a count and a log line.
 import type { Logger } from 'pino';
 import { addon } from '../native';
-import type { Addon, DrainResult, DropSample, NativeDropTracer, StartInfo, TracerCounters } from '../native';
+import { TRACER_COUNTERS, type Addon, type DrainResult, type NativeDropTracer, type StartInfo, type TracerCounters } from '../native';
 import { Listeners } from '../observe/listeners';
 import type { DropObservation, DropSampleObservation, RetransmitObservation } from '../observe/kernel';
 import type { SourceStats, SourceStatus } from '../observe/source';
+import { describeSystemError } from '../observe/errors';
+import { DropSamples } from './drop-samples';
 import { Kallsyms } from './kallsyms';
 import { DropReasons, reasonNamesFromBtf } from './reasons';
-import { toDrop, toRetransmit, toSample, type Resolvers } from './records';
-import { describeSystemError } from '../observe/errors';
+import { toDrop, toRetransmit, type Resolvers } from './records';
 import { missingBtf } from './errors';
 
 export interface DropSourceOptions {
@@ -21,15 +23,11 @@ export interface DropSourceOptions {
   /** 0 turns samples off */
   samplesPerSecond: number;
   ringBytes: number;
-  /** between drains; 0 = only when drain() is called (NodeIntervals drives it with the other sources) */
-  intervalMs: number;
   benignReasons: readonly string[];
   logger: Logger;
-  /** how many recent samples to keep for incident logs */
-  recentSamples?: number;
   symbols?: Resolvers['symbols'];
   /** the addon, loaded only in start() so nothing else ever needs it built */
-  native?: () => Pick<Addon, 'DropTracer' | 'btfEnum'>;
+  native?: () => Pick<Addon, 'DropTracer'>;
 }
 
 /** Totals since start(); all monotonic. */
@@ -46,22 +44,18 @@ export interface DropLosses {
   retransmitFlowsEvicted: number;
 }
 
-const NO_COUNTERS: TracerCounters = {
-  drops: 0, dropFlows: 0, dropMapFull: 0, retransmits: 0, retransmitFlows: 0, retransmitMapFull: 0,
-  samples: 0, samplesLimited: 0, samplesLost: 0,
-};
+const NO_COUNTERS = Object.fromEntries(TRACER_COUNTERS.map((name) => [name, 0])) as TracerCounters;
 
 export class DropSource {
   private readonly log: Logger;
   private readonly resolvers: Resolvers;
   private readonly drops: Listeners<DropObservation>;
   private readonly retransmits: Listeners<RetransmitObservation>;
-  private readonly recent: DropSampleObservation[] = [];
+  private readonly samples: DropSamples;
   private tracer: NativeDropTracer | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private draining: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
   private statuses: SourceStatus[];
   private drainError: string | undefined;
   private errors = 0;
@@ -77,6 +71,10 @@ export class DropSource {
     const onError = (err: unknown) => this.log.error({ err }, 'a drop subscriber failed');
     this.drops = new Listeners(onError);
     this.retransmits = new Listeners(onError);
+    this.samples = new DropSamples(this.resolvers, this.log, onError, (err) => {
+      this.errors++;
+      this.log.warn({ err }, 'drop samples could not be resolved: dropped');
+    });
     this.statuses = this.names().map((source) => ({ source, up: false, reason: 'starting' }));
   }
 
@@ -86,6 +84,11 @@ export class DropSource {
 
   onRetransmits(listener: (items: RetransmitObservation[]) => void): () => void {
     return this.retransmits.add(listener);
+  }
+
+  /** Single dropped packets as the kernel sampled them (at most samplesPerSecond), with wall-clock times. */
+  onSamples(listener: (items: DropSampleObservation[]) => void): () => void {
+    return this.samples.onSamples(listener);
   }
 
   /** Resolves once the tracer is attached or has failed; never rejects. */
@@ -133,11 +136,6 @@ export class DropSource {
     };
   }
 
-  /** The most recent samples, oldest first. */
-  recentSamples(): readonly DropSampleObservation[] {
-    return this.recent;
-  }
-
   private names(): string[] {
     return this.opts.samplesPerSecond > 0 ? ['drops', 'drop_samples', 'retransmits'] : ['drops', 'retransmits'];
   }
@@ -146,25 +144,24 @@ export class DropSource {
     try {
       const noBtf = missingBtf(this.opts.btfPath);
       if (noBtf) throw new Error(noBtf);
-      const native = (this.opts.native ?? addon)();
-      this.loadReasons(native.btfEnum(this.opts.btfPath, 'skb_drop_reason'));
-      const tracer = new native.DropTracer();
+      const tracer = new ((this.opts.native ?? addon)().DropTracer)();
       const info = await tracer.start({
         btfPath: this.opts.btfPath,
         maxFlows: this.opts.maxFlows,
         maxRetransmitFlows: this.opts.maxRetransmitFlows,
         samplesPerSecond: this.opts.samplesPerSecond,
         ringBytes: this.opts.ringBytes,
-        onSamples: (samples) => this.onSamples(samples),
+        onSamples: (samples) => this.samples.take(samples),
       });
       for (const line of info.log) this.log.debug({ libbpf: line }, 'libbpf');
+      // before the first sample or drain: both arrive on later turns of the event loop
+      this.loadReasons(info.dropReasons);
       if (this.stopping) {
         tracer.stop(); // stop() came while the programs were loading
         return;
       }
       this.tracer = tracer;
       this.statuses = this.statusesFrom(info);
-      this.schedule();
     } catch (err) {
       this.errors++;
       const reason = describeSystemError(err, 'loading BPF');
@@ -180,26 +177,17 @@ export class DropSource {
     if (unknown.length) this.log.warn({ unknown }, `benign reasons this kernel does not know: ${unknown.join(', ')}`);
   }
 
-  // Programs the kernel refused are listed in info.missing: retransmit hooks concern the retransmits stream only.
+  // What the kernel refused is listed in info.missing: retransmit hooks concern the retransmits stream only,
+  // a ring buffer that could not be read the samples only.
   private statusesFrom(info: StartInfo): SourceStatus[] {
-    const isRetransmit = (s: string) => s.startsWith('tcp_retransmit');
-    const missing = (retransmit: boolean) => info.missing.filter((m) => isRetransmit(m) === retransmit).join('; ');
-    const retransmitsUp = info.programs.some(isRetransmit);
-    return this.names().map((source) =>
-      source === 'retransmits'
-        ? { source, up: retransmitsUp, reason: missing(true) || (retransmitsUp ? '' : 'no retransmit hook attached') }
-        : { source, up: true, reason: missing(false) },
-    );
-  }
-
-  private schedule(): void {
-    if (this.opts.intervalMs <= 0) return;
-    this.timer = setTimeout(() => {
-      void this.drain().then(() => {
-        if (!this.stopping) this.schedule();
-      });
-    }, this.opts.intervalMs);
-    this.timer.unref();
+    const streamOf = (s: string) => (s.startsWith('tcp_retransmit') ? 'retransmits' : s.startsWith('samples:') ? 'drop_samples' : 'drops');
+    const missing = (source: string) => info.missing.filter((m) => streamOf(m) === source).join('; ');
+    const retransmitsUp = info.programs.some((p) => streamOf(p) === 'retransmits');
+    return this.names().map((source) => {
+      if (source === 'retransmits') return { source, up: retransmitsUp, reason: missing(source) || (retransmitsUp ? '' : 'no retransmit hook attached') };
+      if (source === 'drop_samples') return { source, up: missing(source) === '', reason: [missing('drops'), missing(source)].filter(Boolean).join('; ') };
+      return { source, up: true, reason: missing(source) };
+    });
   }
 
   private async drainOnce(): Promise<void> {
@@ -231,24 +219,8 @@ export class DropSource {
     this.retransmits.emit(retransmits.map(toRetransmit));
   }
 
-  private onSamples(samples: DropSample[]): void {
-    void this.resolvers.symbols.prepare(samples.map((s) => s.location)).then(() => this.keepSamples(samples));
-  }
-
-  private keepSamples(samples: DropSample[]): void {
-    if (this.stopping) return;
-    const keep = this.opts.recentSamples ?? 1000;
-    const debug = this.log.isLevelEnabled('debug');
-    for (const raw of samples) {
-      const sample = toSample(raw, this.resolvers);
-      this.recent.push(sample);
-      if (debug) this.log.debug({ sample }, `drop sample: ${sample.reasonName} at ${sample.location}`);
-    }
-    if (this.recent.length > keep) this.recent.splice(0, this.recent.length - keep);
-  }
-
   private async stopOnce(): Promise<void> {
-    clearTimeout(this.timer);
+    this.samples.stop();
     await this.starting;
     await this.draining;
     this.tracer?.stop();

@@ -1,5 +1,5 @@
-// Kernel addresses → `symbol+0xoff`, from /proc/kallsyms. The addon resolves a batch of new addresses in one
-// streaming pass on a worker thread and keeps nothing: the whole symbol table in JS would cost more memory than
+// Kernel addresses → the function they lie in, from /proc/kallsyms. The addon resolves a batch of new addresses in
+// one streaming pass on a worker thread and keeps nothing: the whole symbol table in JS would cost more memory than
 // the rest of the daemon, for the few dozen places a node drops packets. Resolved names are cached here, in a
 // bounded map.
 import { addon, type Addon } from '../native';
@@ -7,14 +7,8 @@ import { addon, type Addon } from '../native';
 export interface SymbolResolver {
   /** resolves what the cache lacks; never rejects (an unreadable file leaves raw addresses) */
   prepare(addrs: Iterable<bigint>): Promise<void>;
-  /** `nft_do_chain+0x2a1`, or `0x…` for an address prepare() did not resolve */
+  /** `nft_do_chain`, or `0x…` for an address prepare() did not resolve */
   resolve(addr: bigint): string;
-}
-
-/** `nft_do_chain+0x2a1` → `nft_do_chain`; an unresolved `0x…` stays as it is. */
-export function functionOf(location: string): string {
-  const plus = location.indexOf('+');
-  return plus < 0 ? location : location.slice(0, plus);
 }
 
 export function formatAddress(addr: bigint): string {

@@ -1,9 +1,9 @@
 // The addon's records → normalized observations: reason names, location symbols, decoded conntrack bits.
 import { CT_CONFIRMED, CT_DNAT, CT_PRESENT, CT_REPLY, CT_SNAT } from '../native';
-import type { DropRecord, DropSample, FlowTuple as NativeTuple, RetransmitRecord } from '../native';
+import type { DropRecord, DropSample, RetransmitRecord } from '../native';
 import type { CtFlags, DropObservation, DropSampleObservation, RetransmitObservation } from '../observe/kernel';
 import type { FlowTuple } from '../observe/net';
-import { functionOf, type SymbolResolver } from './kallsyms';
+import type { SymbolResolver } from './kallsyms';
 import type { DropReasons } from './reasons';
 
 export interface Resolvers {
@@ -31,7 +31,8 @@ export function ctFlags(bits: number): CtFlags {
   };
 }
 
-function tuple(r: NativeTuple): FlowTuple {
+/** The record's tuple alone: a record carries more fields, which the observation keeps elsewhere. */
+function tuple(r: FlowTuple): FlowTuple {
   return { family: r.family, proto: r.proto, saddr: r.saddr, daddr: r.daddr, sport: r.sport, dport: r.dport };
 }
 
@@ -41,7 +42,7 @@ function dropFields(r: Omit<DropRecord, 'packets' | 'bytes'>, res: Resolvers): O
     netns: r.netns,
     reason: r.reason,
     reasonName: res.reasons.name(r.reason),
-    location: functionOf(res.symbols.resolve(r.location)),
+    location: res.symbols.resolve(r.location),
     origDst: r.origDaddr === null ? null : { ip: r.origDaddr, port: r.origDport },
     ct: ctFlags(r.ct),
     loss: res.reasons.isLoss(r.reason),
@@ -52,9 +53,8 @@ export function toDrop(r: DropRecord, res: Resolvers): DropObservation {
   return { ...dropFields(r, res), packets: r.packets, bytes: r.bytes };
 }
 
-export function toSample(s: DropSample, res: Resolvers): DropSampleObservation {
-  // CLOCK_MONOTONIC, as process.hrtime: the sample's age now, taken from the wall clock now
-  const at = Date.now() - Number(process.hrtime.bigint() - s.timeNs) / 1e6;
+/** `at`: the sample's time as ms since the epoch (kernel/drop-samples.ts converts it). */
+export function toSample(s: DropSample, at: number, res: Resolvers): DropSampleObservation {
   return { ...dropFields(s, res), at, len: s.len, ifindex: s.ifindex };
 }
 

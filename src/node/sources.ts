@@ -31,7 +31,8 @@ export interface NodeSourcesOptions extends SourcesConfig {
 export function nodeSources(config: NodeSourcesOptions): NodeSources {
   const { logger } = config;
   const index = new ServiceIndex();
-  const drops = new DropSource({ ...config, intervalMs: 0 });
+  // the node's intervals drain the tracer, so that drops and their witnesses share an interval
+  const drops = new DropSource(config);
   const conntrack = new ConntrackSource({ unrepliedIntervalMs: config.unrepliedIntervalMs, logger });
   const rules = new RulesSource({ logger, fullIntervalMs: config.rulesFullIntervalMs });
   rules.onServices((ports) => index.publish('rules', ports));

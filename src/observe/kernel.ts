@@ -30,9 +30,9 @@ export interface DropObservation {
   loss: boolean;
 }
 
-/** One dropped packet, sampled: an example for an incident's evidence. */
+/** One dropped packet, as the tracer's ring buffer sampled it: an example for an incident's evidence. */
 export interface DropSampleObservation extends Omit<DropObservation, 'packets' | 'bytes'> {
-  /** ms since the epoch */
+  /** when the kernel dropped it, ms since the epoch (wall clock) */
   at: number;
   len: number;
   ifindex: number;

@@ -15,6 +15,7 @@ import {
 } from '../../src/kernel/conntrack';
 import { addon, type NativeError } from '../../src/native';
 import { eventually, kernelSkip } from '../helpers/env';
+import { alreadyStarted, notStarted } from '../helpers/lifecycle';
 import { nsRun } from '../lab/netns';
 import { udpflood } from '../lab/udpflood';
 import { conntrackLab, type ConntrackLab } from './conntrack-lab';
@@ -277,9 +278,9 @@ describe('conntrack DESTROY events: flows that died unanswered', { skip: kernelS
     watch.stop();
     watch.stop();
     await flush;
-    assert.throws(() => watch.drain(), /not started/);
+    assert.throws(() => watch.drain(), notStarted);
     await watch.start({ netnsPath: `/run/netns/${lab.ns}`, maxGroups: 10 });
-    assert.throws(() => watch.start({ netnsPath: '', maxGroups: 10 }), /already started/);
+    await assert.rejects(watch.start({ netnsPath: '', maxGroups: 10 }), alreadyStarted('ConntrackWatch'));
     watch.stop();
   });
 
@@ -287,8 +288,12 @@ describe('conntrack DESTROY events: flows that died unanswered', { skip: kernelS
     await assert.rejects(watchConntrackDeaths({ netns: 'fwct-missing' }), isError('ENOENT', 'open', /fwct-missing/));
     const watch = new (addon().ConntrackWatch)();
     const starting = watch.start({ netnsPath: `/run/netns/${lab.ns}`, maxGroups: 10 });
+    const again = watch.start({ netnsPath: '', maxGroups: 10 });
     watch.stop();
+    await assert.rejects(again, alreadyStarted('ConntrackWatch'), 'a start under way refuses another');
     await starting;
-    assert.throws(() => watch.drain(), /not started/);
+    assert.throws(() => watch.drain(), notStarted);
+    await watch.start({ netnsPath: `/run/netns/${lab.ns}`, maxGroups: 10 });
+    watch.stop();
   });
 });

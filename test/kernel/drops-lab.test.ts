@@ -4,20 +4,19 @@ import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { DropSource } from '../../src/kernel/drops';
 import { DEFAULT_BENIGN_REASONS } from '../../src/kernel/reasons';
-import type { DropObservation, RetransmitObservation } from '../../src/observe/kernel';
+import type { DropObservation, DropSampleObservation, RetransmitObservation } from '../../src/observe/kernel';
 import { eventually, kernelSkip } from '../helpers/env';
 import { Lab } from '../lab/lab';
 import { netnsInode } from '../lab/netns';
 
 /** A DropSource that collects everything it drains. */
-async function tracer(): Promise<{ source: DropSource; drops: DropObservation[]; retransmits: RetransmitObservation[] }> {
+async function tracer(): Promise<{ source: DropSource; drops: DropObservation[]; retransmits: RetransmitObservation[]; samples: DropSampleObservation[] }> {
   const source = new DropSource({
     btfPath: '',
     maxFlows: 16384,
     maxRetransmitFlows: 4096,
     samplesPerSecond: 100,
     ringBytes: 256 * 1024,
-    intervalMs: 60_000, // the tests drain by hand
     benignReasons: DEFAULT_BENIGN_REASONS,
     logger: pino({ level: 'silent' }),
   });
@@ -25,10 +24,12 @@ async function tracer(): Promise<{ source: DropSource; drops: DropObservation[];
   const retransmits: RetransmitObservation[] = [];
   source.onDrops((d) => drops.push(...d));
   source.onRetransmits((r) => retransmits.push(...r));
+  const samples: DropSampleObservation[] = [];
+  source.onSamples((s) => samples.push(...s));
   await source.start();
   const down = source.stats().filter((s) => !s.up);
   assert.deepEqual(down, [], 'every tracer source is up');
-  return { source, drops, retransmits };
+  return { source, drops, retransmits, samples };
 }
 
 const packets = (drops: DropObservation[]) => drops.reduce((n, d) => n + d.packets, 0);
@@ -64,9 +65,20 @@ for (const backend of ['nft', 'legacy'] as const) {
 
     test('N packets into a DROP rule are N NETFILTER_DROP drops at the rule, with their tuple and netns', async () => {
       const undo = await lab.dropOnPath(0, 1);
+      const before = Date.now();
       const sent = await lab.udpSend(lab.client, lab.podIp(0), 9000, 200);
       const mine = await drained(t, (d) => d.tuple.daddr === lab.podIp(0) && d.tuple.dport === 9000, 200);
       await undo();
+      const sampled = () => t.samples.filter((x) => x.tuple.daddr === lab.podIp(0) && x.tuple.dport === 9000);
+      await eventually(() => sampled().length > 0, 'samples of those drops');
+      const after = Date.now();
+      for (const x of sampled()) {
+        assert.equal(x.reasonName, 'NETFILTER_DROP');
+        assert.equal(x.location, ruleLocation);
+        assert.equal(x.netns, lab.nodeInode);
+        // wall-clock time, within a millisecond of conversion error
+        assert.ok(x.at >= before - 1 && x.at <= after + 1, `sample at ${x.at}, sent between ${before} and ${after}`);
+      }
       assert.equal(sent.sent, 200);
       assert.equal(packets(mine), 200);
       for (const d of mine) {

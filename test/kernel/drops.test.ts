@@ -1,16 +1,15 @@
-// DropSource against a fake addon: conversion, drain scheduling, loss accounting, failures. No kernel.
+// DropSource against a fake addon: conversion, drains, samples, loss accounting, failures. No kernel.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import { DropSource, type DropSourceOptions } from '../../src/kernel/drops';
+import { epochMsOf } from '../../src/kernel/drop-samples';
 import type { DrainResult, DropRecord, NativeDropTracer, StartInfo, TracerCounters, TracerOptions } from '../../src/native';
-import { CT_DNAT, CT_PRESENT } from '../../src/native';
-import type { DropObservation } from '../../src/observe/kernel';
+import { CT_DNAT, CT_PRESENT, TRACER_COUNTERS } from '../../src/native';
+import type { DropObservation, DropSampleObservation } from '../../src/observe/kernel';
 
-const COUNTERS: TracerCounters = {
-  drops: 0, dropFlows: 0, dropMapFull: 0, retransmits: 0, retransmitFlows: 0, retransmitMapFull: 0,
-  samples: 0, samplesLimited: 0, samplesLost: 0,
-};
+const COUNTERS = Object.fromEntries(TRACER_COUNTERS.map((name) => [name, 0])) as TracerCounters;
+const DROP_REASONS = { 12: 'SKB_DROP_REASON_NETFILTER_DROP', 104: 'SKB_DROP_REASON_QUEUE_PURGE' };
 
 const RECORD: DropRecord = {
   family: 4, proto: 6, saddr: '10.77.0.1', daddr: '10.77.4.2', sport: 40000, dport: 8080,
@@ -22,7 +21,7 @@ const RECORD: DropRecord = {
 class FakeTracer implements NativeDropTracer {
   results: Array<DrainResult | Error> = [];
   options: TracerOptions | undefined;
-  startInfo: StartInfo = { programs: ['kfree_skb_reason', 'tcp_retransmit_skb'], missing: [], log: [] };
+  startInfo: StartInfo = { programs: ['kfree_skb_reason', 'tcp_retransmit_skb'], missing: [], log: [], dropReasons: DROP_REASONS };
   startError: Error | undefined;
   inFlight = 0;
   maxInFlight = 0;
@@ -57,17 +56,15 @@ function source(tracer: FakeTracer, over: Partial<DropSourceOptions> = {}): Drop
     maxRetransmitFlows: 256,
     samplesPerSecond: 10,
     ringBytes: 4096,
-    intervalMs: 60_000,
     benignReasons: ['QUEUE_PURGE'],
     logger: pino({ level: 'silent' }),
-    symbols: { prepare: async () => undefined, resolve: (a) => (a === 0x1234n ? 'nft_do_chain+0x2a1' : `0x${a.toString(16)}`) },
+    symbols: { prepare: async () => undefined, resolve: (a) => (a === 0x1234n ? 'nft_do_chain' : `0x${a.toString(16)}`) },
     native: () => ({
       DropTracer: class {
         constructor() {
           return tracer;
         }
       } as unknown as new () => NativeDropTracer,
-      btfEnum: () => ({ 12: 'SKB_DROP_REASON_NETFILTER_DROP', 104: 'SKB_DROP_REASON_QUEUE_PURGE' }),
     }),
     ...over,
   });
@@ -121,18 +118,6 @@ test('drains never overlap, and stop() waits for the one in flight', async () =>
   assert.equal(tracer.stops, 1, 'stop() is idempotent');
 });
 
-test('the interval drains on its own', async () => {
-  const tracer = new FakeTracer();
-  tracer.results.push({ drops: [RECORD], retransmits: [], counters: COUNTERS });
-  const s = source(tracer, { intervalMs: 5 });
-  const seen = new Promise<number>((resolve) => s.onDrops((d) => resolve(d.length)));
-  const keepAlive = setTimeout(() => {}, 10_000); // the drain timer is unref'd: it never holds a process open
-  await s.start();
-  assert.equal(await seen, 1);
-  clearTimeout(keepAlive);
-  await s.stop();
-});
-
 test('losses: kernel counters as they are, evicted flows estimated and kept monotonic', async () => {
   const tracer = new FakeTracer();
   const counters = (c: Partial<TracerCounters>) => ({ ...COUNTERS, ...c });
@@ -175,7 +160,7 @@ test('no BTF file: down, and the addon is never loaded', async () => {
 
 test('a missing retransmit hook downs only the retransmits source; samples off drop their source', async () => {
   const tracer = new FakeTracer();
-  tracer.startInfo = { programs: ['kfree_skb_reason'], missing: ['tcp_retransmit_skb: no such tracepoint'], log: [] };
+  tracer.startInfo = { programs: ['kfree_skb_reason'], missing: ['tcp_retransmit_skb: no such tracepoint'], log: [], dropReasons: {} };
   const s = source(tracer, { samplesPerSecond: 0 });
   await s.start();
   assert.deepEqual(
@@ -202,14 +187,70 @@ test('a failing drain downs the sources until a drain works again', async () => 
   await s.stop();
 });
 
-test('samples are converted and only the most recent are kept', async () => {
+test('a ring buffer the tracer could not read downs only the samples source', async () => {
   const tracer = new FakeTracer();
-  const s = source(tracer, { recentSamples: 2 });
+  tracer.startInfo = { ...tracer.startInfo, missing: ['samples: ring_buffer__new: Cannot allocate memory'] };
+  const s = source(tracer);
   await s.start();
-  const { packets: _p, bytes: _b, ...key } = RECORD;
-  tracer.options!.onSamples([1n, 2n, 3n].map((timeNs) => ({ ...key, timeNs, len: 60, ifindex: 2 })));
+  assert.deepEqual(
+    s.stats().map(({ source: name, up, reason }) => ({ name, up, reason })),
+    [
+      { name: 'drops', up: true, reason: '' },
+      { name: 'drop_samples', up: false, reason: 'samples: ring_buffer__new: Cannot allocate memory' },
+      { name: 'retransmits', up: true, reason: '' },
+    ],
+  );
+  await s.stop();
+});
+
+const { packets: _p, bytes: _b, ...SAMPLE_KEY } = RECORD;
+
+test('samples are resolved, stamped with wall-clock time and emitted; none after stop()', async () => {
+  const tracer = new FakeTracer();
+  const s = source(tracer);
+  const seen: DropSampleObservation[] = [];
+  s.onSamples((items) => seen.push(...items));
+  await s.start();
+  const nowNs = process.hrtime.bigint();
+  const before = Date.now();
+  tracer.options!.onSamples([nowNs - 2_000_000_000n, nowNs - 1_000_000_000n].map((timeNs) => ({ ...SAMPLE_KEY, timeNs, len: 60, ifindex: 2 })));
+  const after = Date.now();
   await new Promise((r) => setImmediate(r)); // samples wait for their locations to be resolved
-  assert.deepEqual(s.recentSamples().map((x) => [x.len, x.reasonName]), [[60, 'NETFILTER_DROP'], [60, 'NETFILTER_DROP']]);
-  assert.ok(s.recentSamples().every((x) => Number.isFinite(x.at) && x.at <= Date.now()), 'wall-clock times, none in the future');
+  assert.deepEqual(seen.map((x) => [x.reasonName, x.location, x.len, x.ifindex]), [
+    ['NETFILTER_DROP', 'nft_do_chain', 60, 2],
+    ['NETFILTER_DROP', 'nft_do_chain', 60, 2],
+  ]);
+  // taken 2 s and 1 s before the monotonic reading, which lies between the two wall-clock readings
+  assert.ok(seen[0]!.at >= before - 2001 && seen[0]!.at <= after - 1999, `${seen[0]!.at} vs ${before}..${after}`);
+  assert.ok(seen[1]!.at >= before - 1001 && seen[1]!.at <= after - 999, `${seen[1]!.at} vs ${before}..${after}`);
+  const stopped = s.stop();
+  tracer.options!.onSamples([{ ...SAMPLE_KEY, timeNs: nowNs, len: 60, ifindex: 2 }]);
+  await stopped;
+  await new Promise((r) => setImmediate(r));
+  assert.equal(seen.length, 2);
+});
+
+test('epochMsOf: a monotonic stamp becomes ms since the epoch through the age it has now', () => {
+  assert.equal(epochMsOf(5_000_000_000n, 1_700_000_010_000, 15_000_000_000n), 1_700_000_000_000);
+  assert.equal(epochMsOf(14_999_500_000n, 1_700_000_010_000, 15_000_000_000n), 1_700_000_009_999.5);
+});
+
+test('samples whose locations cannot be resolved are counted and logged, never thrown', async () => {
+  const tracer = new FakeTracer();
+  let calls = 0;
+  const prepare = () => {
+    if (++calls === 1) throw new TypeError('a resolver that throws at once');
+    return Promise.reject(new Error('kallsyms went away'));
+  };
+  const s = source(tracer, { symbols: { prepare, resolve: (a) => `0x${a.toString(16)}` } });
+  const seen: DropSampleObservation[] = [];
+  s.onSamples((items) => seen.push(...items));
+  await s.start();
+  tracer.options!.onSamples([{ ...SAMPLE_KEY, timeNs: 1n, len: 60, ifindex: 2 }]);
+  tracer.options!.onSamples([{ ...SAMPLE_KEY, timeNs: 2n, len: 60, ifindex: 2 }]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(seen.length, 0);
+  assert.equal(s.stats()[0]!.errors, 2);
+  assert.equal(s.stats()[0]!.up, true);
   await s.stop();
 });

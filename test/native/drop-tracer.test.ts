@@ -1,8 +1,11 @@
 // The addon's DropTracer on the real kernel: lifecycle, bad input, and that stop() leaves nothing loaded.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addon, type NativeDropTracer, type NativeError, type TracerOptions } from '../../src/native';
-import { kernelSkip, programIdsHeldBy, unloaded } from '../helpers/env';
+import { addon, TRACER_COUNTERS, type DropSample, type NativeDropTracer, type NativeError, type TracerOptions } from '../../src/native';
+import { eventually, kernelSkip, programIdsHeldBy, unloaded } from '../helpers/env';
+import { alreadyStarted, notStarted } from '../helpers/lifecycle';
+import { nsRun, run } from '../lab/netns';
+import { udpflood } from '../lab/udpflood';
 
 const options = (over: Partial<TracerOptions> = {}): TracerOptions => ({
   btfPath: '',
@@ -25,7 +28,8 @@ test('DropTracer on the real kernel', { skip: kernelSkip }, async (t) => {
     assert.equal(ids.length, 3, 'one program per hook, held by this process');
     const drained = await tracer.drain();
     assert.ok(Array.isArray(drained.drops));
-    assert.equal(typeof drained.counters.drops, 'number');
+    assert.deepEqual(Object.keys(drained.counters), [...TRACER_COUNTERS], 'the kernel\'s counters, named and ordered as TypeScript lists them');
+    assert.ok(Object.values(drained.counters).every((n) => typeof n === 'number'));
     tracer.stop();
     tracer.stop(); // idempotent
     assert.deepEqual(programIdsHeldBy(process.pid), []);
@@ -38,7 +42,7 @@ test('DropTracer on the real kernel', { skip: kernelSkip }, async (t) => {
     tracer.stop();
     const info = await tracer.start(options());
     assert.ok(info.programs.length >= 1);
-    await assert.rejects(tracer.start(options()), /already started/);
+    await assert.rejects(tracer.start(options()), alreadyStarted('DropTracer'));
     tracer.stop();
   });
 
@@ -50,7 +54,7 @@ test('DropTracer on the real kernel', { skip: kernelSkip }, async (t) => {
       assert.match(err.message, /no BTF at \/nonexistent\/vmlinux.*CONFIG_DEBUG_INFO_BTF/);
       return true;
     });
-    await assert.rejects(tracer.drain(), /not started/);
+    await assert.rejects(tracer.drain(), notStarted);
     tracer.stop();
   });
 
@@ -59,24 +63,68 @@ test('DropTracer on the real kernel', { skip: kernelSkip }, async (t) => {
     await assert.rejects(tracer.start(options({ btfPath: '/etc/hostname' })), /btf__parse/);
   });
 
-  await t.test('stop() while a drain runs detaches at once and frees when the drain ends', async () => {
+  await t.test('stop() while a drain runs detaches at once and frees when the drain ends; start() works at once', async () => {
     const tracer: NativeDropTracer = new (addon().DropTracer)();
     await tracer.start(options());
     const ids = programIdsHeldBy(process.pid);
     const pending = tracer.drain();
-    await assert.rejects(tracer.drain(), /already running/);
+    await assert.rejects(tracer.drain(), (err: NativeError) => err.code === 'EBUSY' && /a drain is already running/.test(err.message));
     tracer.stop();
+    const restarted = tracer.start(options());
     const result = await pending;
     assert.ok(Array.isArray(result.drops));
+    await unloaded(ids, 'the programs to be unloaded');
+    assert.ok((await restarted).programs.includes('kfree_skb_reason'));
+    tracer.stop();
+    assert.deepEqual(programIdsHeldBy(process.pid), []);
+  });
+
+  await t.test('start() while a start is under way is refused, even after stop(); nothing stays loaded', async () => {
+    const tracer = new (addon().DropTracer)();
+    const first = tracer.start(options());
+    const second = tracer.start(options());
+    tracer.stop();
+    await assert.rejects(second, alreadyStarted('DropTracer'));
+    await first;
+    await assert.rejects(tracer.drain(), notStarted);
+    assert.deepEqual(programIdsHeldBy(process.pid), []);
+  });
+
+  await t.test('stop() while samples stream in: no sample after it, nothing left loaded', async (tt) => {
+    const ns = `fwtracer${process.pid}`;
+    await run('ip', ['netns', 'add', ns]);
+    tt.after(() => run('ip', ['netns', 'del', ns]).catch(() => undefined));
+    await nsRun(ns, 'ip', ['link', 'set', 'lo', 'up']);
+    await nsRun(ns, 'ip', ['route', 'add', '10.97.0.0/16', 'dev', 'lo']);
+    await nsRun(ns, 'iptables', ['-A', 'OUTPUT', '-d', '10.97.0.0/16', '-p', 'udp', '-j', 'DROP']);
+    const tracer = new (addon().DropTracer)();
+    let batches = 0;
+    let stopped = false;
+    let afterStop = 0;
+    await tracer.start(options({ samplesPerSecond: 100_000, ringBytes: 1 << 20, onSamples: (s: DropSample[]) => {
+      batches++;
+      if (stopped) afterStop += s.length;
+    } }));
+    const ids = programIdsHeldBy(process.pid);
+    const flood = udpflood(ns, { dst: '10.97.0.1', firstPort: 1, seconds: 3 });
+    await eventually(() => batches >= 3, 'samples from the flood');
+    tracer.stop();
+    stopped = true;
+    const during = batches;
+    await flood;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(afterStop, 0, 'no sample delivered after stop()');
+    assert.equal(batches, during);
     assert.deepEqual(programIdsHeldBy(process.pid), []);
     await unloaded(ids, 'the programs to be unloaded');
   });
 
-  await t.test('btfEnum names the drop reasons of the running kernel', () => {
-    const reasons = addon().btfEnum('', 'skb_drop_reason');
-    assert.ok(Object.values(reasons).includes('SKB_DROP_REASON_NETFILTER_DROP'));
-    assert.ok(Object.values(reasons).includes('SKB_DROP_REASON_NO_SOCKET'));
-    assert.deepEqual(addon().btfEnum('', 'no_such_enum_anywhere'), {});
-    assert.throws(() => addon().btfEnum('/nonexistent', 'skb_drop_reason'), (err: NativeError) => err.code === 'ENOENT');
+  await t.test('start() names the drop reasons of the running kernel, from the BTF it loaded with', async () => {
+    const tracer = new (addon().DropTracer)();
+    const { dropReasons } = await tracer.start(options());
+    tracer.stop();
+    assert.ok(Object.values(dropReasons).includes('SKB_DROP_REASON_NETFILTER_DROP'));
+    assert.ok(Object.values(dropReasons).includes('SKB_DROP_REASON_NO_SOCKET'));
+    assert.equal(dropReasons[0], 'SKB_NOT_DROPPED_YET', 'keys are the enumerators\' values');
   });
 });

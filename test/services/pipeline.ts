@@ -23,7 +23,7 @@ export interface Pipeline {
 export async function pipeline(netns: string): Promise<Pipeline> {
   const index = new ServiceIndex();
   const drops = new DropSource({
-    btfPath: '', maxFlows: 16384, maxRetransmitFlows: 4096, samplesPerSecond: 0, ringBytes: 4096, intervalMs: 0,
+    btfPath: '', maxFlows: 16384, maxRetransmitFlows: 4096, samplesPerSecond: 0, ringBytes: 4096,
     benignReasons: DEFAULT_BENIGN_REASONS, logger,
   });
   const conntrack = new ConntrackSource({ netns, unrepliedIntervalMs: 0, logger });
