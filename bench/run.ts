@@ -7,6 +7,7 @@ import { benchConntrack } from './conntrack';
 import { cpuBench } from './cpu';
 import { dropStorm } from './drop-storm';
 import { kubeScaleBench } from './kube-scale';
+import { quietNode } from './quiet-node';
 import { rulesBench } from './kubeproxy-rules';
 import type { Bench } from './types';
 
@@ -16,6 +17,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   conntrack: benchConntrack,
   campaign: campaignBench,
   kube: kubeScaleBench,
+  quiet: quietNode,
   cpu: cpuBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');

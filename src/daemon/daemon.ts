@@ -73,6 +73,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     ruleProblems: () => node.rules.problemCounts(),
     ruleMissing: () => node.rules.missingPieces(),
     probeTotals: () => health.active?.totals(),
+    mapSizes: () => node.drops.mapSizes(),
   });
   node.intervals.onInterval((list) => {
     for (const iv of list) {
@@ -107,6 +108,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     correlator.addListenOverflows(overflows, at);
     overflows = [];
   });
+  node.drops.onSamples((samples) => correlator.addSamples(samples));
   correlator.onIncident((list) => logIncidents(logger, list));
   correlator.onFailure((list) => metrics.failures(list));
   const judge = setInterval(() => correlator.judgeReady(Date.now()), 1000);

@@ -11,6 +11,7 @@ import type { ListenOverflowObservation } from '../observe/health';
 import type { SourceStats } from '../observe/source';
 import { CounterDeltas } from '../observe/deltas';
 import { describe } from '../observe/errors';
+import { readOr } from '../observe/files';
 import { addrsFromIfInet6, localAddrsFromFibTrie, tcpExtCounters } from './netstat';
 import { Periodic } from '../observe/periodic';
 import type { PodByAddress } from './pods';
@@ -42,13 +43,7 @@ function codeOf(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? '';
 }
 
-function readOr(file: string, fallback: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return fallback;
-  }
-}
+
 
 export class ListenOverflowReader {
   private readonly log: Logger;

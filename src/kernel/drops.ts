@@ -2,6 +2,7 @@
 // the node's interval asks (never two drains at once), resolves names, hands observations to subscribers and
 // keeps count of what the kernel side could not hand over; its samples go through kernel/drop-samples.ts. It
 // never throws at the daemon: failures become a down status, a count and a log line.
+import { release } from 'node:os';
 import type { Logger } from 'pino';
 import { addon } from '../native';
 import { TRACER_COUNTERS, type Addon, type DrainResult, type NativeDropTracer, type StartInfo, type TracerCounters } from '../native';
@@ -9,11 +10,13 @@ import { Listeners } from '../observe/listeners';
 import type { DropObservation, DropSampleObservation, RetransmitObservation } from '../observe/kernel';
 import type { SourceStats, SourceStatus } from '../observe/source';
 import { describeSystemError } from '../observe/errors';
+import { readOr } from '../observe/files';
 import { DropSamples } from './drop-samples';
 import { Kallsyms } from './kallsyms';
 import { DropReasons, reasonNamesFromBtf } from './reasons';
 import { toDrop, toRetransmit, type Resolvers } from './records';
 import { missingBtf } from './errors';
+import { planMaps, type MapSizes } from './memlock';
 
 export interface DropSourceOptions {
   /** kernel BTF; '' = the running kernel's (and its modules', which CO-RE needs for nf_conn) */
@@ -60,6 +63,7 @@ export class DropSource {
   private drainError: string | undefined;
   private errors = 0;
   private counters = NO_COUNTERS;
+  private capacity: MapSizes | undefined;
   private drainedDropFlows = 0;
   private drainedRetransmitFlows = 0;
   private dropFlowsEvicted = 0;
@@ -124,6 +128,11 @@ export class DropSource {
     }));
   }
 
+  /** The sizes the maps were loaded with (smaller than asked where the locked-memory limit said so). */
+  mapSizes(): MapSizes | undefined {
+    return this.capacity;
+  }
+
   losses(): DropLosses {
     const c = this.counters;
     return {
@@ -145,14 +154,15 @@ export class DropSource {
       const noBtf = missingBtf(this.opts.btfPath);
       if (noBtf) throw new Error(noBtf);
       const tracer = new ((this.opts.native ?? addon)().DropTracer)();
+      const { reason: downsized, ...sizes } = planMaps(this.opts, release(), readOr('/proc/self/limits'));
+      this.capacity = sizes;
       const info = await tracer.start({
         btfPath: this.opts.btfPath,
-        maxFlows: this.opts.maxFlows,
-        maxRetransmitFlows: this.opts.maxRetransmitFlows,
+        ...sizes,
         samplesPerSecond: this.opts.samplesPerSecond,
-        ringBytes: this.opts.ringBytes,
         onSamples: (samples) => this.samples.take(samples),
       });
+      if (downsized) this.log.warn({ ...sizes }, downsized);
       for (const line of info.log) this.log.debug({ libbpf: line }, 'libbpf');
       // before the first sample or drain: both arrive on later turns of the event loop
       this.loadReasons(info.dropReasons);
@@ -161,7 +171,7 @@ export class DropSource {
         return;
       }
       this.tracer = tracer;
-      this.statuses = this.statusesFrom(info);
+      this.statuses = this.statusesFrom(info).map((s) => (s.source === 'drops' && downsized ? { ...s, reason: [s.reason, 'maps sized down to the locked-memory limit'].filter(Boolean).join('; ') } : s));
     } catch (err) {
       this.errors++;
       const reason = describeSystemError(err, 'loading BPF');

@@ -76,6 +76,7 @@ export const METRICS: readonly MetricContract[] = [
   { name: 'flapwatch_pod_cpu_throttled_seconds_total', type: 'counter', labels: ['namespace', 'service'] },
   { name: 'flapwatch_edge_drops_total', type: 'counter', labels: [...EDGE, 'mechanism'], values: { mechanism: MECHANISM_VALUES } },
   { name: 'flapwatch_edge_retransmits_total', type: 'counter', labels: EDGE },
+  { name: 'flapwatch_bpf_map_capacity', type: 'gauge', labels: ['map'], values: { map: ['drops', 'retransmits'] } },
   perSource('flapwatch_source_up', 'gauge'),
   perSource('flapwatch_source_errors_total', 'counter'),
   perSource('flapwatch_events_lost_total', 'counter'),

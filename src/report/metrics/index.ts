@@ -6,6 +6,7 @@ import type { ProbeTotals } from '../../health/active-totals';
 import type { ConntrackReading } from '../../kernel/conntrack-source';
 import type { ListenOverflowObservation } from '../../observe/health';
 import type { SourceStats } from '../../observe/source';
+import type { MapSizes } from '../../kernel/memlock';
 import type { NodeInterval } from '../../node/interval';
 import type { AttributedThrottle } from '../../services/attribute';
 import type { CapDeps } from './capped-counter';
@@ -16,6 +17,7 @@ import { healthMetrics } from './health';
 import { kubeProxyMetrics } from './kubeproxy';
 import { retransmitsMetric } from './retransmits';
 import { sourceMetrics } from './sources';
+import { tracerMetrics } from './tracer';
 
 export interface DaemonMetricDeps extends CapDeps {
   stats: () => SourceStats[];
@@ -23,6 +25,7 @@ export interface DaemonMetricDeps extends CapDeps {
   ruleProblems: () => ReadonlyMap<string, number>;
   ruleMissing: () => ReadonlyMap<string, number>;
   probeTotals: () => ProbeTotals | undefined;
+  mapSizes: () => MapSizes | undefined;
 }
 
 export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
@@ -33,6 +36,7 @@ export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   const rules = kubeProxyMetrics(registry, { ...deps, problems: deps.ruleProblems, missing: deps.ruleMissing });
   const health = healthMetrics(registry, deps);
   sourceMetrics(registry, deps);
+  tracerMetrics(registry, deps);
   return {
     interval(iv: NodeInterval): void {
       drops.add(iv.drops);
