@@ -1,6 +1,7 @@
 // Every metric the daemon exports, on one registry: the collectors read their sources at scrape time, the
 // counters are fed by the calls below (one per kind of observation).
 import type { Registry } from 'prom-client';
+import { buildInfo } from '../../build-info';
 import type { JudgedFailure } from '../../correlate/correlator';
 import type { ProbeTotals } from '../../health/active-totals';
 import type { ConntrackGroup } from '../../kernel/conntrack';
@@ -8,6 +9,7 @@ import type { ConntrackReading } from '../../kernel/conntrack-source';
 import type { ListenOverflowObservation, SourceStats } from '../../observe/types';
 import type { ServiceIndex } from '../../services/index';
 import type { NodeInterval } from '../../services/interval';
+import { buildInfoMetric } from './build-info';
 import type { CapDeps } from './capped-counter';
 import { conntrackMetrics } from './conntrack';
 import { dropsMetric } from './drops';
@@ -32,6 +34,7 @@ export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   const rules = kubeProxyMetrics(registry, { ...deps, problems: deps.ruleProblems });
   const health = healthMetrics(registry, deps);
   sourceMetrics(registry, deps);
+  buildInfoMetric(registry, buildInfo());
   return {
     interval(iv: NodeInterval): void {
       drops.add(iv.drops);
