@@ -19,6 +19,5 @@ function gitRevision() {
 }
 
 const revision = process.env.FLAPWATCH_REVISION || gitRevision();
-if (!revision) process.stderr.write('flapwatch build-info: no git revision (no .git here and no FLAPWATCH_REVISION): "unknown"\n');
 mkdirSync(path.dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify({ revision: revision || 'unknown' })}\n`);
