@@ -5,6 +5,7 @@ import path from 'node:path';
 import { campaignBench } from './campaign';
 import { benchConntrack } from './conntrack';
 import { dropStorm } from './drop-storm';
+import { imageSizeBench } from './image-size';
 import { kubeScaleBench } from './kube-scale';
 import { rulesBench } from './kubeproxy-rules';
 import type { Bench } from './types';
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   conntrack: benchConntrack,
   campaign: campaignBench,
   kube: kubeScaleBench,
+  image: imageSizeBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');
 
