@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -18,10 +18,7 @@ import { nodeTree } from '../image/node-dist';
 
 function whyNot(): string | undefined {
   if (kernelSkip) return kernelSkip;
-  for (const tool of ['mmdebstrap', 'unshare', 'chroot', 'git']) {
-    if (spawnSync(tool, ['--version']).error) return `needs ${tool} (scripts/setup.sh installs it)`;
-  }
-  if (spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT }).status !== 0) return 'needs the repository\'s .git (npm pack takes the revision from it)';
+  if (spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT }).status !== 0) return 'needs git and the repository\'s .git (npm pack takes the revision from it)';
   return undefined;
 }
 
@@ -89,6 +86,17 @@ describe('the npm package, installed where there is no compiler', { skip: whyNot
     assert.match(installLog, /added \d+ packages?/);
     assert.doesNotMatch(installLog, /gyp (info|ERR)|node-gyp rebuild|make: /);
     assert.ok(!existsSync(path.join(root, 'opt/flapwatch/node_modules/flapwatch/build')), 'no build directory');
+  });
+
+  test('the prebuilt addon needs libbpf1, libelf1, zlib1g and libmnl0 besides the C and C++ runtimes, and carries its BPF object', async () => {
+    const addon = `/opt/flapwatch/node_modules/flapwatch/prebuilds/linux-${process.arch}/flapwatch.glibc.node`;
+    const ldd = await inChroot(root, `ldd ${addon}`);
+    assert.doesNotMatch(ldd, /not found/);
+    const libs = [...ldd.matchAll(/^\s*(\S+\.so[.\d]*)\s/gm)].map((m) => m[1]!).filter((l) => !/^(linux-vdso|\/lib64\/ld-linux|ld-linux)/.test(l)).sort();
+    assert.deepEqual(libs, ['libbpf.so.1', 'libc.so.6', 'libelf.so.1', 'libgcc_s.so.1', 'libm.so.6', 'libmnl.so.0', 'libstdc++.so.6', 'libz.so.1']);
+    // the libbpf skeleton embeds the compiled object: its programs' section names are in the addon
+    const bytes = readFileSync(path.join(root, addon));
+    for (const section of ['tp_btf/kfree_skb', '.BTF']) assert.ok(bytes.includes(section), section);
   });
 
   test('flapwatch snapshot --duration 2 --json runs there and reports a drop made meanwhile', async () => {
