@@ -1,5 +1,5 @@
-// deploy/components/prometheus-operator/prometheusrule.yaml is generated from deploy/prometheus/flapwatch-rules.yaml, the one source of the
-// alerts: its groups, node for node, inside a PrometheusRule. After editing the rules file:
+// deploy/components/prometheus-operator/prometheusrule.yaml is generated from deploy/prometheus/flapwatch-rules.yaml,
+// the one source of the alerts: its groups, node for node, inside a PrometheusRule. After editing the rules file:
 //   npx tsc -p tsconfig.json && node dist/test/deploy/rules.js --write
 // rules.test.ts fails while the two differ by a byte.
 import { readFileSync, writeFileSync } from 'node:fs';
