@@ -6,6 +6,7 @@ import { campaignBench } from './campaign';
 import { benchConntrack } from './conntrack';
 import { cpuBench } from './cpu';
 import { dropStorm } from './drop-storm';
+import { imageSizeBench } from './image-size';
 import { kubeScaleBench } from './kube-scale';
 import { quietNode } from './quiet-node';
 import { rulesBench } from './kubeproxy-rules';
@@ -19,6 +20,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   kube: kubeScaleBench,
   quiet: quietNode,
   cpu: cpuBench,
+  image: imageSizeBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');
 

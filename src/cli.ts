@@ -3,6 +3,7 @@
 // gives a worker thread its own, and the one that parsed BTF keeps it. The idle RSS in bench/RESULTS.md.)
 // The flapwatch command line. Every flag also reads FLAPWATCH_<FLAG> (e.g. FLAPWATCH_LOG_LEVEL=debug).
 import yargs, { type Argv, type Options } from 'yargs';
+import { versionLine } from './build-info';
 import {
   ConfigError, explainConfig, explainOptions, runConfig, runOptions, snapshotConfig, snapshotOptions, type ExplainConfig, type RunConfig,
   type SnapshotConfig,
@@ -45,7 +46,7 @@ export function parser(args: string[], exit = true): Argv {
     .strict()
     .help()
     .alias('help', 'h')
-    .version(false)
+    .version('version', 'Show the version, the git revision it was built from and the Node.js running it', versionLine())
     .wrap(Math.min(120, process.stdout.columns || 100))
     .exitProcess(exit)
     .fail((msg, err) => {
@@ -53,10 +54,10 @@ export function parser(args: string[], exit = true): Argv {
     });
 }
 
-/** Parses and validates; throws ConfigError on a bad flag. Returns null when --help was shown. */
+/** Parses and validates; throws ConfigError on a bad flag. Returns null when --help or --version was shown. */
 export async function parseInvocation(args: string[], exit = true): Promise<Invocation | null> {
   const argv = await parser(args, exit).parseAsync();
-  if (argv.help) return null;
+  if (argv.help || argv.version) return null;
   if (argv._[0] === 'snapshot') return { command: 'snapshot', config: snapshotConfig(argv) };
   if (argv._[0] === 'explain') return { command: 'explain', config: explainConfig(argv) };
   return { command: 'run', config: runConfig(argv) };

@@ -17,7 +17,7 @@ test('run is the default command, with documented defaults', async () => {
   assert.equal(inv?.command, 'run');
   assert.deepEqual(inv?.config, {
     intervalMs: 1000, btfPath: '', maxFlows: 65536, maxRetransmitFlows: 16384,
-    benignReasons: [...DEFAULT_BENIGN_REASONS], logLevel: 'info', unrepliedIntervalMs: 10_000, rulesFullIntervalMs: 300_000,
+    benignReasons: [...DEFAULT_BENIGN_REASONS], logLevel: 'info', logFormat: undefined, unrepliedIntervalMs: 10_000, rulesFullIntervalMs: 300_000,
     samplesPerSecond: 100, ringBytes: 262144, listen: { host: '0.0.0.0', port: 9807 }, labelCap: 2000,
     kubernetes: null, nodeName: hostname(), kubelet: null, probes: [], probeConcurrency: 16, redactPayloads: true,
     listenOverflows: true, cpuThrottling: null, slackMs: 500, historyMs: 300_000, peers: null,
@@ -92,6 +92,21 @@ test('every flag has a FLAPWATCH_ variable', async () => {
   assert.equal(inv.config.logLevel, 'debug');
   const flagged = await parse(['--max-flows', '10']);
   assert.equal(flagged?.command === 'run' && flagged.config.maxFlows, 10, 'the command line wins');
+});
+
+test('--log-format json|pretty (FLAPWATCH_LOG_FORMAT) for both logging commands; unset, the logger decides by the terminal', async () => {
+  const format = async (args: string[]) => {
+    const inv = await parse(args);
+    return inv?.command === 'run' || inv?.command === 'snapshot' ? inv.config.logFormat : assert.fail('run or snapshot');
+  };
+  assert.equal(await format([]), undefined);
+  assert.equal(await format(['--log-format', 'pretty']), 'pretty');
+  assert.equal(await format(['snapshot', '--log-format', 'json']), 'json');
+  process.env.FLAPWATCH_LOG_FORMAT = 'pretty';
+  assert.equal(await format(['snapshot']), 'pretty');
+  assert.equal(await format(['--log-format', 'json']), 'json', 'the command line wins');
+  delete process.env.FLAPWATCH_LOG_FORMAT;
+  await assert.rejects(parse(['--log-format', 'text']), /Invalid values/);
 });
 
 test('one environment serves both commands; its other flags stay refused on the command line', async () => {

@@ -143,7 +143,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
 
 /** The process around the daemon: signals, exit codes. */
 export async function runDaemon(config: RunConfig): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, 1, config.logFormat);
   const daemon = createDaemon(config, logger);
   const shutdown = (signal: NodeJS.Signals) => {
     logger.info({ signal }, `${signal}: detaching and exiting`);

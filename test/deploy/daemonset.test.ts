@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseInvocation } from '../../src/cli';
 import { runOptions } from '../../src/config';
-import { find, resources } from './manifests';
+import { find, PROMETHEUS_OPERATOR, resources } from './manifests';
 
 // manifests are plain parsed YAML: `any` where a test reads its fields
-const all = resources();
+// the base and the Prometheus Operator's component: the ServiceMonitor must find what the base serves
+const all = [...resources(), ...resources(PROMETHEUS_OPERATOR)];
 const ds = find(all, 'DaemonSet') as any;
 const pod = ds.spec.template.spec;
 const c = pod.containers[0];
@@ -22,6 +23,17 @@ describe('the DaemonSet', () => {
     assert.equal(pod.priorityClassName, 'system-node-critical');
     assert.deepEqual(ds.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%' } });
     assert.equal(pod.containers.length, 1);
+  });
+
+  test('keeps off nodes that are no machine: virtual-kubelet and EKS Fargate (one term: both must hold)', () => {
+    const terms = pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
+    assert.deepEqual(terms, [{
+      matchExpressions: [
+        { key: 'type', operator: 'NotIn', values: ['virtual-kubelet'] },
+        { key: 'eks.amazonaws.com/compute-type', operator: 'NotIn', values: ['fargate'] },
+      ],
+    }]);
+    assert.deepEqual(pod.nodeSelector, { 'kubernetes.io/os': 'linux' });
   });
 
   test('is not privileged: exact capabilities, no escalation, read-only root', () => {

@@ -81,6 +81,7 @@ export const METRICS: readonly MetricContract[] = [
   perSource('flapwatch_source_errors_total', 'counter'),
   perSource('flapwatch_events_lost_total', 'counter'),
   perSource('flapwatch_events_rate_limited_total', 'counter'),
+  { name: 'flapwatch_build_info', type: 'gauge', labels: ['version', 'revision', 'node_version'] },
 ];
 
 /** Labels Prometheus adds to every series it scrapes (the ServiceMonitor sets instance to the node's name). */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { guideAnchors, guideSnippet } from './guide';
-import { find, readYamlDocs, resources, ROOT } from './manifests';
+import { find, PROMETHEUS_OPERATOR, readYamlDocs, resources, ROOT } from './manifests';
 import { contract } from './metrics';
 import { contractProblems } from './promql';
 import { generated, PROMETHEUS_RULE_FILE, RULES_FILE } from './rules';
@@ -99,9 +99,9 @@ describe('the alerting rules', () => {
     for (const a of alerts) assert.deepEqual(contractProblems(a.expr, c), [], a.alert);
   });
 
-  test('deploy/prometheusrule.yaml is exactly what the rules file generates (no hand-kept twin)', () => {
+  test('the component\'s prometheusrule.yaml is exactly what the rules file generates (no hand-kept twin)', () => {
     assert.equal(readFileSync(PROMETHEUS_RULE_FILE, 'utf8'), generated(), 'regenerate: node dist/test/deploy/rules.js --write');
-    const rule = find(resources(), 'PrometheusRule') as unknown as { spec: { groups: unknown } };
+    const rule = find(resources(PROMETHEUS_OPERATOR), 'PrometheusRule') as unknown as { spec: { groups: unknown } };
     assert.deepEqual(rule.spec.groups, (readYamlDocs(RULES_FILE)[0] as { groups: unknown }).groups);
   });
 

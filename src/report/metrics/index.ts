@@ -1,6 +1,7 @@
 // Every metric the daemon exports, on one registry: the collectors read their sources at scrape time, the
 // counters are fed by the calls below (one per kind of observation).
 import type { Registry } from 'prom-client';
+import { buildInfo } from '../../build-info';
 import type { JudgedFailure } from '../../correlate/correlator';
 import type { ProbeTotals } from '../../health/active-totals';
 import type { ConntrackReading } from '../../kernel/conntrack-source';
@@ -9,6 +10,7 @@ import type { SourceStats } from '../../observe/source';
 import type { MapSizes } from '../../kernel/memlock';
 import type { NodeInterval } from '../../node/interval';
 import type { AttributedThrottle } from '../../services/attribute';
+import { buildInfoMetric } from './build-info';
 import type { CapDeps } from './capped-counter';
 import { conntrackMetrics } from './conntrack';
 import { dropsMetric } from './drops';
@@ -37,6 +39,7 @@ export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   const health = healthMetrics(registry, deps);
   sourceMetrics(registry, deps);
   tracerMetrics(registry, deps);
+  buildInfoMetric(registry, buildInfo());
   return {
     interval(iv: NodeInterval): void {
       drops.add(iv.drops);
