@@ -159,9 +159,11 @@ export class CpuThrottleReader {
     const cpu = process.cpuUsage(cpu0);
     const cgroups = pods.reduce((n, p) => n + 1 + p.containers.length, 0);
     this.last = { pods: pods.length, cgroups, ...this.round, ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 };
+    // a read that failed covers its time too: nothing more will come for it, and judgements must not wait
+    const at = Date.now();
     for (const fn of this.readListeners) {
       try {
-        fn(this.lastAt);
+        fn(at);
       } catch (err) {
         this.log.error({ err }, 'a CPU throttling subscriber failed');
       }
