@@ -204,7 +204,10 @@ export class Correlator {
     const depsOf = (i: Incident) => dependenciesOf(i, this.opts.index);
     for (const i of incidents) {
       i.id = this.nextId++;
-      const cascade = cascadeOf(i, depsOf(i), this.recent, depsOf, CASCADE_HORIZON_MS);
+      const deps = depsOf(i);
+      if (!deps.length) continue;
+      i.dependencies = deps;
+      const cascade = cascadeOf(i, deps, this.recent, depsOf, CASCADE_HORIZON_MS);
       if (cascade) i.cascade = cascade;
     }
     const failures = judged.flatMap(([p, incident]) => [p.obs, ...p.extra].map((observation) => ({ observation, incident })));

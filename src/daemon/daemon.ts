@@ -17,7 +17,7 @@ import { daemonMetrics } from '../report/metrics/index';
 import { createRegistry } from '../report/metrics/registry';
 import type { CpuThrottleObservation } from '../observe/cpu';
 import { attributeThrottle, type ClientOf } from '../services/attribute';
-import { clientsOf } from './clients';
+import { clientsOf, workloadServices } from './clients';
 import { healthSources } from './health-sources';
 
 export interface Daemon {
@@ -74,6 +74,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     ruleMissing: () => node.rules.missingPieces(),
     probeTotals: () => health.active?.totals(),
     mapSizes: () => node.drops.mapSizes(),
+    workloads: () => workloadServices(health.pods(), index),
   });
   node.intervals.onInterval((list) => {
     for (const iv of list) {

@@ -76,6 +76,8 @@ export const METRICS: readonly MetricContract[] = [
   { name: 'flapwatch_pod_cpu_throttled_seconds_total', type: 'counter', labels: ['namespace', 'service'] },
   { name: 'flapwatch_edge_drops_total', type: 'counter', labels: [...EDGE, 'mechanism'], values: { mechanism: MECHANISM_VALUES } },
   { name: 'flapwatch_edge_retransmits_total', type: 'counter', labels: EDGE },
+  { name: 'flapwatch_failure_dependencies_total', type: 'counter', labels: ['namespace', 'service', 'dependency_namespace', 'dependency', 'verdict'], values: { verdict: VERDICTS } },
+  { name: 'flapwatch_workload_services', type: 'gauge', labels: ['namespace', 'kind', 'workload', 'service_namespace', 'service'] },
   { name: 'flapwatch_bpf_map_capacity', type: 'gauge', labels: ['map'], values: { map: ['drops', 'retransmits'] } },
   perSource('flapwatch_source_up', 'gauge'),
   perSource('flapwatch_source_errors_total', 'counter'),

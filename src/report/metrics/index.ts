@@ -20,6 +20,7 @@ import { kubeProxyMetrics } from './kubeproxy';
 import { retransmitsMetric } from './retransmits';
 import { sourceMetrics } from './sources';
 import { tracerMetrics } from './tracer';
+import { workloadMetrics, type WorkloadServices } from './workloads';
 
 export interface DaemonMetricDeps extends CapDeps {
   stats: () => SourceStats[];
@@ -28,6 +29,7 @@ export interface DaemonMetricDeps extends CapDeps {
   ruleMissing: () => ReadonlyMap<string, number>;
   probeTotals: () => ProbeTotals | undefined;
   mapSizes: () => MapSizes | undefined;
+  workloads: () => WorkloadServices[];
 }
 
 export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
@@ -39,6 +41,7 @@ export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   const health = healthMetrics(registry, deps);
   sourceMetrics(registry, deps);
   tracerMetrics(registry, deps);
+  workloadMetrics(registry, deps);
   buildInfoMetric(registry, buildInfo());
   return {
     interval(iv: NodeInterval): void {
