@@ -11,13 +11,13 @@ import { IpcChild } from './ipc-child';
 import { netnsInode, nsRun, RunResult, run, sysctlSet } from './netns';
 import { PidNamespace } from './pid-namespace';
 import type { Command } from './pod-server';
-import { claim, once, onSweep, release, removeNetns, removeNetnsSync, STATE_DIR, type Undo } from './registry';
+import { claim, once, onSweep, release, removeHostLinks, removeHostLinksSync, removeNetns, removeNetnsSync, STATE_DIR, type Undo } from './registry';
 
 export type { Undo } from './registry';
 
 const CT_MAX = '/proc/sys/net/netfilter/nf_conntrack_max';
 const POD_SERVER = path.join(__dirname, 'pod-server.js');
-const PROBE = path.join(__dirname, 'probe.js');
+export const PROBE = path.join(__dirname, 'probe.js');
 const SERVICE_RANGE = '10.96.0.0/16';
 const POD_RANGE = '10.77.0.0/16';
 
@@ -283,6 +283,7 @@ export class Lab {
   destroySync(): void {
     this.pidns?.stopSync();
     for (const s of this.servers) s.killSync();
+    removeHostLinksSync(this.prefix);
     for (const ns of this.namespaces()) removeNetnsSync(ns);
     if (ctSaved?.owner === this) restoreConntrackMax();
     release(this);
@@ -294,6 +295,7 @@ export class Lab {
     for (const s of this.servers) s.kill(); // process group: `ip netns exec` and what it became
     await Promise.all(this.servers.map((s) => s.exited));
     await this.pidns?.stop();
+    await removeHostLinks(this.prefix);
     const results = await Promise.allSettled(this.namespaces().map(removeNetns));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -371,9 +373,10 @@ export class Lab {
     const server = IpcChild.spawn(this.pidns ? this.pidns.enter(argv, pod) : ['ip', 'netns', 'exec', pod, ...argv], `pod-server ${pod}`);
     this.servers[i] = server;
     await server.reply(0); // id 0: the server listens
+    // any answer will do: a pod whose dependency is not up yet (on another node, say) answers 503
     for (let attempt = 0; ; attempt++) {
       const r = await this.httpGet(this.node, this.podIp(i), this.podPort, '/health', 1000);
-      if (r.status === 200) return;
+      if (r.status !== undefined) return;
       if (attempt === 20) throw new Error(`pod-server ${pod} does not answer: ${r.error ?? r.status}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

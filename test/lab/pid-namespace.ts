@@ -29,7 +29,7 @@ export class PidNamespace {
     // `ip netns exec` became unshare (same PID), whose one child is the new namespace's init; once that child
     // runs sh, its /proc is mounted (unshare mounts it before the exec).
     for (let attempt = 0; attempt < 200; attempt++) {
-      const init = readChildren(pid)[0];
+      const init = childrenOf(pid)[0];
       if (init !== undefined && commOf(init) === 'sh') return new PidNamespace(unshare, init, exited);
       if (unshare.exitCode !== null) break;
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -44,11 +44,19 @@ export class PidNamespace {
     return ['nsenter', '--target', String(this.initPid), '--pid', '--mount', ...(netns ? [] : ['--net']), '--', ...inNet, ...argv];
   }
 
-  /** SIGKILL to the init: the kernel kills every process of the namespace. */
+  /**
+   * SIGKILL to the init: the kernel kills every process of the namespace, and the init stays until they are all
+   * reaped (zap_pid_ns_processes); resolves when it is gone.
+   */
   async stop(): Promise<void> {
+    this.unshare.ref(); // wait for its exit even if nothing else keeps the process alive
     killQuietly(this.initPid, 'SIGKILL');
     killQuietly(-(this.unshare.pid as number), 'SIGKILL');
     await this.exited;
+    for (let waited = 0; fs.existsSync(`/proc/${this.initPid}`); waited += 10) {
+      if (waited > 10_000) throw new Error(`PidNamespace: its init ${this.initPid} outlived its SIGKILL by 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   stopSync(): void {
@@ -65,7 +73,8 @@ function commOf(pid: number): string {
   }
 }
 
-function readChildren(pid: number): number[] {
+/** The PIDs of `pid`'s children (a launcher's: nsenter's, unshare's). */
+export function childrenOf(pid: number): number[] {
   try {
     return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
   } catch {

@@ -63,6 +63,26 @@ export function removeNetnsSync(ns: string): void {
   }
 }
 
+// A namespace's veth ends in the machine's namespace go when the kernel dismantles the namespace, which it does
+// in the background after `ip netns del`: they are deleted at once instead, so that nothing outlives destroy().
+export async function removeHostLinks(prefix: string): Promise<void> {
+  for (const dev of hostLinks(prefix)) await run('ip', ['link', 'del', dev]).catch(() => undefined); // gone with its peer meanwhile
+}
+
+export function removeHostLinksSync(prefix: string): void {
+  for (const dev of hostLinks(prefix)) {
+    try {
+      execFileSync('ip', ['link', 'del', dev], { stdio: 'ignore' });
+    } catch {
+      // gone with its peer meanwhile
+    }
+  }
+}
+
+function hostLinks(prefix: string): string[] {
+  return fs.readdirSync('/sys/class/net').filter((dev) => dev.startsWith(prefix));
+}
+
 /** STATE_DIR/PREFIX.files: a lab's own files (configs, a database), removed with it or by the sweep. */
 export function filesDir(prefix: string): string {
   const dir = path.join(STATE_DIR, `${prefix}.files`);
@@ -87,6 +107,7 @@ async function sweepStale(): Promise<void> {
   if (dead.length === 0) return;
   const names = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '');
   for (const prefix of dead) {
+    await removeHostLinks(prefix);
     for (const ns of names.filter((n) => n.startsWith(`${prefix}-`))) await removeNetns(ns);
     for (const sweep of sweepers) sweep(prefix);
     removeState(prefix);
