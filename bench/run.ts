@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { campaignBench } from './campaign';
+import { clusterLabBench } from './cluster-lab';
 import { benchConntrack } from './conntrack';
 import { dropStorm } from './drop-storm';
 import { kubeScaleBench } from './kube-scale';
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   conntrack: benchConntrack,
   campaign: campaignBench,
   kube: kubeScaleBench,
+  cluster: clusterLabBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');
 

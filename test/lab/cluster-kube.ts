@@ -127,12 +127,12 @@ export class ClusterKube {
   async stop(): Promise<void> {
     await this.prometheus?.stop();
     await Promise.all([...this.daemons.values()].map((d) => d.stop()));
-    for (const k of this.kubelets.values()) {
+    await Promise.all([...this.kubelets.values()].map(async (k) => {
       await k.prober.stop();
       k.probes.kill();
       await k.probes.exited;
       await k.kubelet.close();
-    }
+    }));
     await this.api.close();
   }
 

@@ -14,7 +14,7 @@ import { DAEMON_PORT, FLAPWATCH_NS, type ClusterKube } from './cluster-kube';
 import type { KubeProxyMode } from './lab';
 import { netnsInode, nsRun } from './netns';
 import { VXLAN_DEV, VXLAN_OVERHEAD } from './overlay';
-import { childrenOf } from './pid-namespace';
+import { childrenOf, running } from './pid-namespace';
 import { STATE_DIR } from './registry';
 
 // db's only endpoint is on node-b, cache's on node-c; api spans node-a and node-b, and api-0 calls db.
@@ -35,18 +35,6 @@ function leftovers(prefix: string): string[] {
   const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`: ${prefix}`));
   const files = fs.existsSync(STATE_DIR) ? fs.readdirSync(STATE_DIR).filter((f) => f.startsWith(prefix)) : [];
   return [...netns, ...links, ...files];
-}
-
-/** Those of `pids` that still run (a zombie does not). */
-function alive(pids: number[]): number[] {
-  return pids.filter((pid) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-    } catch {
-      return false;
-    }
-  });
 }
 
 /** Ip FragCreates + ReasmReqds of a namespace (/proc/net/snmp): packets fragmented or reassembled there. */
@@ -194,11 +182,11 @@ describe('a lab of three nodes', { skip: kernelSkip ?? prometheusSkip, timeout: 
 
   test('destroy() leaves nothing: namespaces, links, files, processes', async () => {
     pids.push(...[...kube.kubelets.values()].map((k) => k.probes.child.pid!));
-    assert.ok(pids.length > 0 && alive(pids).length === pids.length);
+    assert.ok(pids.length > 0 && pids.every(running));
     await lab.destroy();
     assert.deepEqual(leftovers(lab.prefix), []);
     const cmdline = (pid: number) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-    assert.deepEqual(alive(pids).map(cmdline), []);
+    assert.deepEqual(pids.filter(running).map(cmdline), []);
   });
 });
 
@@ -233,5 +221,5 @@ test('after a SIGKILL of its creator, the next create() removes what the lab lef
   const next = await ClusterLab.create({ nodes: [{ pods: ['x/c-0'] }] });
   await next.destroy();
   assert.deepEqual(leftovers(prefix), []);
-  assert.deepEqual(alive(inits), []);
+  assert.deepEqual(inits.filter(running), []);
 });

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { ClusterKube, type KubeOptions } from './cluster-kube';
 import { Lab, labSubnet, type EchoResult, type Endpoint, type HttpResult, type KubeProxyMode, type ServiceOptions, type TcpResult } from './lab';
 import { Underlay, vxlanCounters, type DeviceCounters } from './overlay';
-import { claim, filesDir, once, release, removeHostLinks, removeHostLinksSync, removeNetns, removeNetnsSync, type Undo } from './registry';
+import { create, filesDir, once, release, removeHostLinks, removeHostLinksSync, removeNetns, removeNetnsSync, type Undo } from './registry';
 
 export const CLUSTER_CIDR = '10.244.0.0/16';
 const SERVICE_NET = '10.96.0';
@@ -129,14 +129,7 @@ export class ClusterLab {
 
   static async create(opts: ClusterLabOptions): Promise<ClusterLab> {
     const lab = new ClusterLab(opts);
-    await claim(lab);
-    try {
-      await lab.build();
-    } catch (err) {
-      await lab.destroy().catch(() => undefined);
-      throw err;
-    }
-    return lab;
+    return create(lab, () => lab.build()); // claims the prefix before the first namespace exists
   }
 
   node(which: string | number): ClusterNode {

@@ -11,7 +11,7 @@ import { IpcChild } from './ipc-child';
 import { netnsInode, nsRun, RunResult, run, sysctlSet } from './netns';
 import { PidNamespace } from './pid-namespace';
 import type { Command } from './pod-server';
-import { claim, once, onSweep, release, removeHostLinks, removeHostLinksSync, removeNetns, removeNetnsSync, STATE_DIR, type Undo } from './registry';
+import { create, once, onSweep, release, removeHostLinks, removeHostLinksSync, removeNetns, removeNetnsSync, STATE_DIR, type Undo } from './registry';
 
 export type { Undo } from './registry';
 
@@ -140,14 +140,7 @@ export class Lab {
 
   static async create(opts: LabOptions = {}): Promise<Lab> {
     const lab = new Lab(opts);
-    await claim(lab); // before the first namespace exists
-    try {
-      await lab.build();
-    } catch (err) {
-      await lab.destroy().catch(() => undefined);
-      throw err;
-    }
-    return lab;
+    return create(lab, () => lab.build()); // claims the prefix before the first namespace exists
   }
 
   get nodeInode(): number {

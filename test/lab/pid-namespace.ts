@@ -46,14 +46,15 @@ export class PidNamespace {
 
   /**
    * SIGKILL to the init: the kernel kills every process of the namespace, and the init stays until they are all
-   * reaped (zap_pid_ns_processes); resolves when it is gone.
+   * reaped (zap_pid_ns_processes); resolves when it has exited. It is a zombie then, until the machine's PID 1
+   * (its parent once unshare is gone) gets round to reaping it.
    */
   async stop(): Promise<void> {
     this.unshare.ref(); // wait for its exit even if nothing else keeps the process alive
     killQuietly(this.initPid, 'SIGKILL');
     killQuietly(-(this.unshare.pid as number), 'SIGKILL');
     await this.exited;
-    for (let waited = 0; fs.existsSync(`/proc/${this.initPid}`); waited += 10) {
+    for (let waited = 0; running(this.initPid); waited += 10) {
       if (waited > 10_000) throw new Error(`PidNamespace: its init ${this.initPid} outlived its SIGKILL by 10 s`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -62,6 +63,16 @@ export class PidNamespace {
   stopSync(): void {
     killQuietly(this.initPid, 'SIGKILL');
     killQuietly(-(this.unshare.pid as number), 'SIGKILL');
+  }
+}
+
+/** The process exists and is not a zombie. */
+export function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
   }
 }
 

@@ -1,7 +1,7 @@
 // What the labs leave on the machine, and how it goes away: every lab claims a prefix (its network namespaces are
 // PREFIX-*, its files STATE_DIR/PREFIX.*) and records its creator's PID in STATE_DIR/PREFIX.pid before it creates
-// anything. destroySync() runs at process exit and on SIGINT/SIGTERM for labs still alive; after a SIGKILL, the
-// next claim() sweeps the prefixes whose creator is dead. Killing a namespace's processes first matters: a
+// anything (create()). destroySync() runs at process exit and on SIGINT/SIGTERM for labs still alive; after a SIGKILL, the
+// next create() sweeps the prefixes whose creator is dead. Killing a namespace's processes first matters: a
 // process inside keeps the namespace alive after its name is gone.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -15,6 +15,7 @@ export interface Owned {
   readonly prefix: string;
   /** removes everything without awaiting (the exit handler cannot wait) */
   destroySync(): void;
+  destroy(): Promise<void>;
 }
 
 export type Undo = () => Promise<void>;
@@ -59,7 +60,7 @@ export function removeNetnsSync(ns: string): void {
     for (const pid of pids) killQuietly(Number(pid), 'SIGKILL');
     execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
   } catch {
-    // best effort while the process exits; the next claim() sweeps what is left
+    // best effort while the process exits; the next create() sweeps what is left
   }
 }
 
@@ -138,13 +139,23 @@ export function onSweep(sweep: (prefix: string) => void): void {
   sweepers.push(sweep);
 }
 
-/** Before a lab creates anything: sweep the dead, then record this process as the prefix's owner. */
-export async function claim(owned: Owned): Promise<void> {
+/**
+ * Sweeps the dead, records this process as the prefix's owner before anything exists, then builds; a build that
+ * fails removes what it made before the error goes on.
+ */
+export async function create<T extends Owned>(owned: T, build: () => Promise<void>): Promise<T> {
   installHandlers();
   await sweepStale();
   fs.mkdirSync(STATE_DIR, { recursive: true });
   fs.writeFileSync(path.join(STATE_DIR, `${owned.prefix}.pid`), String(process.pid));
   live.add(owned);
+  try {
+    await build();
+  } catch (err) {
+    await owned.destroy().catch(() => undefined);
+    throw err;
+  }
+  return owned;
 }
 
 /** After a lab removed everything: its files and its record go. */
