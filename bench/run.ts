@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { campaignBench } from './campaign';
+import { clusterLabBench } from './cluster-lab';
 import { benchConntrack } from './conntrack';
 import { cpuBench } from './cpu';
 import { dropStorm } from './drop-storm';
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   quiet: quietNode,
   cpu: cpuBench,
   image: imageSizeBench,
+  cluster: clusterLabBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');
 

@@ -1,7 +1,8 @@
 // A pod's HTTP server: `GET /health` answers 200 or 503; the lab steers it over the IPC channel it was spawned with.
 // With --depends URL, /health first calls that URL (a dependency's /health, through its ClusterIP, on a new
 // connection each time, as an application's health check does) and fails with the dependency's error. The lab can
-// make /health spend CPU time first (health-cpu), as a handler that computes does.
+// make /health spend CPU time first (health-cpu), as a handler that computes does. `POST /echo` answers with the
+// request's body.
 // Usage: node pod-server.js --port P --name POD [--depends URL --depends-timeout MS]
 import * as http from 'node:http';
 import { Worker } from 'node:worker_threads';
@@ -50,6 +51,10 @@ function checkDependency(): Promise<string> {
 }
 
 const server = http.createServer((req, res) => {
+  if (req.method === 'POST' && req.url === '/echo') {
+    req.pipe(res); // large bodies both ways, for the overlay's MTU
+    return;
+  }
   if (req.method !== 'GET' || req.url !== '/health') {
     res.writeHead(404).end();
     return;
