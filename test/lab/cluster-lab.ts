@@ -40,7 +40,7 @@ export interface ClusterLabOptions {
   nodes: ClusterNodeOptions[];
   services?: ClusterServiceOptions[];
   /** pods whose /health calls a Service's /health through its ClusterIP */
-  dependencies?: { pod: Ref; service: Ref }[];
+  dependencies?: { pod: Ref; service: Ref; timeoutMs?: number }[];
   kubeProxy?: KubeProxyMode; // default iptables-nft
   podPort?: number; // default 8080
 }
@@ -231,7 +231,7 @@ export class ClusterLab {
       podPort: this.podPort,
       kubeProxy: this.opts.kubeProxy,
       services: servicesOn(k),
-      dependencies: (this.opts.dependencies ?? []).filter((d) => n.pods.includes(d.pod)).map((d) => ({ pod: this.pod(d.pod).index, service: d.service })),
+      dependencies: (this.opts.dependencies ?? []).filter((d) => n.pods.includes(d.pod)).map((d) => ({ ...d, pod: this.pod(d.pod).index })),
       cluster: { prefix: `${this.prefix}-${String.fromCharCode(97 + k)}`, podNet: `10.244.${k + 1}`, clusterCIDR: CLUSTER_CIDR, mtu: this.underlay.mtu },
     })));
     built.forEach((r, k) => {
