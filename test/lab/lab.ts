@@ -46,7 +46,7 @@ export interface LabOptions {
   kubeProxy?: KubeProxyMode; // default iptables-nft
   services?: ServiceOptions[]; // default one Service default/web:http port 80
   /** pods whose /health calls a Service's /health through its ClusterIP (an application with a dependency) */
-  /** the dependency's call gives up after timeoutMs (default the pod server's, 800) */
+  /** the dependency's call gives up after timeoutMs (default the pod server's, 800); a pod may have several */
   dependencies?: { pod: number; service: string; timeoutMs?: number }[];
   /** where this node sits in a ClusterLab; a lone lab has none */
   cluster?: NodePlacement;
@@ -107,7 +107,7 @@ export class Lab {
   private readonly services: LabService[];
   private readonly podIps: string[];
   private readonly servers: IpcChild[] = [];
-  private readonly dependencies: Map<number, { service: string; timeoutMs?: number }>;
+  private readonly dependencies: { pod: number; service: string; timeoutMs?: number }[];
   private hostLinked: { hostIp: string; nodeIp: string } | undefined;
   /** fault rules (iptables arguments after -I) that a re-sync of kube-proxy's rules must keep */
   private readonly faults = new Set<string[]>();
@@ -125,7 +125,7 @@ export class Lab {
     this.podIps = this.pods.map((_, i) => `${this.podNet}.${10 + i}`);
     this.podPort = opts.podPort ?? 8080;
     this.kubeProxy = opts.kubeProxy ?? 'iptables-nft';
-    this.dependencies = new Map((opts.dependencies ?? []).map((d) => [d.pod, d]));
+    this.dependencies = opts.dependencies ?? [];
     this.iptablesCmd = this.kubeProxy === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
     const allPods = this.pods.map((_, podIndex) => ({ podIndex, port: this.podPort }));
     this.services = (opts.services ?? [{ name: 'web', portName: 'http' }]).map((s, i) => ({
@@ -368,9 +368,13 @@ export class Lab {
 
   private async startServer(i: number): Promise<void> {
     const pod = this.pods[i] as string;
-    const dep = this.dependencies.get(i);
-    const depends = dep ? (({ clusterIP, port }) => ['--depends', `http://${clusterIP}:${port}/health`])(this.service(dep.service)) : [];
-    if (dep?.timeoutMs) depends.push('--depends-timeout', String(dep.timeoutMs));
+    const deps = this.dependencies.filter((d) => d.pod === i);
+    const depends = deps.flatMap((d) => {
+      const { clusterIP, port } = this.service(d.service);
+      return ['--depends', `${d.service.slice(d.service.indexOf('/') + 1)}=http://${clusterIP}:${port}/health`];
+    });
+    const timeoutMs = Math.max(0, ...deps.map((d) => d.timeoutMs ?? 0));
+    if (timeoutMs) depends.push('--depends-timeout', String(timeoutMs));
     const argv = [process.execPath, POD_SERVER, '--port', String(this.podPort), '--name', pod, ...depends];
     const server = IpcChild.spawn(this.pidns ? this.pidns.enter(argv, pod) : ['ip', 'netns', 'exec', pod, ...argv], `pod-server ${pod}`);
     this.servers[i] = server;
