@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { campaignBench } from './campaign';
+import { cascadeBench } from './cascade';
 import { clusterLabBench } from './cluster-lab';
 import { benchConntrack } from './conntrack';
 import { cpuBench } from './cpu';
@@ -18,6 +19,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   rules: rulesBench,
   conntrack: benchConntrack,
   campaign: campaignBench,
+  cascade: cascadeBench,
   kube: kubeScaleBench,
   quiet: quietNode,
   cpu: cpuBench,
