@@ -44,13 +44,21 @@ describe('the DaemonSet', () => {
     assert.deepEqual(sc.capabilities.drop, ['ALL']);
     assert.deepEqual([...sc.capabilities.add].sort(), ['BPF', 'NET_ADMIN', 'NET_RAW', 'PERFMON', 'SYSLOG']);
     assert.equal(pod.securityContext?.privileged, undefined);
-    for (const v of pod.volumes) assert.ok(!v.hostPath || v.hostPath.path === '/sys/kernel/btf', `only the BTF is a hostPath: ${JSON.stringify(v)}`);
+    const hostPaths = pod.volumes.filter((v: any) => v.hostPath).map((v: any) => v.hostPath.path).sort();
+    assert.deepEqual(hostPaths, ['/sys/fs/cgroup', '/sys/kernel/btf'], 'only the BTF and the cgroups are hostPaths');
+    for (const m of c.volumeMounts) assert.equal(m.readOnly, true, `every mount is read-only: ${JSON.stringify(m)}`);
   });
 
-  test('mounts the kernel\'s BTF read-only', () => {
-    const vol = pod.volumes.find((v: any) => v.hostPath?.path === '/sys/kernel/btf');
-    assert.ok(vol);
-    assert.deepEqual(c.volumeMounts, [{ name: vol.name, mountPath: '/sys/kernel/btf', readOnly: true }]);
+  test('mounts the kernel\'s BTF and the host\'s cgroups read-only, and reads the cgroups where they are mounted', () => {
+    const btf = pod.volumes.find((v: any) => v.hostPath?.path === '/sys/kernel/btf');
+    const cgroup = pod.volumes.find((v: any) => v.hostPath?.path === '/sys/fs/cgroup');
+    assert.ok(btf && cgroup);
+    assert.deepEqual(c.volumeMounts, [
+      { name: btf.name, mountPath: '/sys/kernel/btf', readOnly: true },
+      { name: cgroup.name, mountPath: '/host/sys/fs/cgroup', readOnly: true, mountPropagation: 'HostToContainer' },
+    ]);
+    const env = new Map(c.env.map((e: any) => [e.name, e.value]));
+    assert.equal(env.get('FLAPWATCH_CGROUP_MOUNT'), '/host/sys/fs/cgroup');
   });
 
   test('gets its node name from the downward API and a configurable bind address', () => {

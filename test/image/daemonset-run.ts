@@ -8,7 +8,7 @@ interface Container {
   args?: string[];
   env?: EnvVar[];
   resources?: { limits?: { memory?: string } };
-  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string }[];
   securityContext: {
     privileged?: boolean;
     allowPrivilegeEscalation?: boolean;
@@ -82,7 +82,9 @@ export function daemonSetRun(at: Placement, opts: RunOptions = {}): { before: st
   for (const m of c.volumeMounts ?? []) {
     const host = pod.volumes.find((v) => v.name === m.name)?.hostPath?.path;
     if (!host) throw new Error(`volume ${m.name}: only hostPath volumes are run here`);
-    before.push('--volume', `${host}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
+    // HostToContainer is a recursive slave mount, as the kubelet makes it
+    const options = [m.readOnly && 'ro', m.mountPropagation === 'HostToContainer' && 'rslave'].filter(Boolean);
+    before.push('--volume', `${host}:${m.mountPath}${options.length ? `:${options.join(',')}` : ''}`);
   }
   const memory = c.resources?.limits?.memory;
   if (memory) before.push('--memory', String(bytes(memory)));
