@@ -118,7 +118,8 @@ export function contractProblems(expr: string, contract: ReadonlyMap<string, Met
       }
     }
   }
-  const labels = new Set<string>([...TARGET_LABELS, ...used.flatMap((m) => m.labels)]);
+  // a histogram's buckets carry le besides its labels
+  const labels = new Set<string>([...TARGET_LABELS, ...used.flatMap((m) => (m.type === 'histogram' ? [...m.labels, 'le'] : m.labels))]);
   for (const l of groupingLabels) if (!labels.has(l)) problems.push(`groups by ${l}, a label none of its metrics has`);
   return problems;
 }
