@@ -4,7 +4,7 @@
 // URL that is not Prometheus, a query it refuses, one that takes too long, a bad flag.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { PrometheusClient } from '../../src/cluster/prometheus';
 import { eventually, freePort } from '../helpers/env';
 import { CLI } from '../deploy/daemon-process';
+import { DEPLOY } from '../deploy/manifests';
 import { RECORDED } from '../deploy/metrics';
 import { Prometheus } from '../deploy/prometheus';
 import { RULES_FILE } from '../deploy/rules';
@@ -85,6 +86,34 @@ describe('the recording rules, flapwatch graph and flapwatch rca against a real 
     near(await q('sum(service:flapwatch_health_failures:rate5m{service="api"}) / sum(service:flapwatch_health_failures:rate5m{service="db"})'), 5, 0.01, 'api failures against db\'s');
     near(await q('sum(service:flapwatch_failure_dependencies:rate5m{service="api",dependency="db"}) / sum(service:flapwatch_health_failures:rate5m{service="api"})'), 1, 0.01, 'api\'s failures naming db');
     assert.equal(await q('count(workload:flapwatch_workload_services:max{workload="api"})'), 1, 'api on two nodes is one workload');
+  });
+
+  test("the dashboard's Node Graph: its queries make an edges frame and a nodes frame whose ids match", async () => {
+    const dashboard = JSON.parse(readFileSync(path.join(DEPLOY, 'grafana', 'flapwatch-dashboard.json'), 'utf8')) as { panels: { type: string; targets?: { refId: string; expr: string }[] }[] };
+    const targets = dashboard.panels.find((p) => p.type === 'nodeGraph')!.targets!;
+    const frames: Record<string, Map<string, { labels: Record<string, string>; value: number }>> = {};
+    for (const t of targets) {
+      const rows = await prometheus.vector(t.expr);
+      assert.ok(rows.length > 0, t.refId);
+      // what Grafana's merge joins on: the labels, the same in both queries of a frame
+      frames[t.refId] = new Map(rows.map((r) => [r.metric.id!, { labels: r.metric, value: r.value }]));
+      const want = t.refId.startsWith('edges') ? ['id', 'source', 'target'] : ['id', 'subtitle', 'title'];
+      for (const r of rows) assert.deepEqual(Object.keys(r.metric).sort(), want, `${t.refId}: ${JSON.stringify(r.metric)}`);
+    }
+    const { edges, edges_failed: edgesFailed, nodes, nodes_failed: nodesFailed } = frames as Record<string, Map<string, { labels: Record<string, string>; value: number }>>;
+    for (const e of edges!.values()) assert.ok(nodes!.has(e.labels.source!) && nodes!.has(e.labels.target!), `${e.labels.id}: both ends are nodes`);
+    const apiDb = edges!.get('shop/Deployment/api → shop/db')!;
+    near(apiDb.value, 3, 0.12, 'api → db connects/s');
+    near(edgesFailed!.get('shop/Deployment/api → shop/db')!.value, 100 / 12, 0.01, 'api → db % failed');
+    assert.equal(edgesFailed!.get('shop/Deployment/frontend → shop/api')!.value, 0);
+    near(edges!.get('shop/db → shop/StatefulSet/db')!.value / apiDb.value, 1, 0.01, 'db → its workload: what comes into db');
+    assert.equal(edges!.get('shop/frontend → shop/Deployment/frontend')!.value, 0, 'nothing calls frontend');
+    assert.deepEqual(nodes!.get('shop/db')!.labels, { id: 'shop/db', title: 'shop/db', subtitle: 'Service' });
+    assert.deepEqual(nodes!.get('shop/StatefulSet/db')!.labels, { id: 'shop/StatefulSet/db', title: 'shop/db', subtitle: 'StatefulSet' });
+    near(nodes!.get('shop/Deployment/api')!.value / apiDb.value, 7 / 3, 0.01, 'api\'s connects out, to db and cache');
+    near(nodesFailed!.get('shop/Deployment/api')!.value, 100 * 0.25 / 7, 0.01, 'api\'s % failed');
+    near(nodesFailed!.get('shop/db')!.value, 100 / 12, 0.01, 'db\'s % failed, coming in');
+    assert.equal(nodes!.size, 8, [...nodes!.keys()].join(', '));
   });
 
   test('flapwatch graph --format json: the edges worst first, with drops, retransmits and connect quantiles', async () => {
