@@ -9,6 +9,7 @@ import { dropStorm } from './drop-storm';
 import { imageSizeBench } from './image-size';
 import { kubeScaleBench } from './kube-scale';
 import { quietNode } from './quiet-node';
+import { rcaSyntheticBench } from './rca-synthetic';
 import { rulesBench } from './kubeproxy-rules';
 import type { Bench } from './types';
 
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   quiet: quietNode,
   cpu: cpuBench,
   image: imageSizeBench,
+  rca: rcaSyntheticBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');
 

@@ -154,15 +154,33 @@ function reachable(calls: Record<string, string[]>, from: string, to: string): b
   return false;
 }
 
+/** How often things happen in synthetic(): probabilities. */
+export interface Draw {
+  /** a caller failing on an erring callee names it (its payload says so) */
+  names: number;
+  /** a failure spreads from a failing Service to a caller, past the root's own callers */
+  spreads: number;
+  /** an edge carries background drops and retransmits */
+  noisyEdge: number;
+  /** a case has a stray failing Service (a second with one failure as often, times 0.8) */
+  stray: number;
+  /** a call edge the tracer never saw */
+  unseen: number;
+  /** a case has a second, independent root */
+  secondRoot: number;
+}
+
+export const DEFAULT_DRAW: Draw = { names: 0.7, spreads: 0.9, noisyEdge: 1 / 3, stray: 0.25, unseen: 0.1, secondRoot: 1 / 7 };
+export const HARSH_DRAW: Draw = { names: 0.3, spreads: 0.8, noisyEdge: 0.6, stray: 0.5, unseen: 0.25, secondRoot: 1 / 4 };
+
 /**
  * `count` cascades drawn at random: a dependency graph of 6 to 12 Services under frontend (a tree, some Services
- * with a second caller), the fault at a random Service of a random kind (one case in seven with a second,
- * independent root; an overlay fault at a Service that has callers), failures that spread to the root's callers
- * and from there on to each caller nine times in ten, callers that name an erring callee
- * seven times in ten (and always one they lost packets to), and noise: trouble on a third of the edges, a stray failure one case in four, a victim's own
- * failure now and then, and one call edge in ten the tracer never saw.
+ * with a second caller), the fault at a random Service of a random kind (sometimes with a second, independent
+ * root; an overlay fault at a Service that has callers), failures that spread to the root's callers and from
+ * there on to each caller with a probability, callers that name an erring callee now and then (and always one
+ * they lost packets to), and noise: trouble on edges, stray failures, call edges the tracer never saw.
  */
-export function synthetic(count: number, seed = 1): SyntheticCase[] {
+export function synthetic(count: number, seed = 1, draw: Draw = DEFAULT_DRAW): SyntheticCase[] {
   const rnd = random(seed);
   const pick = <T>(list: readonly T[]) => list[Math.floor(rnd() * list.length)]!;
   const out: SyntheticCase[] = [];
@@ -180,7 +198,7 @@ export function synthetic(count: number, seed = 1): SyntheticCase[] {
     const kind = pick(KINDS);
     // loss on the way to a Service shows only in its callers: an overlay fault needs one
     const roots = [pick(kind === 'overlay' ? services.slice(1) : services)];
-    if (rnd() < 1 / 7) {
+    if (rnd() < draw.secondRoot) {
       const independent = services.filter((s) => !reachable(calls, s, roots[0]!) && !reachable(calls, roots[0]!, s));
       if (independent.length) roots.push(pick(independent));
     }
@@ -188,14 +206,14 @@ export function synthetic(count: number, seed = 1): SyntheticCase[] {
     const input = cascade({
       calls,
       faults: roots.map((root) => ({ root, kind, verdict: pick(NETWORK_VERDICTS) })),
-      names: () => rnd() < 0.7,
-      spreads: (_caller, _callee, first) => first || rnd() < 0.9,
-      noise: edges.filter(() => rnd() < 1 / 3).map((e) => ({ ...e, drops: 1 + Math.floor(rnd() * 3), retransmits: Math.floor(rnd() * 4) })),
+      names: () => rnd() < draw.names,
+      spreads: (_caller, _callee, first) => first || rnd() < draw.spreads,
+      noise: edges.filter(() => rnd() < draw.noisyEdge).map((e) => ({ ...e, drops: 1 + Math.floor(rnd() * 3), retransmits: Math.floor(rnd() * 4) })),
       stray: [
-        ...(rnd() < 0.25 ? [{ service: pick(services), verdict: pick(['none', 'retransmits']), count: 1 + Math.floor(rnd() * 3) }] : []),
-        ...(rnd() < 0.2 ? [{ service: pick(services), verdict: 'none', count: 1 }] : []),
+        ...(rnd() < draw.stray ? [{ service: pick(services), verdict: pick(['none', 'retransmits']), count: 1 + Math.floor(rnd() * 3) }] : []),
+        ...(rnd() < draw.stray * 0.8 ? [{ service: pick(services), verdict: 'none', count: 1 }] : []),
       ],
-      unseen: edges.filter(() => rnd() < 0.1),
+      unseen: edges.filter(() => rnd() < draw.unseen),
       failures: 5 + Math.floor(rnd() * 25),
     });
     out.push({ kind, roots: roots.map(key), input });
