@@ -3,6 +3,7 @@
 // Prometheus would sum them. Used by rca.test.ts and, drawn at random (synthetic()), by bench/rca-synthetic.ts.
 import type { GraphEdge, ServiceGraph } from '../../src/cluster/graph';
 import type { DependencyCount, FailureCount, RcaInput } from '../../src/cluster/rca';
+import { prng } from '../helpers/prng';
 
 export const NS = 'shop';
 const key = (s: string) => `${NS}/${s}`;
@@ -120,18 +121,6 @@ export const SHOP: Record<string, string[]> = {
   cache: [],
 };
 
-/** A deterministic generator (mulberry32): the same seed, the same cases. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const NAMES = ['frontend', 'api', 'db', 'cache', 'auth', 'search', 'cart', 'payment', 'queue', 'mail', 'stock', 'users'];
 const NETWORK_VERDICTS = ['netfilter-drop', 'listen-overflow', 'kernel-drop', 'conntrack-insert-failed'];
 const KINDS: FaultKind[] = ['network', 'no-endpoints', 'overlay', 'app'];
@@ -181,7 +170,7 @@ export const HARSH_DRAW: Draw = { names: 0.3, spreads: 0.8, noisyEdge: 0.6, stra
  * they lost packets to), and noise: trouble on edges, stray failures, call edges the tracer never saw.
  */
 export function synthetic(count: number, seed = 1, draw: Draw = DEFAULT_DRAW): SyntheticCase[] {
-  const rnd = random(seed);
+  const rnd = prng(seed);
   const pick = <T>(list: readonly T[]) => list[Math.floor(rnd() * list.length)]!;
   const out: SyntheticCase[] = [];
   for (let i = 0; i < count; i++) {
