@@ -2,10 +2,10 @@
 // across nodes (the same sums the recording rules in deploy/prometheus/flapwatch-rules.yaml keep over 5m), the
 // connect-latency quantiles from the edge histogram, and the workloads' Services. Raw counters rather than the
 // recorded series: any window, and a Prometheus without flapwatch's rules answers too.
+import { EDGE_LABELS } from '../report/metrics/edges';
 import type { GraphEdge, ServiceGraph } from './graph';
 import type { InstantSample, PrometheusClient } from './prometheus';
 
-export const EDGE_LABELS = ['client_namespace', 'client_kind', 'client_workload', 'namespace', 'service', 'port'] as const;
 const EDGE = EDGE_LABELS.join(', ');
 
 export interface GraphQuery {
@@ -18,13 +18,13 @@ export interface GraphQuery {
 }
 
 /** `sum by (by) (increase(metric[window]))`, keeping only the edges from or to `namespace` when one is given. */
-export function edgeIncrease(metric: string, by: string, q: Pick<GraphQuery, 'window' | 'namespace'>): string {
+function edgeIncrease(metric: string, by: string, q: Pick<GraphQuery, 'window' | 'namespace'>): string {
   const inc = (sel: string) => `increase(${metric}${sel}[${q.window}])`;
   const inner = q.namespace ? `${inc(`{client_namespace="${q.namespace}"}`)} or ${inc(`{namespace="${q.namespace}"}`)}` : inc('');
   return `sum by (${by}) (${inner})`;
 }
 
-export const connectQuantile = (quantile: number, q: Pick<GraphQuery, 'window' | 'namespace'>) =>
+const connectQuantile = (quantile: number, q: Pick<GraphQuery, 'window' | 'namespace'>) =>
   `histogram_quantile(${quantile}, ${edgeIncrease('flapwatch_edge_connect_seconds_bucket', `${EDGE}, le`, q)})`;
 
 const edgeKey = (l: Record<string, string>) => EDGE_LABELS.map((k) => l[k] ?? '').join('\u0000');

@@ -209,11 +209,12 @@ function candidate(c: Cascade, service: string, firstFailing: number | undefined
   // a Service whose own checks pass: its own cause is the loss on its callers' path to it
   const lostOnPath = callers.filter((x) => x.lost || named.some((d) => d.service === x.service && d.verdict !== 'none')).length;
   const others = c.failing.filter((s) => s !== service);
+  const credits = others.map((x) => [x, credit(c, x, service)] as const);
   const networkShare = total > 0 ? share(ownNetwork(own), ownTotal) : lostOnPath > 0 ? 1 : 0;
   const terms: Record<Term, number> = {
     own: total > 0 ? ownTotal / total : share(lostOnPath, callers.length),
     independent: c.out.get(service)!.size === 0 ? 1 : networkShare,
-    reach: share(sum(others, (x) => credit(c, x, service)), sum(others, (x) => explicable(c, x))),
+    reach: share(sum(credits, ([, n]) => n), sum(others, (x) => explicable(c, x))),
     pointed: share(sum(callers, (x) => explicable(c, x.service) * (x.named ? 1 : x.lost ? 0.5 : 0)), sum(callers, (x) => explicable(c, x.service))),
   };
   return {
@@ -226,7 +227,7 @@ function candidate(c: Cascade, service: string, firstFailing: number | undefined
     names: [...group(naming, (d) => d.dependency)].map(([dependency, list]) => ({ dependency, count: sum(list, (d) => d.count) })),
     namedBy: [...group(named, (d) => d.service)].map(([s, list]) => ({ service: s, count: sum(list, (d) => d.count), verdicts: [...new Set(list.map((d) => d.verdict))].sort() })),
     calls: [...c.out.get(service)!].sort(),
-    reachedBy: others.filter((x) => credit(c, x, service) > 0),
+    reachedBy: credits.filter(([, n]) => n > 0).map(([x]) => x),
     callers,
     inbound: callers.map((x) => c.calls.get(x.service)?.get(service)).filter(troubled) as InboundTrouble[],
     ...(firstFailing !== undefined && { firstFailing }),
@@ -244,12 +245,13 @@ export function rankRoots(input: RcaInput): RcaResult {
 
 /**
  * A Service's failures that named no dependency, by verdict: each verdict's failures less those of its namings
- * (a failure naming two dependencies counts in both: at most all of them are explained).
+ * (a failure naming two dependencies counts in both: at most all of them are explained). What Prometheus's
+ * arithmetic leaves of an equal count is none.
  */
 function ownFailures(mine: readonly FailureCount[], naming: readonly DependencyCount[]): Candidate['own'] {
   return [...group(mine, (f) => f.verdict)].map(([verdict, list]) => {
     const failed = sum(list, (f) => f.count);
     const explained = Math.min(failed, sum(naming.filter((d) => d.verdict === verdict), (d) => d.count));
-    return { verdict, count: failed - explained, nodes: [...new Set(list.map((f) => f.node))].sort() };
-  }).filter((v) => v.count > 0).sort((a, b) => b.count - a.count || a.verdict.localeCompare(b.verdict));
+    return { verdict, failed, count: failed - explained, nodes: [...new Set(list.map((f) => f.node))].sort() };
+  }).filter((v) => v.count > 1e-6 * v.failed).map(({ failed: _, ...v }) => v).sort((a, b) => b.count - a.count || a.verdict.localeCompare(b.verdict));
 }
