@@ -11,6 +11,7 @@ import { dropStorm } from './drop-storm';
 import { imageSizeBench } from './image-size';
 import { kubeScaleBench } from './kube-scale';
 import { quietNode } from './quiet-node';
+import { rcaSyntheticBench } from './rca-synthetic';
 import { rulesBench } from './kubeproxy-rules';
 import type { Bench } from './types';
 
@@ -25,6 +26,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   cpu: cpuBench,
   image: imageSizeBench,
   cluster: clusterLabBench,
+  rca: rcaSyntheticBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');
 

@@ -158,9 +158,10 @@ export interface SnapshotConfig extends SourcesConfig {
   json: boolean;
 }
 
-type Argv = Record<string, unknown>;
+export type Argv = Record<string, unknown>;
 
-function num(argv: Argv, flag: string, ok: (n: number) => boolean, what: string): number {
+/** A numeric flag, checked: a ConfigError naming the flag and `what` it must be otherwise. */
+export function num(argv: Argv, flag: string, ok: (n: number) => boolean, what: string): number {
   const n = argv[flag];
   if (typeof n !== 'number' || !Number.isFinite(n) || !ok(n)) throw new ConfigError(`--${flag} must be ${what}, got ${String(n)}`);
   return n;

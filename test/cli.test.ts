@@ -161,3 +161,22 @@ test('parseListen', () => {
   assert.deepEqual(parseListen(':9807'), { host: '0.0.0.0', port: 9807 });
   assert.deepEqual(parseListen('[::]:0'), { host: '::', port: 0 });
 });
+
+test('graph and rca read Prometheus: their defaults, FLAPWATCH_PROMETHEUS, and --at as RFC 3339 or Unix seconds', async () => {
+  process.env.FLAPWATCH_PROMETHEUS = 'http://prometheus.monitoring:9090';
+  assert.deepEqual(await parse(['graph']), {
+    command: 'graph', config: { prometheus: 'http://prometheus.monitoring:9090', timeoutMs: 30_000, namespace: '', since: '15m', format: 'table' },
+  });
+  assert.deepEqual(await parse(['rca', '--window', '1h30m', '--json']), {
+    command: 'rca', config: { prometheus: 'http://prometheus.monitoring:9090', timeoutMs: 30_000, atMs: undefined, window: '1h30m', windowMs: 5_400_000, json: true },
+  });
+  const at = async (value: string) => {
+    const inv = await parse(['rca', '--at', value]);
+    return inv?.command === 'rca' ? inv.config.atMs : undefined;
+  };
+  assert.equal(await at('2026-12-04T12:05:00Z'), Date.UTC(2026, 11, 4, 12, 5));
+  assert.equal(await at('1796385900.5'), 1796385900500);
+  // the daemon's own environment may hold them: run takes them and ignores them, as snapshot's flags
+  assert.equal((await parse(['run']))?.command, 'run');
+  await assert.rejects(parse(['run', '--since', '5m']), /Unknown argument: since/);
+});
