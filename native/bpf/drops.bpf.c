@@ -7,6 +7,8 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "drops.h"
+#define FW_STATS_COUNT FW_STAT_MAX
+#include "aggregate.bpf.h"
 #include "skb_conntrack.bpf.h"
 
 /* uapi and kernel constants that vmlinux.h (types and enums only) does not carry */
@@ -37,13 +39,6 @@ struct {
 } retransmits SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FW_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } samples SEC(".maps");
@@ -60,30 +55,13 @@ struct {
 	__type(value, struct rate_window);
 } sample_rate SEC(".maps");
 
-static __always_inline void stat_add(__u32 idx, __u64 n)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-
-	if (v)
-		*v += n; /* per-CPU: no atomics needed */
-}
-
 static __always_inline void count(void *map, const void *key, __u32 bytes, __u32 stat_flows, __u32 stat_full)
 {
-	struct fw_counter *c = bpf_map_lookup_elem(map, key);
+	struct fw_counter zero = {};
+	struct fw_counter *c = entry_of(map, key, &zero, stat_flows, stat_full);
 
-	if (!c) {
-		struct fw_counter zero = {};
-
-		/* NOEXIST: another CPU may have inserted the key meanwhile; then its entry is used */
-		if (bpf_map_update_elem(map, key, &zero, BPF_NOEXIST) == 0)
-			stat_add(stat_flows, 1);
-		c = bpf_map_lookup_elem(map, key);
-		if (!c) {
-			stat_add(stat_full, 1);
-			return;
-		}
-	}
+	if (!c)
+		return;
 	__sync_fetch_and_add(&c->packets, 1);
 	__sync_fetch_and_add(&c->bytes, bytes);
 }
