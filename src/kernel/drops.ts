@@ -14,6 +14,7 @@ import { Kallsyms } from './kallsyms';
 import { DropReasons, reasonNamesFromBtf } from './reasons';
 import { toDrop, toRetransmit, type Resolvers } from './records';
 import { missingBtf } from './errors';
+import type { NetnsFilter } from './netns-scope';
 
 export interface DropSourceOptions {
   /** kernel BTF; '' = the running kernel's (and its modules', which CO-RE needs for nf_conn) */
@@ -24,6 +25,8 @@ export interface DropSourceOptions {
   samplesPerSecond: number;
   ringBytes: number;
   benignReasons: readonly string[];
+  /** this node's network namespaces; absent: every netns counts */
+  scope?: NetnsFilter;
   logger: Logger;
   symbols?: Resolvers['symbols'];
   /** the addon, loaded only in start() so nothing else ever needs it built */
@@ -151,7 +154,7 @@ export class DropSource {
         maxRetransmitFlows: this.opts.maxRetransmitFlows,
         samplesPerSecond: this.opts.samplesPerSecond,
         ringBytes: this.opts.ringBytes,
-        onSamples: (samples) => this.samples.take(samples),
+        onSamples: (samples) => this.samples.take(this.opts.scope ? samples.filter((s) => this.opts.scope!.has(s.netns)) : samples),
       });
       for (const line of info.log) this.log.debug({ libbpf: line }, 'libbpf');
       // before the first sample or drain: both arrive on later turns of the event loop
@@ -206,14 +209,16 @@ export class DropSource {
     this.drainError = undefined;
   }
 
-  private async absorb({ drops, retransmits, counters }: DrainResult): Promise<void> {
+  private async absorb({ drops: all, retransmits: allRetransmits, counters }: DrainResult): Promise<void> {
     this.counters = counters;
-    this.drainedDropFlows += drops.length;
-    this.drainedRetransmitFlows += retransmits.length;
+    this.drainedDropFlows += all.length;
+    this.drainedRetransmitFlows += allRetransmits.length;
     // Every flow the kernel inserted is drained exactly once unless the LRU evicted it first. Flows inserted
     // between the map walk and the counter read make the estimate run ahead by a drain: max() keeps it monotonic.
     this.dropFlowsEvicted = Math.max(this.dropFlowsEvicted, counters.dropFlows - this.drainedDropFlows);
     this.retransmitFlowsEvicted = Math.max(this.retransmitFlowsEvicted, counters.retransmitFlows - this.drainedRetransmitFlows);
+    const { scope } = this.opts;
+    const [drops, retransmits] = scope ? await Promise.all([scope.keep(all), scope.keep(allRetransmits)]) : [all, allRetransmits];
     await this.resolvers.symbols.prepare(drops.map((r) => r.location));
     this.drops.emit(drops.map((r) => toDrop(r, this.resolvers)));
     this.retransmits.emit(retransmits.map(toRetransmit));
