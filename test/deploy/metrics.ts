@@ -13,7 +13,7 @@ export interface MetricContract {
 
 export const SOURCES = [
   'drops', 'drop_samples', 'retransmits', 'conntrack', 'kubeproxy', 'kubernetes', 'kubelet', 'active_probes', 'listen_overflows',
-  'cpu_throttling',
+  'cpu_throttling', 'connections', 'netns_scope',
 ] as const;
 
 export const MECHANISMS = [
@@ -76,6 +76,8 @@ export const METRICS: readonly MetricContract[] = [
   { name: 'flapwatch_pod_cpu_throttled_seconds_total', type: 'counter', labels: ['namespace', 'service'] },
   { name: 'flapwatch_edge_drops_total', type: 'counter', labels: [...EDGE, 'mechanism'], values: { mechanism: MECHANISM_VALUES } },
   { name: 'flapwatch_edge_retransmits_total', type: 'counter', labels: EDGE },
+  { name: 'flapwatch_edge_connections_total', type: 'counter', labels: [...EDGE, 'result'], values: { result: ['attempted', 'established', 'failed'] } },
+  { name: 'flapwatch_edge_connect_seconds', type: 'histogram', labels: EDGE },
   perSource('flapwatch_source_up', 'gauge'),
   perSource('flapwatch_source_errors_total', 'counter'),
   perSource('flapwatch_events_lost_total', 'counter'),
