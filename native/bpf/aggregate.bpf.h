@@ -12,6 +12,15 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* An LRU hash user space sizes before load (bpf_map__set_max_entries): the oldest keys go when it is full. */
+#define FW_LRU_HASH(name, key_type, value_type) \
+	struct { \
+		__uint(type, BPF_MAP_TYPE_LRU_HASH); \
+		__uint(max_entries, 4096); \
+		__type(key, key_type); \
+		__type(value, value_type); \
+	} name SEC(".maps")
+
 static __always_inline void stat_add(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);

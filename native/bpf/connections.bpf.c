@@ -12,21 +12,11 @@
 
 #define AF_INET6 10
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384); /* set from user space before load */
-	__type(key, struct fw_conn_key);
-	__type(value, struct fw_conn_counts);
-} connections SEC(".maps");
+FW_LRU_HASH(connections, struct fw_conn_key, struct fw_conn_counts);
 
 /* When each socket in SYN_SENT sent its SYN (CLOCK_MONOTONIC ns), by socket address; an entry goes when its
  * handshake ends. LRU: a flood of connects that never end evicts the oldest instead of refusing new ones. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384); /* set from user space before load */
-	__type(key, __u64);
-	__type(value, __u64);
-} syn_sent SEC(".maps");
+FW_LRU_HASH(syn_sent, __u64, __u64);
 
 /* floor(log2(v)), v > 0; 0 for 0 */
 static __always_inline __u32 log2_u64(__u64 v)

@@ -24,19 +24,8 @@
 /* the cap on samples per second, divided among CPUs by user space: no shared counter on the hot path */
 const volatile __u32 samples_per_cpu_sec = 100;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384); /* set from user space before load */
-	__type(key, struct fw_drop_key);
-	__type(value, struct fw_counter);
-} drops SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct fw_retrans_key);
-	__type(value, struct fw_counter);
-} retransmits SEC(".maps");
+FW_LRU_HASH(drops, struct fw_drop_key, struct fw_counter);
+FW_LRU_HASH(retransmits, struct fw_retrans_key, struct fw_counter);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -18,8 +18,8 @@ class Addon : public Napi::Addon<Addon> {
     InstallLibbpfPrint();
     DefineAddon(exports, {InstanceValue("DropTracer", DropTracer::Define(env), napi_enumerable),
                           InstanceValue("ConntrackWatch", ConntrackWatch::Define(env), napi_enumerable),
-                          InstanceValue("ConnTracker", ConnTracker::Define(env), napi_enumerable),
-                          InstanceValue("NetnsIterator", NetnsIterator::Define(env), napi_enumerable),
+                          InstanceValue("ConnTracker", DefineConnTracker(env), napi_enumerable),
+                          InstanceValue("NetnsIterator", DefineNetnsIterator(env), napi_enumerable),
                           InstanceMethod<&Addon::ResolveMethod>("resolveKernelAddresses"),
                           InstanceMethod<&Addon::ConntrackStatsMethod>("conntrackStats"),
                           InstanceMethod<&Addon::ConntrackAggregateMethod>("conntrackAggregate"),

@@ -7,8 +7,11 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
+
+#include "errors.h"
 
 namespace flapwatch {
 
@@ -52,7 +55,16 @@ int DrainMap(const bpf_map *map, Entries<K, V> &out) {
   return DrainMap(bpf_map__fd(map), out, 2 * static_cast<size_t>(bpf_map__max_entries(map)));
 }
 
-// The per-CPU __u64 counters 0..count-1 of a PERCPU_ARRAY, each summed over CPUs into out[i]. 0 or errno.
-int SumPerCpu(const bpf_map *map, __u32 count, __u64 *out);
+// Drains `map` into `out` (see DrainMap); false with `failure` naming `what` ("the drops map").
+template <typename K, typename V>
+bool Drain(const bpf_map *map, Entries<K, V> &out, const char *what, Failure &failure) {
+  int err = DrainMap(map, out);
+  if (err) failure = {"bpf_map_lookup_and_delete_batch", err, std::string("draining ") + what};
+  return err == 0;
+}
+
+// The per-CPU __u64 counters 0..count-1 of a PERCPU_ARRAY, each summed over CPUs into out[i]; false with
+// `failure` naming `whose` ("the tracer's").
+bool SumCounters(const bpf_map *map, __u32 count, __u64 *out, const char *whose, Failure &failure);
 
 }  // namespace flapwatch

@@ -3,6 +3,7 @@
 // took given back.
 #pragma once
 #include <malloc.h>
+#include <napi.h>
 
 #include <string>
 #include <vector>
@@ -17,6 +18,9 @@ const char *BtfPath(const std::string &custom);
 
 // False, with `failure` saying why, when the BTF at BtfPath(custom) cannot be read.
 bool BtfReadable(const std::string &custom, Failure &failure);
+
+// A failed start's error, with libbpf's messages as `log`.
+Napi::Error ErrorWithLog(Napi::Env env, const Failure &failure, const std::vector<std::string> &log);
 
 // Runs `load()` with libbpf's messages going to `log`, then trims the heap: the kernel's BTF was parsed on this
 // thread, and glibc keeps freed arenas unless asked.

@@ -164,11 +164,7 @@ class StartWorker : public PromiseWorker {
     return info;
   }
 
-  Napi::Error Rejection(Napi::Env env) override {
-    Napi::Error error = MakeError(env, failure_);
-    error.Set("log", Strings(env, log_));
-    return error;
-  }
+  Napi::Error Rejection(Napi::Env env) override { return ErrorWithLog(env, failure_, log_); }
 
   DropTracer *tracer_;
   TracerOptions options_;
@@ -184,19 +180,9 @@ class DrainWorker : public PromiseWorker {
 
  private:
   bool Run(Failure &failure) override {
-    if (int err = DrainMap(skel_->maps.drops, drops_)) {
-      failure = {"bpf_map_lookup_and_delete_batch", err, "draining the drops map"};
-      return false;
-    }
-    if (int err = DrainMap(skel_->maps.retransmits, retransmits_)) {
-      failure = {"bpf_map_lookup_and_delete_batch", err, "draining the retransmits map"};
-      return false;
-    }
-    if (int err = SumPerCpu(skel_->maps.stats, FW_STAT_MAX, stats_)) {
-      failure = {"bpf_map_lookup_elem", err, "reading the tracer's counters"};
-      return false;
-    }
-    return true;
+    return Drain(skel_->maps.drops, drops_, "the drops map", failure) &&
+           Drain(skel_->maps.retransmits, retransmits_, "the retransmits map", failure) &&
+           SumCounters(skel_->maps.stats, FW_STAT_MAX, stats_, "the tracer's", failure);
   }
 
   bool Finished(bool ok) override {
@@ -224,12 +210,10 @@ class DrainWorker : public PromiseWorker {
       o.Set("packets", Napi::Number::New(env, retransmits_[i].second.packets));
       retransmits.Set(i, o);
     }
-    Napi::Object counters = Napi::Object::New(env);
-    for (int i = 0; i < FW_STAT_MAX; i++) counters.Set(kStatNames[i], Napi::Number::New(env, stats_[i]));
     Napi::Object result = Napi::Object::New(env);
     result.Set("drops", drops);
     result.Set("retransmits", retransmits);
-    result.Set("counters", counters);
+    result.Set("counters", Counters(env, kStatNames, stats_, FW_STAT_MAX));
     return result;
   }
 

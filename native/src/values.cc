@@ -19,4 +19,14 @@ Napi::Array Strings(Napi::Env env, const std::vector<std::string> &v) {
   return a;
 }
 
+void SetNumbers(Napi::Env env, Napi::Object o, std::initializer_list<std::pair<const char *, double>> fields) {
+  for (const auto &[name, value] : fields) o.Set(name, Napi::Number::New(env, value));
+}
+
+Napi::Object Counters(Napi::Env env, const char *const *names, const __u64 *values, size_t count) {
+  Napi::Object o = Napi::Object::New(env);
+  for (size_t i = 0; i < count; i++) o.Set(names[i], Napi::Number::New(env, values[i]));
+  return o;
+}
+
 }  // namespace flapwatch

@@ -8,7 +8,7 @@ import { Listeners } from '../observe/listeners';
 import type { ConnectionObservation } from '../observe/kernel';
 import type { SourceStats } from '../observe/source';
 import { describeSystemError } from '../observe/errors';
-import { missingBtf } from './errors';
+import { DrainedSource, DrainHealth, startNative } from './bpf-object';
 import type { NetnsFilter } from './netns-scope';
 
 export interface ConnectionSourceOptions {
@@ -49,45 +49,26 @@ function toConnection(r: ConnectionRecord): ConnectionObservation {
   };
 }
 
-export class ConnectionSource {
+export class ConnectionSource extends DrainedSource {
   private readonly log: Logger;
   private readonly listeners: Listeners<ConnectionObservation>;
   private tracker: NativeConnTracker | undefined;
-  private starting: Promise<void> | undefined;
-  private stopping: Promise<void> | undefined;
-  private draining: Promise<void> = Promise.resolve();
   private status: { up: boolean; reason: string } = { up: false, reason: 'starting' };
-  private drainError: string | undefined;
+  private readonly drainHealth: DrainHealth;
   private errors = 0;
   private counters = NO_COUNTERS;
   private drainedKeys = 0;
   private keysEvicted = 0;
 
   constructor(private readonly opts: ConnectionSourceOptions) {
+    super();
     this.log = opts.logger.child({ source: 'connections' });
     this.listeners = new Listeners((err) => this.log.error({ err }, 'a connection subscriber failed'));
+    this.drainHealth = new DrainHealth(this.log, () => this.errors++);
   }
 
   onConnections(listener: (items: ConnectionObservation[]) => void): () => void {
     return this.listeners.add(listener);
-  }
-
-  /** Resolves once the tracker is attached or has failed; never rejects. */
-  start(): Promise<void> {
-    this.starting ??= this.startOnce();
-    return this.starting;
-  }
-
-  /** Drains now, after any drain in flight: the connects before the call are counted when it resolves. */
-  drain(): Promise<void> {
-    this.draining = this.draining.then(() => this.drainOnce());
-    return this.draining;
-  }
-
-  /** Detaches the program (after a drain in flight settles); idempotent. */
-  stop(): Promise<void> {
-    this.stopping ??= this.stopOnce();
-    return this.stopping;
   }
 
   losses(): ConnectionLosses {
@@ -95,22 +76,23 @@ export class ConnectionSource {
   }
 
   stats(): SourceStats[] {
-    const status = this.drainError ? { up: false, reason: `drain failed: ${this.drainError}` } : this.status;
+    const { failure } = this.drainHealth;
+    const status = failure ? { up: false, reason: `drain failed: ${failure}` } : this.status;
     return [{ source: 'connections', ...status, errors: this.errors, eventsLost: this.counters.connectionMapFull + this.keysEvicted, rateLimited: 0 }];
   }
 
-  private async startOnce(): Promise<void> {
+  protected async load(): Promise<void> {
     try {
-      const noBtf = missingBtf(this.opts.btfPath);
-      if (noBtf) throw new Error(noBtf);
-      const tracker = new ((this.opts.native ?? addon)().ConnTracker)();
-      const info = await tracker.start({ btfPath: this.opts.btfPath, maxKeys: this.opts.maxKeys, maxPending: this.opts.maxKeys });
-      for (const line of info.log) this.log.debug({ libbpf: line }, 'libbpf');
-      if (this.stopping) {
-        tracker.stop(); // stop() came while the program was loading
-        return;
-      }
-      this.tracker = tracker;
+      const { btfPath, maxKeys } = this.opts;
+      const started = await startNative({
+        btfPath,
+        log: this.log,
+        make: () => new ((this.opts.native ?? addon)().ConnTracker)(),
+        start: (tracker) => tracker.start({ btfPath, maxKeys, maxPending: maxKeys }),
+        stopped: () => this.stopped,
+      });
+      if (!started) return;
+      this.tracker = started.native;
       this.status = { up: true, reason: '' };
     } catch (err) {
       this.errors++;
@@ -118,10 +100,10 @@ export class ConnectionSource {
     }
   }
 
-  private async drainOnce(): Promise<void> {
+  protected async drainOnce(): Promise<void> {
     const tracker = this.tracker;
     if (!tracker) return;
-    try {
+    await this.drainHealth.run(async () => {
       const { connections, counters } = await tracker.drain();
       this.counters = counters;
       this.drainedKeys += connections.length;
@@ -129,20 +111,10 @@ export class ConnectionSource {
       this.keysEvicted = Math.max(this.keysEvicted, counters.connectionKeys - this.drainedKeys);
       const kept = this.opts.scope ? await this.opts.scope.keep(connections) : connections;
       this.listeners.emit(kept.map(toConnection));
-    } catch (err) {
-      this.errors++;
-      const reason = describeSystemError(err, 'draining BPF maps');
-      if (this.drainError === undefined) this.log.warn({ err }, `drains failing: ${reason}`);
-      this.drainError = reason;
-      return;
-    }
-    if (this.drainError !== undefined) this.log.info('drains work again');
-    this.drainError = undefined;
+    });
   }
 
-  private async stopOnce(): Promise<void> {
-    await this.starting;
-    await this.draining;
+  protected release(): void {
     this.tracker?.stop();
     this.tracker = undefined;
     this.status = { up: false, reason: 'stopped' };

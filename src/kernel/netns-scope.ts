@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { addon, type Addon, type NativeNetnsIterator } from '../native';
 import { describeSystemError } from '../observe/errors';
 import type { SourceStats } from '../observe/source';
-import { missingBtf } from './errors';
+import { startNative } from './bpf-object';
 
 /** What a kernel source asks of a scope: whether a record's netns is this node's. */
 export interface NetnsFilter {
@@ -100,16 +100,16 @@ export class NetnsScope implements NetnsFilter {
 
   private async startOnce(): Promise<void> {
     try {
-      const noBtf = missingBtf(this.opts.btfPath);
-      if (noBtf) throw new Error(noBtf);
-      const iterator = new ((this.opts.native ?? addon)().NetnsIterator)();
-      const info = await iterator.start({ btfPath: this.opts.btfPath });
-      for (const line of info.log) this.log.debug({ libbpf: line }, 'libbpf');
-      if (this.stopped) {
-        iterator.stop();
-        return;
-      }
-      this.iterator = iterator;
+      const { btfPath } = this.opts;
+      const started = await startNative({
+        btfPath,
+        log: this.log,
+        make: () => new ((this.opts.native ?? addon)().NetnsIterator)(),
+        start: (iterator) => iterator.start({ btfPath }),
+        stopped: () => this.stopped,
+      });
+      if (!started) return;
+      this.iterator = started.native;
       await this.read();
       this.status = { up: true, reason: '' };
       this.log.info({ namespaces: this.current().namespaces }, `counting only this PID namespace's ${this.current().namespaces.length} network namespaces`);
