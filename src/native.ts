@@ -152,8 +152,11 @@ export interface ConnTrackerOptions {
 export interface NativeConnTracker {
   /** attaches tp_btf/inet_sock_set_state; rejects (with libbpf's `log`) when it cannot */
   start(options: ConnTrackerOptions): Promise<{ log: string[] }>;
-  /** records since the previous drain; rejects with code EBUSY while a drain is running */
-  drain(): Promise<{ connections: ConnectionRecord[]; counters: ConnectionCounters }>;
+  /**
+   * records since the previous drain; `missed`: state changes the kernel skipped since start() because the program
+   * was already running on that CPU (bpf_prog_info.recursion_misses). Rejects with code EBUSY while a drain runs.
+   */
+  drain(): Promise<{ connections: ConnectionRecord[]; counters: ConnectionCounters; missed: number }>;
   /** detaches the program and frees the maps; idempotent */
   stop(): void;
 }

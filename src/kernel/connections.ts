@@ -31,6 +31,8 @@ export interface ConnectionLosses {
   keysEvicted: number;
   /** handshakes that ended without their start: begun before the tracker, or their SYN time evicted; no latency */
   untimed: number;
+  /** state changes the kernel skipped: the program was already running on that CPU */
+  missed: number;
 }
 
 const NO_COUNTERS = Object.fromEntries(CONNECTION_COUNTERS.map((name) => [name, 0])) as ConnectionCounters;
@@ -57,6 +59,7 @@ export class ConnectionSource extends DrainedSource {
   private readonly drainHealth: DrainHealth;
   private errors = 0;
   private counters = NO_COUNTERS;
+  private missed = 0;
   private drainedKeys = 0;
   private keysEvicted = 0;
 
@@ -72,13 +75,14 @@ export class ConnectionSource extends DrainedSource {
   }
 
   losses(): ConnectionLosses {
-    return { mapFull: this.counters.connectionMapFull, keysEvicted: this.keysEvicted, untimed: this.counters.untimed };
+    return { mapFull: this.counters.connectionMapFull, keysEvicted: this.keysEvicted, untimed: this.counters.untimed, missed: this.missed };
   }
 
   stats(): SourceStats[] {
     const { failure } = this.drainHealth;
     const status = failure ? { up: false, reason: `drain failed: ${failure}` } : this.status;
-    return [{ source: 'connections', ...status, errors: this.errors, eventsLost: this.counters.connectionMapFull + this.keysEvicted, rateLimited: 0 }];
+    const lost = this.counters.connectionMapFull + this.keysEvicted + this.missed;
+    return [{ source: 'connections', ...status, errors: this.errors, eventsLost: lost, rateLimited: 0 }];
   }
 
   protected async load(): Promise<void> {
@@ -104,8 +108,9 @@ export class ConnectionSource extends DrainedSource {
     const tracker = this.tracker;
     if (!tracker) return;
     await this.drainHealth.run(async () => {
-      const { connections, counters } = await tracker.drain();
+      const { connections, counters, missed } = await tracker.drain();
       this.counters = counters;
+      this.missed = missed;
       this.drainedKeys += connections.length;
       // as DropSource's: keys inserted between the walk and the counter read run the estimate ahead by a drain
       this.keysEvicted = Math.max(this.keysEvicted, counters.connectionKeys - this.drainedKeys);

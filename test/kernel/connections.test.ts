@@ -13,7 +13,7 @@ const RECORD: ConnectionRecord = {
   latencyUs: Array.from({ length: 27 }, (_, i) => (i === 7 ? 3 : 0)), latencySumUs: 600,
 };
 
-type Drained = { connections: ConnectionRecord[]; counters: ConnectionCounters };
+type Drained = { connections: ConnectionRecord[]; counters: ConnectionCounters; missed: number };
 
 /** A scripted tracker: each drain() takes the next result (or error). */
 class FakeTracker implements NativeConnTracker {
@@ -31,7 +31,7 @@ class FakeTracker implements NativeConnTracker {
   }
 
   async drain(): Promise<Drained> {
-    const next = this.results.shift() ?? { connections: [], counters: COUNTERS };
+    const next = this.results.shift() ?? { connections: [], counters: COUNTERS, missed: 0 };
     if (next instanceof Error) throw next;
     return next;
   }
@@ -53,7 +53,7 @@ function source(tracker: FakeTracker, scope?: NetnsFilter): ConnectionSource {
 
 test('records become observations: the destination as an address, counts and handshake slots as they are', async () => {
   const tracker = new FakeTracker();
-  tracker.results.push({ connections: [RECORD], counters: { ...COUNTERS, connects: 4, connectionKeys: 1 } });
+  tracker.results.push({ connections: [RECORD], counters: { ...COUNTERS, connects: 4, connectionKeys: 1 }, missed: 0 });
   const s = source(tracker);
   const seen: ConnectionObservation[] = [];
   s.onConnections((c) => seen.push(...c));
@@ -69,26 +69,26 @@ test('records become observations: the destination as an address, counts and han
   assert.equal(tracker.stops, 1);
 });
 
-test('losses: refusals as the kernel counts them, evicted keys estimated and kept monotonic, untimed handshakes', async () => {
+test('losses: refusals as the kernel counts them, evicted keys estimated and kept monotonic, untimed handshakes, misses', async () => {
   const tracker = new FakeTracker();
   tracker.results.push(
-    { connections: [RECORD, RECORD], counters: { ...COUNTERS, connectionKeys: 5, connectionMapFull: 2, untimed: 1 } },
+    { connections: [RECORD, RECORD], counters: { ...COUNTERS, connectionKeys: 5, connectionMapFull: 2, untimed: 1 }, missed: 1 },
     // 6 inserted, 3 drained: the estimate would fall to 3, it stays 3
-    { connections: [RECORD], counters: { ...COUNTERS, connectionKeys: 6, connectionMapFull: 2, untimed: 4 } },
+    { connections: [RECORD], counters: { ...COUNTERS, connectionKeys: 6, connectionMapFull: 2, untimed: 4 }, missed: 3 },
   );
   const s = source(tracker);
   await s.start();
   await s.drain();
   assert.equal(s.losses().keysEvicted, 3);
   await s.drain();
-  assert.deepEqual(s.losses(), { mapFull: 2, keysEvicted: 3, untimed: 4 });
-  assert.equal(s.stats()[0]!.eventsLost, 5);
+  assert.deepEqual(s.losses(), { mapFull: 2, keysEvicted: 3, untimed: 4, missed: 3 });
+  assert.equal(s.stats()[0]!.eventsLost, 8);
   await s.stop();
 });
 
 test('with a scope, only its namespaces\' records are emitted; the eviction estimate still counts every drained key', async () => {
   const tracker = new FakeTracker();
-  tracker.results.push({ connections: [RECORD, { ...RECORD, netns: 8 }], counters: { ...COUNTERS, connectionKeys: 2 } });
+  tracker.results.push({ connections: [RECORD, { ...RECORD, netns: 8 }], counters: { ...COUNTERS, connectionKeys: 2 }, missed: 0 });
   const scope: NetnsFilter = { keep: async (items) => items.filter((i) => i.netns === 7), has: (n) => n === 7 };
   const s = source(tracker, scope);
   const seen: ConnectionObservation[] = [];

@@ -36,7 +36,8 @@ test('ConnTracker on the real kernel', { skip: kernelSkip }, async (t) => {
     tt.after(() => tracker.stop());
     await nsRun(ns, process.execPath, ['-e', CONNECTS, '7000', '5', '3']);
     const inode = netnsInode(ns);
-    const { connections, counters } = await tracker.drain();
+    const { connections, counters, missed } = await tracker.drain();
+    assert.equal(typeof missed, 'number');
     const mine = connections.filter((c) => c.netns === inode);
     const by = (daddr: string, dport: number) => mine.filter((c) => c.daddr === daddr && c.dport === dport);
     const one = (list: ConnectionRecord[]) => {
