@@ -16,12 +16,20 @@ test('run is the default command, with documented defaults', async () => {
   const inv = await parse([]);
   assert.equal(inv?.command, 'run');
   assert.deepEqual(inv?.config, {
-    intervalMs: 1000, btfPath: '', maxFlows: 65536, maxRetransmitFlows: 16384,
+    intervalMs: 1000, btfPath: '', maxFlows: 65536, maxRetransmitFlows: 16384, connections: { maxKeys: 16384 }, netnsScope: 'all',
     benignReasons: [...DEFAULT_BENIGN_REASONS], logLevel: 'info', logFormat: undefined, unrepliedIntervalMs: 10_000, rulesFullIntervalMs: 300_000,
     samplesPerSecond: 100, ringBytes: 262144, listen: { host: '0.0.0.0', port: 9807 }, labelCap: 2000,
     kubernetes: null, nodeName: hostname(), kubelet: null, probes: [], probeConcurrency: 16, redactPayloads: true,
     listenOverflows: true, cpuThrottling: null, slackMs: 500, historyMs: 300_000, peers: null,
   });
+});
+
+test('--no-connections turns the connection tracker off; --netns-scope pid-namespace counts only this PID namespace\'s namespaces', async () => {
+  const inv = await parse(['run', '--no-connections', '--netns-scope', 'pid-namespace']);
+  if (inv?.command !== 'run') throw new Error('run expected');
+  assert.equal(inv.config.connections, null);
+  assert.equal(inv.config.netnsScope, 'pid-namespace');
+  await assert.rejects(parse(['run', '--max-connection-keys', '0']), /--max-connection-keys must be an integer from 1/);
 });
 
 test('in a cluster the API and kubelet are on by default; --probe URLs are validated; --kubelet-url none turns kubelet off', async () => {

@@ -13,7 +13,7 @@ export interface MetricContract {
 
 export const SOURCES = [
   'drops', 'drop_samples', 'retransmits', 'conntrack', 'kubeproxy', 'kubernetes', 'kubelet', 'active_probes', 'listen_overflows',
-  'cpu_throttling',
+  'cpu_throttling', 'connections', 'netns_scope',
 ] as const;
 
 export const MECHANISMS = [
@@ -79,21 +79,13 @@ export const METRICS: readonly MetricContract[] = [
   { name: 'flapwatch_failure_dependencies_total', type: 'counter', labels: ['namespace', 'service', 'dependency_namespace', 'dependency', 'verdict'], values: { verdict: VERDICTS } },
   { name: 'flapwatch_workload_services', type: 'gauge', labels: ['namespace', 'kind', 'workload', 'service_namespace', 'service'] },
   { name: 'flapwatch_bpf_map_capacity', type: 'gauge', labels: ['map'], values: { map: ['drops', 'retransmits'] } },
+  { name: 'flapwatch_edge_connections_total', type: 'counter', labels: [...EDGE, 'result'], values: { result: ['attempted', 'established', 'failed'] } },
+  { name: 'flapwatch_edge_connect_seconds', type: 'histogram', labels: EDGE },
   perSource('flapwatch_source_up', 'gauge'),
   perSource('flapwatch_source_errors_total', 'counter'),
   perSource('flapwatch_events_lost_total', 'counter'),
   perSource('flapwatch_events_rate_limited_total', 'counter'),
   { name: 'flapwatch_build_info', type: 'gauge', labels: ['version', 'revision', 'node_version'] },
-];
-
-/**
- * The connection tracker's edge metrics (issue 10's connects per edge), which the recording rules and the Node
- * Graph read, in the contract they are checked against; the daemon exports them once the tracker is merged, and
- * then they belong in METRICS: contract() refuses a name in both.
- */
-export const EDGE_CONNECTS: readonly MetricContract[] = [
-  { name: 'flapwatch_edge_connections_total', type: 'counter', labels: [...EDGE, 'result'], values: { result: ['attempted', 'established', 'failed'] } },
-  { name: 'flapwatch_edge_connect_seconds', type: 'histogram', labels: EDGE },
 ];
 
 /**
@@ -138,7 +130,7 @@ export function seriesNames(m: MetricContract): string[] {
 
 /** The whole contract: flapwatch's metrics, the recorded series and the defaults, keyed by series name. */
 export async function contract(): Promise<Map<string, MetricContract>> {
-  const all = [...METRICS, ...EDGE_CONNECTS, ...RECORDED, ...(await defaultMetrics())];
+  const all = [...METRICS, ...RECORDED, ...(await defaultMetrics())];
   const twice = all.map((m) => m.name).filter((n, i, names) => names.indexOf(n) !== i);
   if (twice.length) throw new Error(`in the contract twice: ${twice.join(', ')}`);
   return new Map(all.flatMap((m) => seriesNames(m).map((s) => [s, m] as const)));
