@@ -2,12 +2,15 @@
 // process, a KubeSource in another: time to the first complete publish, the source process's RSS (idle after
 // the sync, and its peak) and heap, a full relist after 410 Gone, and a burst of 1,000 slice changes. In-cluster
 // (what a DaemonSet runs: no client library) and through a kubeconfig (the client library loaded), each
-// against a bare node process. The same file is the children: `node kube-scale.js serve|source|bare`.
+// against a bare node process; and, for issue 8's question whether our own list+watch client is worth keeping,
+// @kubernetes/client-node's informers watching the same. The same file is the children:
+// `node kube-scale.js serve|source|informers|bare`.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_BACKOFF } from '../src/kube/backoff';
 import { DAEMON_ENV, DAEMON_NODE_FLAGS, memoryMB } from './proc';
 import type { Bench } from './types';
 
@@ -48,13 +51,14 @@ const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
 
 interface Variant {
   name: string;
-  mode: 'in-cluster' | 'kubeconfig';
+  mode: 'in-cluster' | 'kubeconfig' | 'informers';
   execArgv: string[];
 }
 const VARIANTS: Variant[] = [
   { name: 'in-cluster', mode: 'in-cluster', execArgv: [] },
   { name: `in-cluster, node ${SMALL_YOUNG.join(' ')}`, mode: 'in-cluster', execArgv: SMALL_YOUNG },
   { name: `kubeconfig (client library), ${SMALL_YOUNG.join(' ')}`, mode: 'kubeconfig', execArgv: SMALL_YOUNG },
+  { name: `@kubernetes/client-node's informers instead of KubeSource (kubeconfig), ${SMALL_YOUNG.join(' ')}`, mode: 'informers', execArgv: SMALL_YOUNG },
 ];
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -76,12 +80,11 @@ interface Run {
   relistS: number;
   relistPeakRss: number;
   burstS: number;
-  burstPublishes: number;
-  flips: number;
+  burstSeen: string;
 }
 
 async function runSource(server: ChildProcess, v: Variant, port: number, dir: string): Promise<Run> {
-  const child = start('source', [v.mode, String(port), dir], v.execArgv);
+  const child = start(v.mode === 'informers' ? 'informers' : 'source', [v.mode, String(port), dir], v.execArgv);
   try {
     const synced = await waitMsg(child, 'synced');
     await sleep(IDLE_MS);
@@ -109,8 +112,7 @@ async function runSource(server: ChildProcess, v: Variant, port: number, dir: st
       relistS,
       relistPeakRss: relistPeak,
       burstS: (performance.now() - t1) / 1000,
-      burstPublishes: burst.publishes as number,
-      flips: burst.flips as number,
+      burstSeen: burst.seen as string,
     };
   } finally {
     await stop(child);
@@ -183,14 +185,14 @@ export async function kubeScaleBench(): Promise<Bench> {
     const rows = runs.map((r) => [
       r.mode, f(r.firstPublishS, 2), `${r.ports.toLocaleString('en-US')} / ${r.endpoints.toLocaleString('en-US')}`, f(r.stallMs, 0),
       `${f(r.idleRss)} (+${f(r.idleRss - bareRss)})`, `${f(r.peakRss)} (+${f(r.peakRss - bareRss)})`, f(r.heapMB),
-      `${f(r.relistS, 2)} s, peak ${f(r.relistPeakRss)}`, `${f(r.burstS, 2)} s, ${r.burstPublishes} publishes, ${r.flips} flips`,
+      `${f(r.relistS, 2)} s, peak ${f(r.relistPeakRss)}`, `${f(r.burstS, 2)} s, ${r.burstSeen}`,
     ]);
-    const [plain, small] = runs as [Run, Run];
+    const [plain, small, kubeconfig, informers] = runs as [Run, Run, Run, Run];
     const daemon = await runDaemon(server, port, tmp.dir);
     const share = (x: number) => `${f(x - bareRss)} MB (${f(x)} MB, bare node ${f(bareRss)} MB)`;
     return {
       title: `Kubernetes API: ${SERVICES.toLocaleString('en-US')} Services, 50,000 endpoints in EndpointSlices of ≤ 100, over HTTPS from the fake API server`,
-      header: ['access', 'first complete publish (s)', 'ports / endpoints published', 'longest event-loop stall in the sync (ms)', 'idle RSS MB (above bare node)', 'peak RSS MB (above bare)', 'heap after GC MB', 'full relist after 410', `burst: ${BURST} slices change`],
+      header: ['access', 'first complete publish (s)', 'ports / endpoints published (informers: held)', 'longest event-loop stall in the sync (ms)', 'idle RSS MB (above bare node)', 'peak RSS MB (above bare)', 'heap after GC MB', 'full relist after 410', `burst: ${BURST} slices change`],
       rows,
       floors: [
         { what: `KubeSource's idle RSS ≤ 60 MB above a bare node process (in-cluster, ${SMALL_YOUNG.join(' ')})`, ok: small.idleRss - bareRss <= 60, value: share(small.idleRss) },
@@ -206,6 +208,8 @@ export async function kubeScaleBench(): Promise<Bench> {
         `${SMALL_YOUNG.join(' ')}: V8 otherwise grows the young generation to 2 × 16 MB during the sync and keeps it; the daemon should run with it (NODE_OPTIONS or its entry point)`,
         'full relist: the server compacts and cuts every watch, the source gets 410 and lists everything again; the peak is VmHWM reset just before',
         `burst: ${BURST} slices get their first endpoint's readiness flipped in one go; flips are the ones on ${NODE}`,
+        `verdict, our list+watch client (src/kube/http.ts, wire.ts, reflector.ts) against the informers, both through the kubeconfig (the library loaded): ${informers.idleRss <= 1.1 * kubeconfig.idleRss && informers.peakRss <= 1.1 * kubeconfig.peakRss ? 'the library does as well: switch' : 'kept'}: the informers hold ${f(informers.idleRss - kubeconfig.idleRss)} MB more RSS idle, peak ${f(informers.peakRss - kubeconfig.peakRss)} MB higher over the sync and ${f(informers.relistPeakRss - kubeconfig.relistPeakRss)} MB higher over a relist, and stall the event loop ${f(informers.stallMs, 0)} ms (ours ${f(kubeconfig.stallMs, 0)}); they reach their first sync in ${f(informers.firstPublishS, 2)} s against ${f(kubeconfig.firstPublishS, 2)} s, one request per list against pages of 100`,
+        `informers: ${INFORMERS}; each lists everything in one request (ListWatch does not page) and keeps whole objects, publishing nothing: their ports / endpoints are counted in what they hold; on a watch error each starts again after ${DEFAULT_BACKOFF.initialMs} ms (our backoff's first step), as the library's docs have users do; the burst is done when ${BURST} slice updates have come`,
       ],
     };
   } finally {
@@ -304,7 +308,20 @@ async function source(mode: string, port: string, dir: string): Promise<void> {
   delay.disable();
   if (!last) throw new Error(`no publish: ${JSON.stringify(ks.stats())}`);
   process.send!({ type: 'synced', ms: performance.now() - t0, ...last, stallMs: delay.max / 1e6 });
-  const relisted = new Promise<string>((resolve) => {
+  await relisted(() => Object.values(ks.resourceVersions()));
+  const burstFrom = publishes;
+  const notReady = last.notReady;
+  while (Math.abs(last.notReady - notReady) < BURST) await sleep(20);
+  process.send!({ type: 'burst-seen', seen: `${publishes - burstFrom} publishes, ${flips} flips` });
+  process.once('SIGTERM', () => void ks.stop().then(() => process.exit(0)));
+}
+
+/**
+ * Answers the parent's heap asks, and returns once the relist it announces is done: every resource listed again at
+ * the version after compaction.
+ */
+async function relisted(versions: () => string[]): Promise<void> {
+  const rv = await new Promise<string>((resolve) => {
     process.on('message', (m: Msg) => {
       if (m.type === 'heap') {
         global.gc?.();
@@ -312,21 +329,54 @@ async function source(mode: string, port: string, dir: string): Promise<void> {
       } else if (m.type === 'await-relist') resolve(m.rv as string);
     });
   });
-  // the relist is done when every resource lists again at the version after compaction
-  const rv = await relisted;
-  while (!Object.values(ks.resourceVersions()).every((v) => v === rv)) await sleep(20);
+  while (!versions().every((v) => v === rv)) await sleep(20);
   process.send!({ type: 'relisted' });
-  const burstFrom = publishes;
-  const notReady = last.notReady;
-  while (Math.abs(last.notReady - notReady) < BURST) await sleep(20);
-  process.send!({ type: 'burst-seen', publishes: publishes - burstFrom, flips });
-  process.once('SIGTERM', () => void ks.stop().then(() => process.exit(0)));
+}
+
+const INFORMERS = 'Services, EndpointSlices, the node\'s pods and Unhealthy Events, with KubeSource\'s field selectors, through ListWatch (makeInformer takes no field selector)';
+
+/** The same four list+watches through @kubernetes/client-node's informers, as a user of the library writes them. */
+async function informers(dir: string): Promise<void> {
+  const k8s = await import('@kubernetes/client-node');
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(path.join(dir, 'kubeconfig'));
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+  const watch = new k8s.Watch(kc);
+  const pods = `spec.nodeName=${NODE}`;
+  const events = 'involvedObject.kind=Pod,reason=Unhealthy';
+  const services = new k8s.ListWatch('/api/v1/services', watch, () => core.listServiceForAllNamespaces(), false);
+  const slices = new k8s.ListWatch('/apis/discovery.k8s.io/v1/endpointslices', watch, () => discovery.listEndpointSliceForAllNamespaces(), false);
+  const all = [
+    services, slices,
+    new k8s.ListWatch('/api/v1/pods', watch, () => core.listPodForAllNamespaces({ fieldSelector: pods }), false, undefined, pods),
+    new k8s.ListWatch('/api/v1/events', watch, () => core.listEventForAllNamespaces({ fieldSelector: events }), false, undefined, events),
+  ];
+  for (const informer of all) informer.on('error', () => setTimeout(() => void informer.start(), DEFAULT_BACKOFF.initialMs));
+  let updates = 0;
+  slices.on('update', () => updates++);
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  const t0 = performance.now();
+  delay.enable();
+  await Promise.all(all.map((informer) => informer.start()));
+  delay.disable();
+  let ports = 0;
+  let endpoints = 0;
+  for (const s of services.list()) ports += s.spec?.ports?.length ?? 0;
+  for (const s of slices.list()) endpoints += s.endpoints.length * (s.ports?.length ?? 1);
+  process.send!({ type: 'synced', ms: performance.now() - t0, ports, endpoints, stallMs: delay.max / 1e6 });
+  await relisted(() => all.map((informer) => informer.latestResourceVersion()));
+  const burstFrom = updates;
+  while (updates - burstFrom < BURST) await sleep(20);
+  process.send!({ type: 'burst-seen', seen: `${updates - burstFrom} slice updates` });
+  process.once('SIGTERM', () => void Promise.all(all.map((informer) => informer.stop())).then(() => process.exit(0)));
 }
 
 async function child([role, ...args]: string[]): Promise<void> {
   process.once('disconnect', () => process.exit(0)); // the parent died: never outlive it
   if (role === 'serve') return serve(args[0]!);
   if (role === 'source') return source(args[0]!, args[1]!, args[2]!);
+  if (role === 'informers') return informers(args[2]!);
   if (role === 'bare') {
     process.send!({ type: 'ready' });
     setInterval(() => undefined, 60_000);
