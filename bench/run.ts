@@ -12,6 +12,7 @@ import { handmadeBench } from './handmade';
 import { imageSizeBench } from './image-size';
 import { kubeScaleBench } from './kube-scale';
 import { quietNode } from './quiet-node';
+import { rcaSyntheticBench } from './rca-synthetic';
 import { rulesBench } from './kubeproxy-rules';
 import type { Bench } from './types';
 
@@ -26,6 +27,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   cpu: cpuBench,
   image: imageSizeBench,
   cluster: clusterLabBench,
+  rca: rcaSyntheticBench,
   handmade: handmadeBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');

@@ -21,6 +21,22 @@ export const tracerOptions = {
   },
   'max-flows': { type: 'number', default: 65536, describe: 'Capacity of the in-kernel drop aggregation (LRU: the oldest flows are evicted, and counted)' },
   'max-retransmit-flows': { type: 'number', default: 16384, describe: 'Capacity of the in-kernel retransmit aggregation (LRU)' },
+  connections: {
+    type: 'boolean',
+    default: true,
+    describe: 'Count TCP connects per client address and destination in the kernel (sock:inet_sock_set_state): the service graph\'s connections and connect latency',
+  },
+  'max-connection-keys': {
+    type: 'number',
+    default: 16384,
+    describe: 'Capacity of the in-kernel connect aggregation by client address × destination, and of the connects in SYN_SENT timed at once (LRU)',
+  },
+  'netns-scope': {
+    type: 'string',
+    choices: ['all', 'pid-namespace'],
+    default: 'all',
+    describe: "Which network namespaces count: 'all' of the kernel's (a real node's kernel holds only that node), or 'pid-namespace': the daemon's own and its PID namespace's tasks' (several lab nodes on one kernel)",
+  },
   'benign-reasons': {
     type: 'string',
     default: DEFAULT_BENIGN_REASONS.join(','),
@@ -119,6 +135,9 @@ export interface SourcesConfig {
   btfPath: string;
   maxFlows: number;
   maxRetransmitFlows: number;
+  /** null: no connection tracker */
+  connections: { maxKeys: number } | null;
+  netnsScope: 'all' | 'pid-namespace';
   benignReasons: string[];
   logLevel: LogLevel;
   /** undefined: pretty on a terminal, JSON otherwise */
@@ -158,9 +177,10 @@ export interface SnapshotConfig extends SourcesConfig {
   json: boolean;
 }
 
-type Argv = Record<string, unknown>;
+export type Argv = Record<string, unknown>;
 
-function num(argv: Argv, flag: string, ok: (n: number) => boolean, what: string): number {
+/** A numeric flag, checked: a ConfigError naming the flag and `what` it must be otherwise. */
+export function num(argv: Argv, flag: string, ok: (n: number) => boolean, what: string): number {
   const n = argv[flag];
   if (typeof n !== 'number' || !Number.isFinite(n) || !ok(n)) throw new ConfigError(`--${flag} must be ${what}, got ${String(n)}`);
   return n;
@@ -189,6 +209,8 @@ function sourcesConfig(argv: Argv): SourcesConfig {
     btfPath: String(argv['btf-path']),
     maxFlows: num(argv, 'max-flows', int(1, 1 << 24), 'an integer from 1 to 16777216'),
     maxRetransmitFlows: num(argv, 'max-retransmit-flows', int(1, 1 << 24), 'an integer from 1 to 16777216'),
+    connections: argv.connections === false ? null : { maxKeys: num(argv, 'max-connection-keys', int(1, 1 << 24), 'an integer from 1 to 16777216') },
+    netnsScope: argv['netns-scope'] === 'pid-namespace' ? 'pid-namespace' : 'all',
     benignReasons: parseReasons(String(argv['benign-reasons'])),
     logLevel: argv['log-level'] as LogLevel,
     logFormat: argv['log-format'] as LogFormat | undefined,

@@ -16,12 +16,20 @@ test('run is the default command, with documented defaults', async () => {
   const inv = await parse([]);
   assert.equal(inv?.command, 'run');
   assert.deepEqual(inv?.config, {
-    intervalMs: 1000, btfPath: '', maxFlows: 65536, maxRetransmitFlows: 16384,
+    intervalMs: 1000, btfPath: '', maxFlows: 65536, maxRetransmitFlows: 16384, connections: { maxKeys: 16384 }, netnsScope: 'all',
     benignReasons: [...DEFAULT_BENIGN_REASONS], logLevel: 'info', logFormat: undefined, unrepliedIntervalMs: 10_000, rulesFullIntervalMs: 300_000,
     samplesPerSecond: 100, ringBytes: 262144, listen: { host: '0.0.0.0', port: 9807 }, labelCap: 2000,
     kubernetes: null, nodeName: hostname(), kubelet: null, probes: [], probeConcurrency: 16, redactPayloads: true,
     listenOverflows: true, cpuThrottling: null, slackMs: 500, historyMs: 300_000, peers: null,
   });
+});
+
+test('--no-connections turns the connection tracker off; --netns-scope pid-namespace counts only this PID namespace\'s namespaces', async () => {
+  const inv = await parse(['run', '--no-connections', '--netns-scope', 'pid-namespace']);
+  if (inv?.command !== 'run') throw new Error('run expected');
+  assert.equal(inv.config.connections, null);
+  assert.equal(inv.config.netnsScope, 'pid-namespace');
+  await assert.rejects(parse(['run', '--max-connection-keys', '0']), /--max-connection-keys must be an integer from 1/);
 });
 
 test('in a cluster the API and kubelet are on by default; --probe URLs are validated; --kubelet-url none turns kubelet off', async () => {
@@ -160,4 +168,23 @@ test('--help lists every flag with its default and the environment variables', a
 test('parseListen', () => {
   assert.deepEqual(parseListen(':9807'), { host: '0.0.0.0', port: 9807 });
   assert.deepEqual(parseListen('[::]:0'), { host: '::', port: 0 });
+});
+
+test('graph and rca read Prometheus: their defaults, FLAPWATCH_PROMETHEUS, and --at as RFC 3339 or Unix seconds', async () => {
+  process.env.FLAPWATCH_PROMETHEUS = 'http://prometheus.monitoring:9090';
+  assert.deepEqual(await parse(['graph']), {
+    command: 'graph', config: { prometheus: 'http://prometheus.monitoring:9090', timeoutMs: 30_000, namespace: '', since: '15m', format: 'table' },
+  });
+  assert.deepEqual(await parse(['rca', '--window', '1h30m', '--json']), {
+    command: 'rca', config: { prometheus: 'http://prometheus.monitoring:9090', timeoutMs: 30_000, atMs: undefined, window: '1h30m', windowMs: 5_400_000, json: true },
+  });
+  const at = async (value: string) => {
+    const inv = await parse(['rca', '--at', value]);
+    return inv?.command === 'rca' ? inv.config.atMs : undefined;
+  };
+  assert.equal(await at('2026-12-04T12:05:00Z'), Date.UTC(2026, 11, 4, 12, 5));
+  assert.equal(await at('1796385900.5'), 1796385900500);
+  // the daemon's own environment may hold them: run takes them and ignores them, as snapshot's flags
+  assert.equal((await parse(['run']))?.command, 'run');
+  await assert.rejects(parse(['run', '--since', '5m']), /Unknown argument: since/);
 });

@@ -2,8 +2,7 @@
 #ifndef FLAPWATCH_DROPS_H
 #define FLAPWATCH_DROPS_H
 
-#define FW_AF_INET 4
-#define FW_AF_INET6 6
+#include "families.h"
 
 /* ct_flags: what the skb's conntrack entry said when the packet was dropped */
 #define FW_CT_PRESENT (1 << 0)
@@ -12,7 +11,7 @@
 #define FW_CT_SNAT (1 << 3)
 #define FW_CT_REPLY (1 << 4) /* the packet travelled in the reply direction */
 
-/* Addresses are 16 bytes; IPv4 sits in the first 4. Ports in host order. */
+/* Ports in host order. */
 struct fw_tuple {
 	__u8 saddr[16];
 	__u8 daddr[16];

@@ -1,64 +1,19 @@
 #include "drop_tracer.h"
 
-#include <arpa/inet.h>
-#include <bpf/bpf.h>
 #include <bpf/btf.h>
-#include <bpf/libbpf.h>
-#include <malloc.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "bpf_maps.h"
+#include "bpf_object.h"
 #include "drops.skel.h"
 #include "errors.h"
-#include "libbpf_log.h"
 #include "promise_worker.h"
+#include "values.h"
 
 namespace flapwatch {
 namespace {
-
-constexpr const char *kDefaultBtf = "/sys/kernel/btf/vmlinux";
-constexpr uint32_t kBatch = 1024;
-
-template <typename K>
-using Entries = std::vector<std::pair<K, fw_counter>>;
-
-// Reads and deletes the entries (the maps hold deltas since the previous drain). Batch ops where the
-// kernel has them (5.6+), one key at a time otherwise. A flood refills the slots the walk frees, so the walk
-// stops after `limit` entries: what is left waits for the next drain instead of growing this one.
-template <typename K>
-int DrainMap(int fd, Entries<K> &out, size_t limit) {
-  std::vector<K> keys(kBatch);
-  std::vector<fw_counter> values(kBatch);
-  K token;
-  bool first = true;
-  for (;;) {
-    __u32 count = kBatch;
-    int err = bpf_map_lookup_and_delete_batch(fd, first ? nullptr : &token, &token, keys.data(), values.data(),
-                                              &count, nullptr);
-    first = false;
-    for (__u32 i = 0; i < count; i++) out.emplace_back(keys[i], values[i]);
-    if (err == 0 && out.size() >= limit) return 0;
-    if (err == 0) continue;
-    if (errno == ENOENT) return 0;
-    if (errno != EINVAL && errno != ENOTSUP) return errno;
-    break;  // no batch support: fall back below
-  }
-  K key;
-  fw_counter value;
-  while (out.size() < limit && bpf_map_get_next_key(fd, nullptr, &key) == 0) {
-    if (bpf_map_lookup_elem(fd, &key, &value) == 0) out.emplace_back(key, value);
-    bpf_map_delete_elem(fd, &key);
-  }
-  return 0;
-}
-
-std::string Address(uint8_t family, const uint8_t *addr) {
-  char text[INET6_ADDRSTRLEN];
-  inet_ntop(family == FW_AF_INET6 ? AF_INET6 : AF_INET, addr, text, sizeof(text));
-  return text;
-}
 
 bool IsZero(const uint8_t *p, size_t n) {
   for (size_t i = 0; i < n; i++)
@@ -69,8 +24,8 @@ bool IsZero(const uint8_t *p, size_t n) {
 void SetTuple(Napi::Env env, Napi::Object o, const fw_tuple &t) {
   o.Set("family", Napi::Number::New(env, t.family));
   o.Set("proto", Napi::Number::New(env, t.proto));
-  o.Set("saddr", Napi::String::New(env, Address(t.family, t.saddr)));
-  o.Set("daddr", Napi::String::New(env, Address(t.family, t.daddr)));
+  o.Set("saddr", Napi::String::New(env, AddressText(t.family, t.saddr)));
+  o.Set("daddr", Napi::String::New(env, AddressText(t.family, t.daddr)));
   o.Set("sport", Napi::Number::New(env, t.sport));
   o.Set("dport", Napi::Number::New(env, t.dport));
 }
@@ -81,15 +36,9 @@ void SetDropKey(Napi::Env env, Napi::Object o, const fw_drop_key &k) {
   o.Set("reason", Napi::Number::New(env, k.reason));
   o.Set("location", Napi::BigInt::New(env, static_cast<uint64_t>(k.location)));
   bool has_orig = (k.ct_flags & FW_CT_PRESENT) && !IsZero(k.orig_daddr, sizeof(k.orig_daddr));
-  o.Set("origDaddr", has_orig ? Napi::Value(Napi::String::New(env, Address(k.t.family, k.orig_daddr))) : env.Null());
+  o.Set("origDaddr", has_orig ? Napi::Value(Napi::String::New(env, AddressText(k.t.family, k.orig_daddr))) : env.Null());
   o.Set("origDport", Napi::Number::New(env, k.orig_dport));
   o.Set("ct", Napi::Number::New(env, k.ct_flags));
-}
-
-Napi::Array Strings(Napi::Env env, const std::vector<std::string> &v) {
-  Napi::Array a = Napi::Array::New(env, v.size());
-  for (size_t i = 0; i < v.size(); i++) a.Set(i, Napi::String::New(env, v[i]));
-  return a;
 }
 
 // The counters' names as TypeScript reads them (TRACER_COUNTERS in src/native.ts), in the stats map's order.
@@ -120,22 +69,12 @@ class StartWorker : public PromiseWorker {
 
  private:
   bool Run(Failure &failure) override {
-    bool ok;
-    {
-      LibbpfLogCapture capture(&log_);
-      ok = Load(failure);
-    }
-    // the kernel's BTF was parsed on this thread; glibc keeps freed arenas unless asked
-    malloc_trim(0);
-    return ok;
+    return WithLibbpfLog(log_, [&] { return Load(failure); });
   }
 
   bool Load(Failure &failure) {
-    const char *btf_path = options_.btf_path.empty() ? kDefaultBtf : options_.btf_path.c_str();
-    if (access(btf_path, R_OK) != 0) {
-      failure = {"access", errno, std::string("no BTF at ") + btf_path + ": the kernel needs CONFIG_DEBUG_INFO_BTF=y"};
-      return false;
-    }
+    if (!BtfReadable(options_.btf_path, failure)) return false;
+    const char *btf_path = BtfPath(options_.btf_path);
     std::unique_ptr<struct btf, void (*)(struct btf *)> btf(btf__parse(btf_path, nullptr), btf__free);
     if (!btf) {
       failure = {"btf__parse", errno, std::string("reading BTF from ") + btf_path};
@@ -225,11 +164,7 @@ class StartWorker : public PromiseWorker {
     return info;
   }
 
-  Napi::Error Rejection(Napi::Env env) override {
-    Napi::Error error = MakeError(env, failure_);
-    error.Set("log", Strings(env, log_));
-    return error;
-  }
+  Napi::Error Rejection(Napi::Env env) override { return ErrorWithLog(env, failure_, log_); }
 
   DropTracer *tracer_;
   TracerOptions options_;
@@ -245,25 +180,9 @@ class DrainWorker : public PromiseWorker {
 
  private:
   bool Run(Failure &failure) override {
-    if (int err = DrainMap(bpf_map__fd(skel_->maps.drops), drops_, 2 * bpf_map__max_entries(skel_->maps.drops))) {
-      failure = {"bpf_map_lookup_and_delete_batch", err, "draining the drops map"};
-      return false;
-    }
-    if (int err = DrainMap(bpf_map__fd(skel_->maps.retransmits), retransmits_,
-                           2 * bpf_map__max_entries(skel_->maps.retransmits))) {
-      failure = {"bpf_map_lookup_and_delete_batch", err, "draining the retransmits map"};
-      return false;
-    }
-    int ncpu = libbpf_num_possible_cpus();
-    std::vector<__u64> per_cpu(ncpu > 0 ? ncpu : 1);
-    for (__u32 i = 0; i < FW_STAT_MAX; i++) {
-      if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.stats), &i, per_cpu.data()) != 0) {
-        failure = {"bpf_map_lookup_elem", errno, "reading the tracer's counters"};
-        return false;
-      }
-      for (__u64 v : per_cpu) stats_[i] += v;
-    }
-    return true;
+    return Drain(skel_->maps.drops, drops_, "the drops map", failure) &&
+           Drain(skel_->maps.retransmits, retransmits_, "the retransmits map", failure) &&
+           SumCounters(skel_->maps.stats, FW_STAT_MAX, stats_, "the tracer's", failure);
   }
 
   bool Finished(bool ok) override {
@@ -291,19 +210,17 @@ class DrainWorker : public PromiseWorker {
       o.Set("packets", Napi::Number::New(env, retransmits_[i].second.packets));
       retransmits.Set(i, o);
     }
-    Napi::Object counters = Napi::Object::New(env);
-    for (int i = 0; i < FW_STAT_MAX; i++) counters.Set(kStatNames[i], Napi::Number::New(env, stats_[i]));
     Napi::Object result = Napi::Object::New(env);
     result.Set("drops", drops);
     result.Set("retransmits", retransmits);
-    result.Set("counters", counters);
+    result.Set("counters", Counters(env, kStatNames, stats_, FW_STAT_MAX));
     return result;
   }
 
   DropTracer *tracer_;
   DropsObject skel_;
-  Entries<fw_drop_key> drops_;
-  Entries<fw_retrans_key> retransmits_;
+  Entries<fw_drop_key, fw_counter> drops_;
+  Entries<fw_retrans_key, fw_counter> retransmits_;
   __u64 stats_[FW_STAT_MAX] = {};
 };
 

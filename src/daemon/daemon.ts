@@ -88,7 +88,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     const failed = items.filter((i) => !i.ok);
     if (!failed.length) return;
     const end = Math.max(...failed.map((i) => correlator.windowEnd(i)));
-    health.listen?.scanBy(end);
+    health.listen?.readBy(end);
     health.cpu?.readBy(end);
   });
   let overflows: ListenOverflowObservation[] = [];
@@ -105,7 +105,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     correlator.addCpuThrottles(throttles, at);
     throttles = [];
   });
-  health.listen?.onScanned((at) => {
+  health.listen?.onRead((at) => {
     correlator.addListenOverflows(overflows, at);
     overflows = [];
   });

@@ -1,20 +1,21 @@
-// NodeIntervals: the node's clock. Every interval, one look at the node — the drops and retransmits drained
-// from the kernel, the conntrack stats and the kube-proxy rule counters read at the same moment — attributed to
+// NodeIntervals: the node's clock. Every interval, one look at the node — the drops, retransmits and connects
+// drained from the kernel, the conntrack stats and the kube-proxy rule counters read at the same moment — attributed to
 // Services. The sources are read together so that a drop and its witnesses (a stat delta, a REJECT counter)
 // land in the same interval; never two intervals at once.
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ConntrackGroup } from '../kernel/conntrack';
+import type { ConnectionSource } from '../kernel/connections';
 import type { ConntrackReading, ConntrackSource } from '../kernel/conntrack-source';
 import type { DropSource } from '../kernel/drops';
 import type { RuleRise } from '../kubeproxy/rises';
 import type { RulesReading, RulesSource } from '../kubeproxy/source';
-import type { DropObservation, RetransmitObservation } from '../observe/kernel';
+import type { ConnectionObservation, DropObservation, RetransmitObservation } from '../observe/kernel';
 import { Listeners } from '../observe/listeners';
 import { Periodic } from '../observe/periodic';
 import {
-  attributeDrop, attributeGroup, attributeRetransmit, type AttributedDrop, type AttributedGroup, type AttributedRetransmit,
-  type ClientOf, type IntervalEvidence,
+  attributeConnection, attributeDrop, attributeGroup, attributeRetransmit, type AttributedConnection, type AttributedDrop,
+  type AttributedGroup, type AttributedRetransmit, type ClientOf, type IntervalEvidence,
 } from '../services/attribute';
 import type { ServiceIndex } from '../services/index';
 
@@ -25,6 +26,8 @@ export interface NodeInterval {
   /** loss drops and benign frees alike; `loss` tells them apart */
   drops: AttributedDrop[];
   retransmits: AttributedRetransmit[];
+  /** TCP connects by client and destination; [] without a connection tracker */
+  connections: AttributedConnection[];
   /** absent when conntrack could not be read */
   conntrack?: ConntrackReading;
   /** flows still waiting for a reply, when this interval dumped them */
@@ -37,6 +40,7 @@ export interface NodeInterval {
 export interface NodeIntervalsOptions {
   index: ServiceIndex;
   drops: DropSource;
+  connections?: ConnectionSource;
   conntrack?: ConntrackSource;
   rules?: RulesSource;
   intervalMs: number;
@@ -66,6 +70,7 @@ export class NodeIntervals {
   private readonly netns: number;
   private pendingDrops: DropObservation[] = [];
   private pendingRetransmits: RetransmitObservation[] = [];
+  private pendingConnections: ConnectionObservation[] = [];
   private last: number;
   /** this interval's witnesses, for the next one's drops (IntervalEvidence.before) */
   private before?: IntervalEvidence['before'];
@@ -78,6 +83,7 @@ export class NodeIntervals {
     this.last = this.now();
     opts.drops.onDrops((items) => this.pendingDrops.push(...items));
     opts.drops.onRetransmits((items) => this.pendingRetransmits.push(...items));
+    opts.connections?.onConnections((items) => this.pendingConnections.push(...items));
     const onError = (err: unknown) => opts.logger.error({ err }, 'an interval failed');
     this.periodic = opts.intervalMs > 0 ? new Periodic(opts.intervalMs, () => this.collect(), 'intervals', onError) : undefined;
   }
@@ -110,13 +116,15 @@ export class NodeIntervals {
     // Drops first, then their witnesses: a drop's stat and rule counter rise before it is freed, so every drop
     // drained has them in the reads that follow. Read side by side, a drop between the stat read and the drain
     // came without its witness (which went to the next interval) and could not be told from table-full.
-    await this.opts.drops.drain();
+    await Promise.all([this.opts.drops.drain(), this.opts.connections?.drain()]);
     const [conntrack, rulesReading] = await Promise.all([this.opts.conntrack?.read(), this.opts.rules?.read()]);
     const end = this.now();
     const drops = this.pendingDrops;
     const retransmits = this.pendingRetransmits;
+    const connections = this.pendingConnections;
     this.pendingDrops = [];
     this.pendingRetransmits = [];
+    this.pendingConnections = [];
     const rules = rulesReading?.rises ?? [];
     const evidence: IntervalEvidence = { netns: this.netns, conntrack: {}, rules, ...ruleLocation(rulesReading), ...(this.before && { before: this.before }) };
     for (const k of CT_WITNESSES) if (conntrack?.deltas[k] !== undefined) evidence.conntrack[k] = conntrack.deltas[k];
@@ -127,6 +135,7 @@ export class NodeIntervals {
       end,
       drops: drops.map((d) => attributeDrop(index, d, evidence, this.opts.clientOf)),
       retransmits: retransmits.map((r) => attributeRetransmit(index, r, this.opts.clientOf)),
+      connections: connections.map((c) => attributeConnection(index, c, this.opts.clientOf)),
       rules,
       ...(conntrack && { conntrack }),
       ...(conntrack?.unreplied && { unreplied: conntrack.unreplied.map((g) => attributeGroup(index, g)) }),

@@ -35,7 +35,7 @@ function setup(now = { t: 10_000 }, onHost?: (ip: string) => boolean) {
   return { c, incidents, failures, now };
 }
 
-const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], rules: [], diedUnreplied: [], ...over });
+const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], connections: [], rules: [], diedUnreplied: [], ...over });
 
 /** Evidence in (4000, 5000] (and these overflows scanned at 4500), intervals up to 7000, then the failure at 5500 (window (2500, 6000]). */
 function judgeWith(c: Correlator, evidence: Partial<NodeInterval>, overflows?: ListenOverflowObservation[]): void {

@@ -148,6 +148,11 @@ export class Lab {
     return netnsInode(this.node);
   }
 
+  /** The client namespace's address: the source of what it sends. */
+  get clientIp(): string {
+    return `10.76.${this.subnet}.2`;
+  }
+
   podIp(i: number): string {
     const ip = this.podIps[i];
     if (ip === undefined) throw new Error(`Lab: no pod ${i}`);
@@ -193,6 +198,15 @@ export class Lab {
     if (!(probability > 0 && probability <= 1)) throw new Error(`Lab: probability must be in (0, 1], got ${probability}`);
     return this.fault(['OUTPUT', '-d', this.podIp(podIndex), '-m', 'statistic', '--mode', 'random',
       '--probability', String(probability), '-j', 'DROP']);
+  }
+
+  /**
+   * Drops every other TCP SYN forwarded to the pod: connects made one after another each lose their first SYN and
+   * get through with its retransmission, a retransmission timeout (1 s) later — a handshake delayed, not failed.
+   */
+  async loseFirstSyns(podIndex: number): Promise<Undo> {
+    return this.fault(['FORWARD', '-d', this.podIp(podIndex), '-p', 'tcp', '--syn', '-m', 'statistic', '--mode', 'nth',
+      '--every', '2', '--packet', '0', '-j', 'DROP']);
   }
 
   /** A rule of the lab's own in the node's filter table, first in its chain; kept across re-syncs until undone. */
@@ -337,7 +351,7 @@ export class Lab {
     await ipn(this.node, 'link', 'add', 'name', 'c0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.client);
     await ipn(this.node, 'addr', 'add', `10.76.${k}.1/24`, 'dev', 'c0');
     await ipn(this.node, 'link', 'set', 'c0', 'up');
-    await ipn(this.client, 'addr', 'add', `10.76.${k}.2/24`, 'dev', 'eth0');
+    await ipn(this.client, 'addr', 'add', `${this.clientIp}/24`, 'dev', 'eth0');
     await ipn(this.client, 'link', 'set', 'eth0', 'up');
     await ipn(this.client, 'route', 'add', SERVICE_RANGE, 'via', `10.76.${k}.1`);
     await ipn(this.client, 'route', 'add', this.placement?.clusterCIDR ?? `${this.podNet}.0/24`, 'via', `10.76.${k}.1`);
