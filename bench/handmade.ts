@@ -4,8 +4,8 @@
 // is part of, and memory. Each whole read is measured in a fresh process with the daemon's node flags (`node
 // handmade.js read PIECE NAME NETNS`): a heap that another variant grew first holds more garbage before V8 collects
 // it, which the peak would count.
-// The Kubernetes client's comparison needs the fake API server's harness: it is a row of bench/kube-scale.ts
-// (`npm run bench -- kube`).
+// The Kubernetes client runs against the fake API server in bench/kube-scale.ts's harness, each way of watching
+// in a child of its own.
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,6 +27,7 @@ import { loadIptables, loadNft, withNetns } from '../test/kubeproxy/netns';
 import { renderIptables } from '../test/kubeproxy/render';
 import { renderNft } from '../test/kubeproxy/render-nft';
 import { CLUSTER_CIDR, SERVICES, benchServices, collected, fullRead, measure, median, type Row, type Variant } from './kubeproxy-rules';
+import { INFORMERS, INFORMERS_WATCH, IN_CLUSTER, KUBECONFIG, runSource, withApiServer } from './kube-scale';
 import { DAEMON_NODE_FLAGS } from './proc';
 import type { Bench } from './types';
 
@@ -288,7 +289,7 @@ async function promTextPiece(): Promise<Piece> {
     writeFileSync(token, kubelet.token);
     const source = new KubeletProbeSource({ url: kubelet.url, tokenFile: token, caFile: kubelet.caFile, intervalMs, logger: createLogger('warn', 2) });
     await source.start();
-    const pollMs = await timeIt(() => source.poll());
+    const pollMs = await timeIt(() => source.read());
     await source.stop();
     if (source.malformedLines()) throw new Error(`the daemon's read found ${source.malformedLines()} unreadable lines`);
     const libraryPollMs = pollMs - oursMs + libraryMs;
@@ -312,9 +313,44 @@ async function promTextPiece(): Promise<Piece> {
   }
 }
 
+// ---- 4. the Kubernetes list+watch client ----
+
+/** the whole daemon's RSS budget (bench/kube-scale.ts's floors): what a heavier client would eat into */
+const DAEMON_BUDGET_MB = 150;
+
+async function kubeClientPiece(): Promise<Piece> {
+  return withApiServer(async (api) => {
+    const inCluster = await runSource(api, IN_CLUSTER);
+    const kubeconfig = await runSource(api, KUBECONFIG);
+    const informers = await runSource(api, INFORMERS);
+    if (informers.ports !== kubeconfig.ports || informers.endpoints !== kubeconfig.endpoints) {
+      throw new Error(`the informers hold ${informers.ports} ports / ${informers.endpoints} endpoints, ours published ${kubeconfig.ports} / ${kubeconfig.endpoints}`);
+    }
+    const s = (x: number) => `${x.toFixed(2)} s`;
+    const rss = (x: number) => `${mb(x)} (+${mb(x - api.bareRss)})`;
+    const moreIdle = informers.idleRss - kubeconfig.idleRss;
+    const morePeak = informers.peakRss - kubeconfig.peakRss;
+    const asGood = informers.idleRss <= (1 + SHARE) * kubeconfig.idleRss && informers.peakRss <= (1 + SHARE) * kubeconfig.peakRss && informers.stallMs <= (1 + SHARE) * kubeconfig.stallMs;
+    return {
+      rows: [[
+        'Kubernetes list+watch client (src/kube/http.ts, wire.ts, reflector.ts) in KubeSource',
+        `first complete publish ${s(inCluster.firstPublishS)} in-cluster, ${s(kubeconfig.firstPublishS)} through the kubeconfig; longest event-loop stall ${ms(inCluster.stallMs)} / ${ms(kubeconfig.stallMs)}; relist after 410 ${s(inCluster.relistS)} / ${s(kubeconfig.relistS)}`,
+        `@kubernetes/client-node's informers: synced (held, nothing published) in ${s(informers.firstPublishS)}; longest stall ${ms(informers.stallMs)}; relist after 410 ${s(informers.relistS)}`,
+        `the informers' extra idle RSS over ours through the same kubeconfig, ${mb(moreIdle)}, is ${pct(moreIdle, DAEMON_BUDGET_MB)} of the daemon's ${DAEMON_BUDGET_MB} MB; over ours in-cluster (no library loaded), ${mb(informers.idleRss - inCluster.idleRss)}: ${pct(informers.idleRss - inCluster.idleRss, DAEMON_BUDGET_MB)}`,
+        `idle RSS MB (above bare node): ours ${rss(inCluster.idleRss)} in-cluster, ${rss(kubeconfig.idleRss)} kubeconfig; informers ${rss(informers.idleRss)}; peak over the sync ${mb(inCluster.peakRss)} / ${mb(kubeconfig.peakRss)} vs ${mb(informers.peakRss)}; over a relist ${mb(inCluster.relistPeakRss)} / ${mb(kubeconfig.relistPeakRss)} vs ${mb(informers.relistPeakRss)}`,
+      ]],
+      notes: [
+        `Kubernetes: \`npm run bench -- kube\`'s objects (10,000 Services, 50,000 endpoints in EndpointSlices of ≤ 100, the node's 500 pods, 1,200 Unhealthy Events) from the fake API server over HTTPS; each way in a child with the daemon's ${DAEMON_NODE_FLAGS.join(' ')}; idle = 15 s after the sync; a bare node process idles at ${mb(api.bareRss)}`,
+        `informers: ${INFORMERS_WATCH}; each lists everything in one request (ListWatch does not page: ours asks pages of 100) and keeps whole objects, publishing nothing, so their sync time leaves out the index ours builds`,
+        `verdict, Kubernetes client: ${asGood ? 'the informers do as well in memory and stalls: switch' : `kept: with the library loaded either way, the informers hold ${mb(moreIdle)} more RSS idle (${pct(moreIdle, kubeconfig.idleRss)} more), peak ${mb(morePeak)} higher over the sync and ${mb(informers.relistPeakRss - kubeconfig.relistPeakRss)} higher over a relist, and stall the event loop for ${ms(informers.stallMs)} against ${ms(kubeconfig.stallMs)} (the active probes and the drop tracer share that loop: a stall shows as a slow health check); a DaemonSet runs ours in-cluster and never loads the library`}`,
+      ],
+    };
+  });
+}
+
 export async function handmadeBench(): Promise<Bench> {
   if (process.getuid?.() !== 0) throw new Error('the hand-made pieces benchmark needs root (ip netns add)');
-  const pieces = [await iptablesPiece(), await nftJsonPiece(), await promTextPiece()];
+  const pieces = [await iptablesPiece(), await nftJsonPiece(), await promTextPiece(), await kubeClientPiece()];
   return {
     title: 'Hand-written pieces against the libraries a user would reach for',
     header: ['piece', 'ours', 'library / alternative', 'share of its path', 'memory'],
@@ -322,7 +358,6 @@ export async function handmadeBench(): Promise<Bench> {
     floors: [],
     notes: [
       ...pieces.flatMap((p) => p.notes),
-      'Kubernetes list+watch (src/kube/http.ts, wire.ts, reflector.ts) against @kubernetes/client-node\'s informers: a row of `npm run bench -- kube`, in the fake API server\'s harness',
       `in-process times: median of ${ROUNDS} runs after ${ROUNDS} warm-up ones; whole reads: median of 5 after 3 warm-up runs, the heap sampled every 2 ms above a collected baseline (as \`npm run bench -- rules\`), each read in a fresh process with the daemon's ${DAEMON_NODE_FLAGS.join(' ')} (the rules bench runs without): one variant after another, so load from other work falls on them unevenly`,
       `load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     ],

@@ -2,9 +2,8 @@
 // process, a KubeSource in another: time to the first complete publish, the source process's RSS (idle after
 // the sync, and its peak) and heap, a full relist after 410 Gone, and a burst of 1,000 slice changes. In-cluster
 // (what a DaemonSet runs: no client library) and through a kubeconfig (the client library loaded), each
-// against a bare node process; and, for issue 8's question whether our own list+watch client is worth keeping,
-// @kubernetes/client-node's informers watching the same. The same file is the children:
-// `node kube-scale.js serve|source|informers|bare`.
+// against a bare node process. The harness also runs @kubernetes/client-node's informers watching the same, for
+// bench/handmade.ts. The same file is the children: `node kube-scale.js serve|source|informers|bare`.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -49,17 +48,15 @@ const start = (role: string, args: string[] = [], execArgv: string[] = []) =>
 const SMALL_YOUNG = DAEMON_NODE_FLAGS;
 const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
 
-interface Variant {
+export interface KubeVariant {
   name: string;
   mode: 'in-cluster' | 'kubeconfig' | 'informers';
   execArgv: string[];
 }
-const VARIANTS: Variant[] = [
-  { name: 'in-cluster', mode: 'in-cluster', execArgv: [] },
-  { name: `in-cluster, node ${SMALL_YOUNG.join(' ')}`, mode: 'in-cluster', execArgv: SMALL_YOUNG },
-  { name: `kubeconfig (client library), ${SMALL_YOUNG.join(' ')}`, mode: 'kubeconfig', execArgv: SMALL_YOUNG },
-  { name: `@kubernetes/client-node's informers instead of KubeSource (kubeconfig), ${SMALL_YOUNG.join(' ')}`, mode: 'informers', execArgv: SMALL_YOUNG },
-];
+export const IN_CLUSTER: KubeVariant = { name: `in-cluster, node ${SMALL_YOUNG.join(' ')}`, mode: 'in-cluster', execArgv: SMALL_YOUNG };
+export const KUBECONFIG: KubeVariant = { name: `kubeconfig (client library), ${SMALL_YOUNG.join(' ')}`, mode: 'kubeconfig', execArgv: SMALL_YOUNG };
+export const INFORMERS: KubeVariant = { name: `@kubernetes/client-node's informers (kubeconfig), ${SMALL_YOUNG.join(' ')}`, mode: 'informers', execArgv: SMALL_YOUNG };
+const VARIANTS: KubeVariant[] = [{ name: 'in-cluster', mode: 'in-cluster', execArgv: [] }, IN_CLUSTER, KUBECONFIG];
 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
@@ -68,7 +65,7 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-interface Run {
+export interface KubeRun {
   mode: string;
   firstPublishS: number;
   ports: number;
@@ -83,7 +80,40 @@ interface Run {
   burstSeen: string;
 }
 
-async function runSource(server: ChildProcess, v: Variant, port: number, dir: string): Promise<Run> {
+export interface ApiServer {
+  server: ChildProcess;
+  port: number;
+  dir: string;
+  /** a bare node process's RSS, idle */
+  bareRss: number;
+}
+
+/** The fake API server with the benchmark's objects, over HTTPS, and a bare node process's RSS to weigh against. */
+export async function withApiServer<T>(fn: (api: ApiServer) => Promise<T>): Promise<T> {
+  const { tempDir, writeKubeconfig, writeServiceAccount } = await import('../test/kube/kubeconfig');
+  const { selfSignedCert } = await import('../test/helpers/tls');
+  const tmp = tempDir('fw-kube-bench-');
+  const tls = selfSignedCert(tmp.dir);
+  writeServiceAccount(tmp.dir, tls.cert);
+  const server = start('serve', [tmp.dir]);
+  try {
+    const ready = await waitMsg(server, 'serving');
+    const port = ready.port as number;
+    writeKubeconfig(tmp.dir, `https://127.0.0.1:${port}`, { ca: tls.cert });
+    const bare = start('bare');
+    await waitMsg(bare, 'ready');
+    await sleep(IDLE_MS);
+    const bareRss = memoryMB(bare.pid!).rss;
+    await stop(bare);
+    return await fn({ server, port, dir: tmp.dir, bareRss });
+  } finally {
+    await stop(server);
+    tmp.remove();
+  }
+}
+
+/** One way of watching the API server's objects, in a child: its sync, memory, a full relist and a burst. */
+export async function runSource({ server, port, dir }: ApiServer, v: KubeVariant): Promise<KubeRun> {
   const child = start(v.mode === 'informers' ? 'informers' : 'source', [v.mode, String(port), dir], v.execArgv);
   try {
     const synced = await waitMsg(child, 'synced');
@@ -130,7 +160,7 @@ async function ask(child: ChildProcess, type: string): Promise<Msg> {
  * kube-proxy's rules, listen overflows, active probes), against the same API server: RSS once synced and idle, and
  * its peak (VmHWM) over the sync. Needs root for the tracer; without, that part of its memory is missing.
  */
-async function runDaemon(server: ChildProcess, port: number, dir: string): Promise<{ idle: number; peak: number; relistPeak: number; syncS: number }> {
+async function runDaemon({ server, port, dir }: ApiServer): Promise<{ idle: number; peak: number; relistPeak: number; syncS: number }> {
   const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, CLI, 'run', '--listen', '127.0.0.1:0', '--node-name', NODE,
     '--serviceaccount-dir', path.join(dir, 'serviceaccount'), '--kubelet-url', 'none'], {
     env: { ...process.env, ...DAEMON_ENV, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port) },
@@ -164,35 +194,22 @@ async function runDaemon(server: ChildProcess, port: number, dir: string): Promi
 }
 
 export async function kubeScaleBench(): Promise<Bench> {
-  const { tempDir, writeKubeconfig, writeServiceAccount } = await import('../test/kube/kubeconfig');
-  const { selfSignedCert } = await import('../test/helpers/tls');
-  const tmp = tempDir('fw-kube-bench-');
-  const tls = selfSignedCert(tmp.dir);
-  writeServiceAccount(tmp.dir, tls.cert);
-  const server = start('serve', [tmp.dir]);
-  try {
-    const ready = await waitMsg(server, 'serving');
-    const port = ready.port as number;
-    writeKubeconfig(tmp.dir, `https://127.0.0.1:${port}`, { ca: tls.cert });
-    const bare = start('bare');
-    await waitMsg(bare, 'ready');
-    await sleep(IDLE_MS);
-    const bareRss = memoryMB(bare.pid!).rss;
-    await stop(bare);
-    const runs: Run[] = [];
-    for (const v of VARIANTS) runs.push(await runSource(server, v, port, tmp.dir));
+  return withApiServer(async (api) => {
+    const { bareRss } = api;
+    const runs: KubeRun[] = [];
+    for (const v of VARIANTS) runs.push(await runSource(api, v));
     const f = (n: number, d = 1) => n.toFixed(d);
     const rows = runs.map((r) => [
       r.mode, f(r.firstPublishS, 2), `${r.ports.toLocaleString('en-US')} / ${r.endpoints.toLocaleString('en-US')}`, f(r.stallMs, 0),
       `${f(r.idleRss)} (+${f(r.idleRss - bareRss)})`, `${f(r.peakRss)} (+${f(r.peakRss - bareRss)})`, f(r.heapMB),
       `${f(r.relistS, 2)} s, peak ${f(r.relistPeakRss)}`, `${f(r.burstS, 2)} s, ${r.burstSeen}`,
     ]);
-    const [plain, small, kubeconfig, informers] = runs as [Run, Run, Run, Run];
-    const daemon = await runDaemon(server, port, tmp.dir);
+    const [plain, small] = runs as [KubeRun, KubeRun];
+    const daemon = await runDaemon(api);
     const share = (x: number) => `${f(x - bareRss)} MB (${f(x)} MB, bare node ${f(bareRss)} MB)`;
     return {
       title: `Kubernetes API: ${SERVICES.toLocaleString('en-US')} Services, 50,000 endpoints in EndpointSlices of ≤ 100, over HTTPS from the fake API server`,
-      header: ['access', 'first complete publish (s)', 'ports / endpoints published (informers: held)', 'longest event-loop stall in the sync (ms)', 'idle RSS MB (above bare node)', 'peak RSS MB (above bare)', 'heap after GC MB', 'full relist after 410', `burst: ${BURST} slices change`],
+      header: ['access', 'first complete publish (s)', 'ports / endpoints published', 'longest event-loop stall in the sync (ms)', 'idle RSS MB (above bare node)', 'peak RSS MB (above bare)', 'heap after GC MB', 'full relist after 410', `burst: ${BURST} slices change`],
       rows,
       floors: [
         { what: `KubeSource's idle RSS ≤ 60 MB above a bare node process (in-cluster, ${SMALL_YOUNG.join(' ')})`, ok: small.idleRss - bareRss <= 60, value: share(small.idleRss) },
@@ -208,14 +225,9 @@ export async function kubeScaleBench(): Promise<Bench> {
         `${SMALL_YOUNG.join(' ')}: V8 otherwise grows the young generation to 2 × 16 MB during the sync and keeps it; the daemon should run with it (NODE_OPTIONS or its entry point)`,
         'full relist: the server compacts and cuts every watch, the source gets 410 and lists everything again; the peak is VmHWM reset just before',
         `burst: ${BURST} slices get their first endpoint's readiness flipped in one go; flips are the ones on ${NODE}`,
-        `verdict, our list+watch client (src/kube/http.ts, wire.ts, reflector.ts) against the informers, both through the kubeconfig (the library loaded): ${informers.idleRss <= 1.1 * kubeconfig.idleRss && informers.peakRss <= 1.1 * kubeconfig.peakRss ? 'the library does as well: switch' : 'kept'}: the informers hold ${f(informers.idleRss - kubeconfig.idleRss)} MB more RSS idle, peak ${f(informers.peakRss - kubeconfig.peakRss)} MB higher over the sync and ${f(informers.relistPeakRss - kubeconfig.relistPeakRss)} MB higher over a relist, and stall the event loop ${f(informers.stallMs, 0)} ms (ours ${f(kubeconfig.stallMs, 0)}); they reach their first sync in ${f(informers.firstPublishS, 2)} s against ${f(kubeconfig.firstPublishS, 2)} s, one request per list against pages of 100`,
-        `informers: ${INFORMERS}; each lists everything in one request (ListWatch does not page) and keeps whole objects, publishing nothing: their ports / endpoints are counted in what they hold; on a watch error each starts again after ${DEFAULT_BACKOFF.initialMs} ms (our backoff's first step), as the library's docs have users do; the burst is done when ${BURST} slice updates have come`,
       ],
     };
-  } finally {
-    await stop(server);
-    tmp.remove();
-  }
+  });
 }
 
 // ---- the children ----
@@ -333,7 +345,7 @@ async function relisted(versions: () => string[]): Promise<void> {
   process.send!({ type: 'relisted' });
 }
 
-const INFORMERS = 'Services, EndpointSlices, the node\'s pods and Unhealthy Events, with KubeSource\'s field selectors, through ListWatch (makeInformer takes no field selector)';
+export const INFORMERS_WATCH = 'Services, EndpointSlices, the node\'s pods and Unhealthy Events, with KubeSource\'s field selectors, through ListWatch (makeInformer takes no field selector)';
 
 /** The same four list+watches through @kubernetes/client-node's informers, as a user of the library writes them. */
 async function informers(dir: string): Promise<void> {
