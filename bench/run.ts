@@ -8,6 +8,7 @@ import { clusterLabBench } from './cluster-lab';
 import { benchConntrack } from './conntrack';
 import { cpuBench } from './cpu';
 import { dropStorm } from './drop-storm';
+import { handmadeBench } from './handmade';
 import { imageSizeBench } from './image-size';
 import { kubeScaleBench } from './kube-scale';
 import { quietNode } from './quiet-node';
@@ -27,6 +28,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   image: imageSizeBench,
   cluster: clusterLabBench,
   rca: rcaSyntheticBench,
+  handmade: handmadeBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');
 
