@@ -140,12 +140,18 @@ describe('the recording rules, flapwatch graph and flapwatch rca against a real 
     const lines = table.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, /^Service graph, the 1m before \S+, from 3 nodes, worst edges first:$/);
     assert.match(lines[1]!, /^FAILED%\s+FAILED\s+CONNECTS\s+RETRANSMITS\s+P50\s+P90\s+CLIENT\s+SERVICE\s+DROPS$/);
-    assert.match(lines[2]!, /^\s+8\.3%\s+\d+\s+\d+\s+\d+\s+704 µs\s+3\.9 ms\s+shop\/Deployment\/api\s+shop\/db:pg\s+\d+ netfilter-drop$/);
+    // 1 connect in 12 fails; Prometheus extrapolates each counter's increase to the window's edges from its own
+    // scrapes, so a loaded machine's late scrapes move the share a little
+    const row = /^\s+(\d+\.\d)%\s+\d+\s+\d+\s+\d+\s+704 µs\s+3\.9 ms\s+shop\/Deployment\/api\s+shop\/db:pg\s+\d+ netfilter-drop$/.exec(lines[2]!);
+    assert.ok(row, lines[2]);
+    near(Number(row[1]), 8.3, 0.15, 'the failed share of api → db');
     assert.equal(lines.length, 6);
     const dot = await flapwatch('graph', '--prometheus', prometheus.url, '--since', '1m', '--format', 'dot');
     assert.equal(dot.code, 0, dot.stderr);
     assert.match(dot.stdout, /^digraph flapwatch \{\n/);
-    assert.match(dot.stdout, /"wl:shop\/Deployment\/api" -> "svc:shop\/db" \[label="pg: \d+ connects, 8\.3% failed\\ndropped \d+ netfilter-drop\\n\d+ retransmits\\nconnect p50 704 µs, p90 3\.9 ms", color=red, fontcolor=red\];/);
+    const edge = /"wl:shop\/Deployment\/api" -> "svc:shop\/db" \[label="pg: \d+ connects, (\d+\.\d)% failed\\ndropped \d+ netfilter-drop\\n\d+ retransmits\\nconnect p50 704 µs, p90 3\.9 ms", color=red, fontcolor=red\];/.exec(dot.stdout);
+    assert.ok(edge, dot.stdout);
+    near(Number(edge[1]), 8.3, 0.15, 'the failed share of api → db in dot');
     assert.match(dot.stdout, /"svc:shop\/db" -> "wl:shop\/StatefulSet\/db" \[style=dashed, arrowhead=none\];/);
     const none = await flapwatch('graph', '--prometheus', prometheus.url, '--namespace', 'billing');
     assert.equal(none.code, 0, none.stderr);
