@@ -3,15 +3,19 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { campaignBench } from './campaign';
+import { connectStorm } from './connect-storm';
 import { benchConntrack } from './conntrack';
 import { cpuBench } from './cpu';
 import { dropStorm } from './drop-storm';
+import { hooksBench } from './hooks';
 import { kubeScaleBench } from './kube-scale';
 import { rulesBench } from './kubeproxy-rules';
 import type { Bench } from './types';
 
 const BENCHES: Record<string, () => Promise<Bench>> = {
   drops: dropStorm,
+  connect: connectStorm,
+  hooks: hooksBench,
   rules: rulesBench,
   conntrack: benchConntrack,
   campaign: campaignBench,
