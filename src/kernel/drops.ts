@@ -2,6 +2,7 @@
 // the node's interval asks (never two drains at once), resolves names, hands observations to subscribers and
 // keeps count of what the kernel side could not hand over; its samples go through kernel/drop-samples.ts. It
 // never throws at the daemon: failures become a down status, a count and a log line.
+import { release } from 'node:os';
 import type { Logger } from 'pino';
 import { addon } from '../native';
 import { TRACER_COUNTERS, type Addon, type DrainResult, type NativeDropTracer, type StartInfo, type TracerCounters } from '../native';
@@ -9,10 +10,12 @@ import { Listeners } from '../observe/listeners';
 import type { DropObservation, DropSampleObservation, RetransmitObservation } from '../observe/kernel';
 import type { SourceStats, SourceStatus } from '../observe/source';
 import { describeSystemError } from '../observe/errors';
+import { readOr } from '../observe/files';
 import { DropSamples } from './drop-samples';
 import { Kallsyms } from './kallsyms';
 import { DropReasons, reasonNamesFromBtf } from './reasons';
 import { toDrop, toRetransmit, type Resolvers } from './records';
+import { planMaps, type MapSizes } from './memlock';
 import { DrainedSource, startNative } from './bpf-object';
 import type { NetnsFilter } from './netns-scope';
 
@@ -57,6 +60,7 @@ export class DropSource extends DrainedSource {
   private tracer: NativeDropTracer | undefined;
   private statuses: SourceStatus[];
   private counters = NO_COUNTERS;
+  private capacity: MapSizes | undefined;
   private drainedDropFlows = 0;
   private drainedRetransmitFlows = 0;
   private dropFlowsEvicted = 0;
@@ -103,6 +107,11 @@ export class DropSource extends DrainedSource {
     }));
   }
 
+  /** The sizes the maps were loaded with (smaller than asked where the locked-memory limit said so). */
+  mapSizes(): MapSizes | undefined {
+    return this.capacity;
+  }
+
   losses(): DropLosses {
     const c = this.counters;
     return {
@@ -121,22 +130,25 @@ export class DropSource extends DrainedSource {
 
   protected async load(): Promise<void> {
     try {
-      const { btfPath, maxFlows, maxRetransmitFlows, samplesPerSecond, ringBytes, scope } = this.opts;
+      const { samplesPerSecond, scope } = this.opts;
+      const { reason: downsized, ...sizes } = planMaps(this.opts, release(), readOr('/proc/self/limits'));
+      this.capacity = sizes;
       const started = await startNative({
-        btfPath,
+        btfPath: this.opts.btfPath,
         log: this.log,
         make: () => new ((this.opts.native ?? addon)().DropTracer)(),
         start: (tracer) => tracer.start({
-          btfPath, maxFlows, maxRetransmitFlows, samplesPerSecond, ringBytes,
+          btfPath: this.opts.btfPath, ...sizes, samplesPerSecond,
           onSamples: (samples) => this.samples.take(scope ? samples.filter((s) => scope.has(s.netns)) : samples),
         }),
         stopped: () => this.stopped,
       });
       if (!started) return;
+      if (downsized) this.log.warn({ ...sizes }, downsized);
       // before the first sample or drain: both arrive on later turns of the event loop
       this.loadReasons(started.info.dropReasons);
       this.tracer = started.native;
-      this.statuses = this.statusesFrom(started.info);
+      this.statuses = this.statusesFrom(started.info).map((s) => (s.source === 'drops' && downsized ? { ...s, reason: [s.reason, 'maps sized down to the locked-memory limit'].filter(Boolean).join('; ') } : s));
     } catch (err) {
       this.errors++;
       const reason = describeSystemError(err, 'loading BPF');

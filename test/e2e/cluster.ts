@@ -1,14 +1,15 @@
 // A small "cluster" for end-to-end runs: the lab's node (kube-proxy rules, pods, faults), a fake API server
 // and a fake kubelet on the test side of a veth, a kubelet-style prober that probes the web pods from the
-// node as kubelet does and reports what it saw through both (prober_probe_total and Unhealthy Events), and a
+// node as kubelet does and reports what it saw through both (test/health/kubelet-prober.ts), and a
 // real `flapwatch run` inside the node's namespace. Shared by the end-to-end test and the fault campaign.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FakeKubelet, type ProbeSeries } from '../health/fake-kubelet';
+import { FakeKubelet } from '../health/fake-kubelet';
+import { KubeletProber } from '../health/kubelet-prober';
 import { FakeApiServer } from '../kube/fake-apiserver';
 import { tempDir, TOKEN, writeKubeconfig } from '../kube/kubeconfig';
-import { endpointSlice, pod, service, unhealthyEvent } from '../kube/objects';
+import { endpointSlice, pod, service } from '../kube/objects';
 import { Lab, type KubeProxyMode } from '../lab/lab';
 
 const CLI = path.resolve(__dirname, '..', '..', 'src', 'cli.js');
@@ -55,10 +56,6 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-const series = (i: number, result: ProbeSeries['result']): ProbeSeries => ({
-  namespace: NS, pod: `web-${i}`, container: 'app', probe_type: 'Readiness', result, pod_uid: `uid-web-${i}`,
-});
-
 export async function startCluster(o: { kubeProxy?: KubeProxyMode; daemonArgs?: string[] } = {}): Promise<Cluster> {
   const lab = await Lab.create({
     kubeProxy: o.kubeProxy ?? 'iptables-nft',
@@ -73,11 +70,9 @@ export async function startCluster(o: { kubeProxy?: KubeProxyMode; daemonArgs?: 
   let daemon: ChildProcess | undefined;
   let api: FakeApiServer | undefined;
   let kubelet: FakeKubelet | undefined;
-  let probing = true;
-  let prober: Promise<void> = Promise.resolve();
+  let prober: KubeletProber | undefined;
   const close = async () => {
-    probing = false;
-    await prober;
+    await prober?.stop();
     if (daemon && daemon.exitCode === null) {
       daemon.kill('SIGTERM');
       await new Promise((r) => daemon!.once('exit', r));
@@ -129,31 +124,12 @@ export async function startCluster(o: { kubeProxy?: KubeProxyMode; daemonArgs?: 
     }
 
     // kubelet, as the pods' spec says: each web pod probed from the node every period, one Event per failure streak
-    const probeResults: boolean[][] = [[], []];
-    const failures: { pod: number; at: number }[] = [];
-    const events = [0, 0];
-    const probeOnce = async (i: number) => {
-      const at = Date.now();
-      const r = await lab.httpGet(node, lab.podIp(i), 8080, '/health', PROBE.timeoutSeconds * 1000);
-      const ok = r.status === 200;
-      probeResults[i]!.push(ok);
-      kubelet!.add(series(i, ok ? 'successful' : 'failed'));
-      if (ok) return;
-      failures.push({ pod: i, at });
-      const message = r.status
-        ? `Readiness probe failed: HTTP probe failed with statuscode: ${r.status}`
-        : `Readiness probe failed: Get "http://${lab.podIp(i)}:8080/health": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`;
-      events[i]!++;
-      api!.put('events', unhealthyEvent(NS, `web-${i}.fw${i}`, { pod: `web-${i}`, count: events[i]!, message, host: node, last: new Date(at) }));
-    };
-    const loop = async () => {
-      while (probing) {
-        const started = Date.now();
-        await Promise.all([0, 1].map(probeOnce));
-        await new Promise((r) => setTimeout(r, Math.max(0, PROBE.periodSeconds * 1000 - (Date.now() - started))));
-      }
-    };
-    prober = loop();
+    prober = new KubeletProber({
+      node, kubelet, api, ...PROBE,
+      pods: [0, 1].map((i) => ({ namespace: NS, name: `web-${i}`, ip: lab.podIp(i), port: 8080, path: '/health' })),
+      probe: (ip, port, urlPath, timeoutMs) => lab.httpGet(node, ip, port, urlPath, timeoutMs),
+    });
+    const { results: probeResults, failures } = prober;
     const incidents = () => logs().filter((l) => typeof l.incident === 'number') as unknown as IncidentLine[];
     const dbEndpoints = async (on: boolean) => {
       api!.put('endpointslices', dbSlice(on));

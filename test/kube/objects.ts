@@ -4,6 +4,8 @@ import type { KubeObject } from './fake-store';
 export interface PortSpec {
   name?: string;
   port: number;
+  /** default: port */
+  targetPort?: number | string;
   protocol?: 'TCP' | 'UDP' | 'SCTP';
   nodePort?: number;
 }
@@ -63,13 +65,13 @@ export function endpointSlice(namespace: string, svc: string, name: string, port
   };
 }
 
-export function pod(namespace: string, name: string, node: string, ip: string, containers: Record<string, unknown>[] = [{ name: 'app', image: 'app:1' }], extra: { hostNetwork?: boolean; phase?: string } = {}): KubeObject {
+export function pod(namespace: string, name: string, node: string, ip: string, containers: Record<string, unknown>[] = [{ name: 'app', image: 'app:1' }], extra: { hostNetwork?: boolean; phase?: string; hostIP?: string; labels?: Record<string, string> } = {}): KubeObject {
   return {
     kind: 'Pod',
     apiVersion: 'v1',
-    metadata: { name, namespace, labels: { app: name.replace(/-[^-]+$/, '') } },
+    metadata: { name, namespace, labels: extra.labels ?? { app: name.replace(/-[^-]+$/, '') } },
     spec: { nodeName: node, containers, ...(extra.hostNetwork && { hostNetwork: true }), restartPolicy: 'Always' },
-    status: { phase: extra.phase ?? 'Running', podIP: ip, podIPs: [{ ip }], hostIP: '192.168.0.1' },
+    status: { phase: extra.phase ?? 'Running', podIP: ip, podIPs: [{ ip }], hostIP: extra.hostIP ?? '192.168.0.1' },
   };
 }
 
