@@ -9,6 +9,7 @@ import { connectStorm } from './connect-storm';
 import { benchConntrack } from './conntrack';
 import { cpuBench } from './cpu';
 import { dropStorm } from './drop-storm';
+import { edgesBench } from './edges';
 import { hooksBench } from './hooks';
 import { imageSizeBench } from './image-size';
 import { kubeScaleBench } from './kube-scale';
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   drops: dropStorm,
   connect: connectStorm,
   hooks: hooksBench,
+  edges: edgesBench,
   rules: rulesBench,
   conntrack: benchConntrack,
   campaign: campaignBench,
