@@ -2,12 +2,14 @@
 // process, a KubeSource in another: time to the first complete publish, the source process's RSS (idle after
 // the sync, and its peak) and heap, a full relist after 410 Gone, and a burst of 1,000 slice changes. In-cluster
 // (what a DaemonSet runs: no client library) and through a kubeconfig (the client library loaded), each
-// against a bare node process. The same file is the children: `node kube-scale.js serve|source|bare`.
+// against a bare node process. The harness also runs @kubernetes/client-node's informers watching the same, for
+// bench/handmade.ts. The same file is the children: `node kube-scale.js serve|source|informers|bare`.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_BACKOFF } from '../src/kube/backoff';
 import { DAEMON_ENV, DAEMON_NODE_FLAGS, memoryMB } from './proc';
 import type { Bench } from './types';
 
@@ -46,16 +48,15 @@ const start = (role: string, args: string[] = [], execArgv: string[] = []) =>
 const SMALL_YOUNG = DAEMON_NODE_FLAGS;
 const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
 
-interface Variant {
+export interface KubeVariant {
   name: string;
-  mode: 'in-cluster' | 'kubeconfig';
+  mode: 'in-cluster' | 'kubeconfig' | 'informers';
   execArgv: string[];
 }
-const VARIANTS: Variant[] = [
-  { name: 'in-cluster', mode: 'in-cluster', execArgv: [] },
-  { name: `in-cluster, node ${SMALL_YOUNG.join(' ')}`, mode: 'in-cluster', execArgv: SMALL_YOUNG },
-  { name: `kubeconfig (client library), ${SMALL_YOUNG.join(' ')}`, mode: 'kubeconfig', execArgv: SMALL_YOUNG },
-];
+export const IN_CLUSTER: KubeVariant = { name: `in-cluster, node ${SMALL_YOUNG.join(' ')}`, mode: 'in-cluster', execArgv: SMALL_YOUNG };
+export const KUBECONFIG: KubeVariant = { name: `kubeconfig (client library), ${SMALL_YOUNG.join(' ')}`, mode: 'kubeconfig', execArgv: SMALL_YOUNG };
+export const INFORMERS: KubeVariant = { name: `@kubernetes/client-node's informers (kubeconfig), ${SMALL_YOUNG.join(' ')}`, mode: 'informers', execArgv: SMALL_YOUNG };
+const VARIANTS: KubeVariant[] = [{ name: 'in-cluster', mode: 'in-cluster', execArgv: [] }, IN_CLUSTER, KUBECONFIG];
 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
@@ -64,7 +65,7 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-interface Run {
+export interface KubeRun {
   mode: string;
   firstPublishS: number;
   ports: number;
@@ -76,12 +77,44 @@ interface Run {
   relistS: number;
   relistPeakRss: number;
   burstS: number;
-  burstPublishes: number;
-  flips: number;
+  burstSeen: string;
 }
 
-async function runSource(server: ChildProcess, v: Variant, port: number, dir: string): Promise<Run> {
-  const child = start('source', [v.mode, String(port), dir], v.execArgv);
+export interface ApiServer {
+  server: ChildProcess;
+  port: number;
+  dir: string;
+  /** a bare node process's RSS, idle */
+  bareRss: number;
+}
+
+/** The fake API server with the benchmark's objects, over HTTPS, and a bare node process's RSS to weigh against. */
+export async function withApiServer<T>(fn: (api: ApiServer) => Promise<T>): Promise<T> {
+  const { tempDir, writeKubeconfig, writeServiceAccount } = await import('../test/kube/kubeconfig');
+  const { selfSignedCert } = await import('../test/helpers/tls');
+  const tmp = tempDir('fw-kube-bench-');
+  const tls = selfSignedCert(tmp.dir);
+  writeServiceAccount(tmp.dir, tls.cert);
+  const server = start('serve', [tmp.dir]);
+  try {
+    const ready = await waitMsg(server, 'serving');
+    const port = ready.port as number;
+    writeKubeconfig(tmp.dir, `https://127.0.0.1:${port}`, { ca: tls.cert });
+    const bare = start('bare');
+    await waitMsg(bare, 'ready');
+    await sleep(IDLE_MS);
+    const bareRss = memoryMB(bare.pid!).rss;
+    await stop(bare);
+    return await fn({ server, port, dir: tmp.dir, bareRss });
+  } finally {
+    await stop(server);
+    tmp.remove();
+  }
+}
+
+/** One way of watching the API server's objects, in a child: its sync, memory, a full relist and a burst. */
+export async function runSource({ server, port, dir }: ApiServer, v: KubeVariant): Promise<KubeRun> {
+  const child = start(v.mode === 'informers' ? 'informers' : 'source', [v.mode, String(port), dir], v.execArgv);
   try {
     const synced = await waitMsg(child, 'synced');
     await sleep(IDLE_MS);
@@ -109,8 +142,7 @@ async function runSource(server: ChildProcess, v: Variant, port: number, dir: st
       relistS,
       relistPeakRss: relistPeak,
       burstS: (performance.now() - t1) / 1000,
-      burstPublishes: burst.publishes as number,
-      flips: burst.flips as number,
+      burstSeen: burst.seen as string,
     };
   } finally {
     await stop(child);
@@ -128,7 +160,7 @@ async function ask(child: ChildProcess, type: string): Promise<Msg> {
  * kube-proxy's rules, listen overflows, active probes), against the same API server: RSS once synced and idle, and
  * its peak (VmHWM) over the sync. Needs root for the tracer; without, that part of its memory is missing.
  */
-async function runDaemon(server: ChildProcess, port: number, dir: string): Promise<{ idle: number; peak: number; relistPeak: number; syncS: number }> {
+async function runDaemon({ server, port, dir }: ApiServer): Promise<{ idle: number; peak: number; relistPeak: number; syncS: number }> {
   const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, CLI, 'run', '--listen', '127.0.0.1:0', '--node-name', NODE,
     '--serviceaccount-dir', path.join(dir, 'serviceaccount'), '--kubelet-url', 'none'], {
     env: { ...process.env, ...DAEMON_ENV, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port) },
@@ -162,31 +194,18 @@ async function runDaemon(server: ChildProcess, port: number, dir: string): Promi
 }
 
 export async function kubeScaleBench(): Promise<Bench> {
-  const { tempDir, writeKubeconfig, writeServiceAccount } = await import('../test/kube/kubeconfig');
-  const { selfSignedCert } = await import('../test/helpers/tls');
-  const tmp = tempDir('fw-kube-bench-');
-  const tls = selfSignedCert(tmp.dir);
-  writeServiceAccount(tmp.dir, tls.cert);
-  const server = start('serve', [tmp.dir]);
-  try {
-    const ready = await waitMsg(server, 'serving');
-    const port = ready.port as number;
-    writeKubeconfig(tmp.dir, `https://127.0.0.1:${port}`, { ca: tls.cert });
-    const bare = start('bare');
-    await waitMsg(bare, 'ready');
-    await sleep(IDLE_MS);
-    const bareRss = memoryMB(bare.pid!).rss;
-    await stop(bare);
-    const runs: Run[] = [];
-    for (const v of VARIANTS) runs.push(await runSource(server, v, port, tmp.dir));
+  return withApiServer(async (api) => {
+    const { bareRss } = api;
+    const runs: KubeRun[] = [];
+    for (const v of VARIANTS) runs.push(await runSource(api, v));
     const f = (n: number, d = 1) => n.toFixed(d);
     const rows = runs.map((r) => [
       r.mode, f(r.firstPublishS, 2), `${r.ports.toLocaleString('en-US')} / ${r.endpoints.toLocaleString('en-US')}`, f(r.stallMs, 0),
       `${f(r.idleRss)} (+${f(r.idleRss - bareRss)})`, `${f(r.peakRss)} (+${f(r.peakRss - bareRss)})`, f(r.heapMB),
-      `${f(r.relistS, 2)} s, peak ${f(r.relistPeakRss)}`, `${f(r.burstS, 2)} s, ${r.burstPublishes} publishes, ${r.flips} flips`,
+      `${f(r.relistS, 2)} s, peak ${f(r.relistPeakRss)}`, `${f(r.burstS, 2)} s, ${r.burstSeen}`,
     ]);
-    const [plain, small] = runs as [Run, Run];
-    const daemon = await runDaemon(server, port, tmp.dir);
+    const [plain, small] = runs as [KubeRun, KubeRun];
+    const daemon = await runDaemon(api);
     const share = (x: number) => `${f(x - bareRss)} MB (${f(x)} MB, bare node ${f(bareRss)} MB)`;
     return {
       title: `Kubernetes API: ${SERVICES.toLocaleString('en-US')} Services, 50,000 endpoints in EndpointSlices of ≤ 100, over HTTPS from the fake API server`,
@@ -208,10 +227,7 @@ export async function kubeScaleBench(): Promise<Bench> {
         `burst: ${BURST} slices get their first endpoint's readiness flipped in one go; flips are the ones on ${NODE}`,
       ],
     };
-  } finally {
-    await stop(server);
-    tmp.remove();
-  }
+  });
 }
 
 // ---- the children ----
@@ -304,7 +320,20 @@ async function source(mode: string, port: string, dir: string): Promise<void> {
   delay.disable();
   if (!last) throw new Error(`no publish: ${JSON.stringify(ks.stats())}`);
   process.send!({ type: 'synced', ms: performance.now() - t0, ...last, stallMs: delay.max / 1e6 });
-  const relisted = new Promise<string>((resolve) => {
+  await relisted(() => Object.values(ks.resourceVersions()));
+  const burstFrom = publishes;
+  const notReady = last.notReady;
+  while (Math.abs(last.notReady - notReady) < BURST) await sleep(20);
+  process.send!({ type: 'burst-seen', seen: `${publishes - burstFrom} publishes, ${flips} flips` });
+  process.once('SIGTERM', () => void ks.stop().then(() => process.exit(0)));
+}
+
+/**
+ * Answers the parent's heap asks, and returns once the relist it announces is done: every resource listed again at
+ * the version after compaction.
+ */
+async function relisted(versions: () => string[]): Promise<void> {
+  const rv = await new Promise<string>((resolve) => {
     process.on('message', (m: Msg) => {
       if (m.type === 'heap') {
         global.gc?.();
@@ -312,21 +341,54 @@ async function source(mode: string, port: string, dir: string): Promise<void> {
       } else if (m.type === 'await-relist') resolve(m.rv as string);
     });
   });
-  // the relist is done when every resource lists again at the version after compaction
-  const rv = await relisted;
-  while (!Object.values(ks.resourceVersions()).every((v) => v === rv)) await sleep(20);
+  while (!versions().every((v) => v === rv)) await sleep(20);
   process.send!({ type: 'relisted' });
-  const burstFrom = publishes;
-  const notReady = last.notReady;
-  while (Math.abs(last.notReady - notReady) < BURST) await sleep(20);
-  process.send!({ type: 'burst-seen', publishes: publishes - burstFrom, flips });
-  process.once('SIGTERM', () => void ks.stop().then(() => process.exit(0)));
+}
+
+export const INFORMERS_WATCH = 'Services, EndpointSlices, the node\'s pods and Unhealthy Events, with KubeSource\'s field selectors, through ListWatch (makeInformer takes no field selector)';
+
+/** The same four list+watches through @kubernetes/client-node's informers, as a user of the library writes them. */
+async function informers(dir: string): Promise<void> {
+  const k8s = await import('@kubernetes/client-node');
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(path.join(dir, 'kubeconfig'));
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+  const watch = new k8s.Watch(kc);
+  const pods = `spec.nodeName=${NODE}`;
+  const events = 'involvedObject.kind=Pod,reason=Unhealthy';
+  const services = new k8s.ListWatch('/api/v1/services', watch, () => core.listServiceForAllNamespaces(), false);
+  const slices = new k8s.ListWatch('/apis/discovery.k8s.io/v1/endpointslices', watch, () => discovery.listEndpointSliceForAllNamespaces(), false);
+  const all = [
+    services, slices,
+    new k8s.ListWatch('/api/v1/pods', watch, () => core.listPodForAllNamespaces({ fieldSelector: pods }), false, undefined, pods),
+    new k8s.ListWatch('/api/v1/events', watch, () => core.listEventForAllNamespaces({ fieldSelector: events }), false, undefined, events),
+  ];
+  for (const informer of all) informer.on('error', () => setTimeout(() => void informer.start(), DEFAULT_BACKOFF.initialMs));
+  let updates = 0;
+  slices.on('update', () => updates++);
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  const t0 = performance.now();
+  delay.enable();
+  await Promise.all(all.map((informer) => informer.start()));
+  delay.disable();
+  let ports = 0;
+  let endpoints = 0;
+  for (const s of services.list()) ports += s.spec?.ports?.length ?? 0;
+  for (const s of slices.list()) endpoints += s.endpoints.length * (s.ports?.length ?? 1);
+  process.send!({ type: 'synced', ms: performance.now() - t0, ports, endpoints, stallMs: delay.max / 1e6 });
+  await relisted(() => all.map((informer) => informer.latestResourceVersion()));
+  const burstFrom = updates;
+  while (updates - burstFrom < BURST) await sleep(20);
+  process.send!({ type: 'burst-seen', seen: `${updates - burstFrom} slice updates` });
+  process.once('SIGTERM', () => void Promise.all(all.map((informer) => informer.stop())).then(() => process.exit(0)));
 }
 
 async function child([role, ...args]: string[]): Promise<void> {
   process.once('disconnect', () => process.exit(0)); // the parent died: never outlive it
   if (role === 'serve') return serve(args[0]!);
   if (role === 'source') return source(args[0]!, args[1]!, args[2]!);
+  if (role === 'informers') return informers(args[2]!);
   if (role === 'bare') {
     process.send!({ type: 'ready' });
     setInterval(() => undefined, 60_000);

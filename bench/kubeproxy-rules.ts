@@ -20,7 +20,10 @@ import { renderIptables } from '../test/kubeproxy/render';
 import { makeServices } from '../test/kubeproxy/services';
 import type { Bench } from './types';
 
-const SERVICES = 10_000;
+export const SERVICES = 10_000;
+/** The benchmark's Services: plain ClusterIP Services with two endpoints each, and the cluster's pod CIDR. */
+export const benchServices = () => makeServices(SERVICES, { variety: false });
+export const CLUSTER_CIDR = '10.0.0.0/8';
 const RUNS = 5;
 // the daemon reads every interval: its JIT is warm after its first few reads, so the bench's is too
 const WARM_UP = 3;
@@ -54,18 +57,18 @@ function timed(out: string): Spawn {
   };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 // heapUsed without process.memoryUsage()'s RSS read, which cost the sampled read ~0.1 ms each 2 ms
 const heapUsed = () => v8.getHeapStatistics().used_heap_size;
 
 /** A full GC once the last read's child process and streams have let go of it (they do a tick after it ends). */
-async function collected(): Promise<number> {
+export async function collected(): Promise<number> {
   await new Promise((resolve) => setTimeout(resolve, 20));
   gc();
   return heapUsed();
 }
 
-interface Variant {
+export interface Variant {
   what: string;
   once: (spawn: Spawn) => Promise<unknown>;
   /** sample flapwatch's heap during the read, and weigh what the result keeps */
@@ -82,7 +85,7 @@ interface Variant {
  * alone on a buffer did not), and the daemon never forces one before a read; the post-GC times are reported
  * beside. Returns the last results too (the sampled runs', for those).
  */
-async function measure(backend: Backend, variants: Variant[]): Promise<[Row[], unknown[]]> {
+export async function measure(backend: Backend, variants: Variant[]): Promise<[Row[], unknown[]]> {
   const out = path.join(os.tmpdir(), `fwkp-time-${process.pid}`);
   const times = variants.map((): number[] => []);
   const afterGc = variants.map((): number[] => []);
@@ -146,10 +149,24 @@ async function measure(backend: Backend, variants: Variant[]): Promise<[Row[], u
   return [rows, last];
 }
 
+/** flapwatch's whole read of the benchmark's rules in `netns`: the dump, the parser and the model. */
+export function fullRead(what: string, backend: Backend, netns: string, legacyVia?: DumpOptions['legacyVia']): Variant {
+  return {
+    what, heap: true, childless: legacyVia === 'kernel',
+    once: async (spawn): Promise<RulesModel> => {
+      const builder = new IptablesModelBuilder();
+      const dump = await readIptablesDump(backend, 'ipv4', builder, { netns, spawn, legacyVia });
+      const m = builder.finish(dump.summary);
+      if (m.services.size !== SERVICES) throw new Error(`read ${m.services.size} Services, not ${SERVICES}`);
+      return m;
+    },
+  };
+}
+
 export async function benchRules(): Promise<Row[]> {
   if (process.getuid?.() !== 0) throw new Error('the kube-proxy rules benchmark needs root (ip netns add)');
   const netns = `fwkp${randomBytes(4).toString('hex')}`;
-  const rules = renderIptables(makeServices(SERVICES, { variety: false }), { clusterCIDR: '10.0.0.0/8' });
+  const rules = renderIptables(benchServices(), { clusterCIDR: CLUSTER_CIDR });
   const rows: Row[] = [];
   await run(['ip', 'netns', 'add', netns]);
   try {
@@ -161,16 +178,7 @@ export async function benchRules(): Promise<Row[]> {
       });
       if (restore !== 0) throw new Error(`iptables-${backend}-restore failed`);
       const save = [`iptables-${backend}-save`, '-c'];
-      const full = (what: string, legacyVia?: DumpOptions['legacyVia']): Variant => ({
-        what, heap: true, childless: legacyVia === 'kernel',
-        once: async (spawn): Promise<RulesModel> => {
-          const builder = new IptablesModelBuilder();
-          const dump = await readIptablesDump(backend, 'ipv4', builder, { netns, spawn, legacyVia });
-          const m = builder.finish(dump.summary);
-          if (m.services.size !== SERVICES) throw new Error(`read ${m.services.size} Services, not ${SERVICES}`);
-          return m;
-        },
-      });
+      const full = (what: string, legacyVia?: DumpOptions['legacyVia']) => fullRead(what, backend, netns, legacyVia);
       const [[alone, whole, ...others], [, model]] = await measure(backend, [
         { what: '`iptables-save -c` alone (stdout to /dev/null)', once: (spawn) => run(['sh', '-c', `exec ${save.join(' ')} > /dev/null`], { netns, spawn }) },
         ...(backend === 'nft'

@@ -10,6 +10,7 @@ import { benchConntrack } from './conntrack';
 import { cpuBench } from './cpu';
 import { dropStorm } from './drop-storm';
 import { edgesBench } from './edges';
+import { handmadeBench } from './handmade';
 import { hooksBench } from './hooks';
 import { imageSizeBench } from './image-size';
 import { kubeScaleBench } from './kube-scale';
@@ -33,6 +34,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   image: imageSizeBench,
   cluster: clusterLabBench,
   rca: rcaSyntheticBench,
+  handmade: handmadeBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');
 

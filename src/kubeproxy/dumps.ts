@@ -24,7 +24,7 @@ export interface DumpOptions extends Omit<RunOptions, 'onData'> {
 const TOOL: Record<Family, string> = { ipv4: 'iptables', ipv6: 'ip6tables' };
 const NFT_FAMILY: Record<Family, string> = { ipv4: 'ip', ipv6: 'ip6' };
 // Masquerade marking is three rules in eight at scale and tells nothing about Services or drops.
-const PARSE_DUMP: ParserOptions = { skipTargets: ['KUBE-MARK-MASQ'], countChains: ['KUBE-', 'KUBE-IPVS'] };
+export const PARSE_DUMP: ParserOptions = { skipTargets: ['KUBE-MARK-MASQ'], countChains: ['KUBE-', 'KUBE-IPVS'] };
 
 async function stream(argv: string[], write: (chunk: Buffer) => void, opts: DumpOptions): Promise<string> {
   const res = await run(argv, { ...opts, onData: write });

@@ -16,5 +16,8 @@ export function run(cmd: string, args: readonly string[], cwd?: string): Ran {
 }
 
 export const promtoolSkip = toolSkip('promtool', ['--version'], "Debian's prometheus package");
-export const prometheusSkip = toolSkip('prometheus', ['--version'], "Debian's prometheus package");
+/** A running Prometheus takes half a minute of a unit run's seconds: the full suite runs it. */
+export const prometheusSkip = process.env.TEST_SCOPE === 'unit'
+  ? 'unit run (npm run test:unit): starts a real Prometheus; npm test runs it'
+  : toolSkip('prometheus', ['--version'], "Debian's prometheus package");
 export const kubectlSkip = toolSkip('kubectl', ['version', '--client'], "the machine's kubectl or Debian's kubernetes-client");

@@ -187,7 +187,9 @@ export class ClusterKube {
     if (this.daemons.has(node.name)) throw new Error(`ClusterKube: a daemon already runs on ${node.name}`);
     const { kubelet, tokenFile } = this.kubelet(node.name);
     const argv = node.lab.pidns!.enter([process.execPath, CLI, 'run', '--listen', `${node.ip}:${DAEMON_PORT}`, '--kubeconfig', this.kubeconfig,
-      '--node-name', node.name, '--kubelet-url', kubelet.url, '--kubelet-token', tokenFile, '--kubelet-insecure-tls', '--kubelet-interval', '1', ...extra]);
+      '--node-name', node.name, '--kubelet-url', kubelet.url, '--kubelet-token', tokenFile, '--kubelet-insecure-tls', '--kubelet-interval', '1',
+      // every lab node shares this kernel: each daemon counts its own node's namespaces, as on a real node
+      '--netns-scope', 'pid-namespace', ...extra]);
     // detached: the exit handler kills nsenter and the daemon it forked as one group
     const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const proc = daemonProcess(child, DAEMON_PORT, { host: node.ip, daemonPid: () => childrenOf(child.pid as number)[0] });

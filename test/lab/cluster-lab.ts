@@ -3,8 +3,8 @@
 // 10.244.N.0/24, joined by a VXLAN overlay over an underlay bridge (overlay.ts). The Kubernetes side (one API
 // server, a kubelet per node, a daemon per node, Prometheus) is cluster-kube.ts, started from here.
 // Everything it creates goes with destroy(), at exit, on SIGINT/SIGTERM, or after a SIGKILL with the next
-// create() (registry.ts). Nothing is filtered: BPF programs are global, so every daemon's tracer sees every
-// namespace's drops on this machine, the other nodes' included.
+// create() (registry.ts). BPF programs are global, so every daemon's tracer sees every namespace's drops on this
+// machine: the daemons run with --netns-scope pid-namespace and keep their own node's.
 import { randomBytes } from 'node:crypto';
 import { ClusterKube, type KubeOptions } from './cluster-kube';
 import { Lab, labSubnet, type EchoResult, type Endpoint, type HttpResult, type KubeProxyMode, type ServiceOptions, type TcpResult } from './lab';
