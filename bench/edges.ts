@@ -9,6 +9,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import type { Workload } from '../src/observe/objects';
+import { CONNECT_LATENCY_SLOTS } from '../src/native';
 import { edgeMetrics } from '../src/report/metrics/edges';
 import type { AttributedConnection, AttributedDrop, AttributedRetransmit } from '../src/services/attribute';
 import { median } from './daemon';
@@ -22,18 +23,6 @@ const INTERVALS = 20;
 const SCRAPES = 5;
 const DEFAULT_CAP = 2000;
 const NO_CAP = 1_000_000;
-const SLOTS = 27;
-
-interface Result {
-  edges: number;
-  series: number;
-  scrapeMs: number;
-  scrapeKB: number;
-  addMs: number;
-  rssMB: number;
-  heapMB: number;
-  baseRssMB: number;
-}
 
 /** Edge i: workload i mod WORKLOADS calls Service (i × 7919) mod SERVICES (a prime stride: no two edges alike). */
 function edge(i: number): { client: Workload; service: AttributedConnection['service'] } {
@@ -51,7 +40,7 @@ function observations(edges: number, round: number) {
   const drops: AttributedDrop[] = [];
   for (let i = 0; i < edges; i++) {
     const { client, service } = edge(i);
-    const latencyUs = new Array<number>(SLOTS).fill(0);
+    const latencyUs = new Array<number>(CONNECT_LATENCY_SLOTS).fill(0);
     latencyUs[8 + (i % 6)] = 3;
     const base = { netns: 1, direction: 'to_service' as const, client, service };
     connections.push({ ...base, family: 4, saddr: '10.0.0.1', dst: { ip: '10.96.0.1', port: 80 }, attempted: 3, established: 3, failed: 0, latencyUs, latencySumUs: 3 * 2 ** (8 + (i % 6)) });
@@ -66,6 +55,17 @@ function observations(edges: number, round: number) {
     }
   }
   return { connections, retransmits, drops };
+}
+
+interface Result {
+  edges: number;
+  series: number;
+  scrapeMs: number;
+  scrapeKB: number;
+  addMs: number;
+  rssMB: number;
+  heapMB: number;
+  baseRssMB: number;
 }
 
 async function child(cap: number, calls: number): Promise<Result> {
