@@ -30,3 +30,10 @@ export function memoryMB(pid: number): { rss: number; peak: number } {
 export function cores(before: CpuTimes, after: CpuTimes, seconds: number): { user: number; sys: number } {
   return { user: (after.user - before.user) / seconds, sys: (after.sys - before.sys) / seconds };
 }
+
+/** CPU time every CPU of the machine spent busy (user, nice, system, irq, softirq, steal), in seconds. */
+export function machineBusySeconds(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
+  return (user + nice + system + irq + softirq + steal) / TICK;
+}

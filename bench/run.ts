@@ -5,10 +5,13 @@ import path from 'node:path';
 import { campaignBench } from './campaign';
 import { cascadeBench } from './cascade';
 import { clusterLabBench } from './cluster-lab';
+import { connectStorm } from './connect-storm';
 import { benchConntrack } from './conntrack';
 import { cpuBench } from './cpu';
 import { dropStorm } from './drop-storm';
+import { edgesBench } from './edges';
 import { handmadeBench } from './handmade';
+import { hooksBench } from './hooks';
 import { imageSizeBench } from './image-size';
 import { kubeScaleBench } from './kube-scale';
 import { quietNode } from './quiet-node';
@@ -18,6 +21,9 @@ import type { Bench } from './types';
 
 const BENCHES: Record<string, () => Promise<Bench>> = {
   drops: dropStorm,
+  connect: connectStorm,
+  hooks: hooksBench,
+  edges: edgesBench,
   rules: rulesBench,
   conntrack: benchConntrack,
   campaign: campaignBench,

@@ -56,9 +56,19 @@ export class DrainHealth {
  * once, after the start and the drain in flight.
  */
 export abstract class DrainedSource {
+  protected readonly log: Logger;
+  /** failed starts, drains and the like, for stats() */
+  protected errors = 0;
+  protected readonly drainHealth: DrainHealth;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private draining: Promise<void> = Promise.resolve();
+
+  /** `source`: the stream the source's log lines name */
+  constructor(logger: Logger, source: string) {
+    this.log = logger.child({ source });
+    this.drainHealth = new DrainHealth(this.log, () => this.errors++);
+  }
 
   /** Resolves once the object is attached or has failed; never rejects. */
   start(): Promise<void> {

@@ -8,7 +8,7 @@ import { Listeners } from '../observe/listeners';
 import type { ConnectionObservation } from '../observe/kernel';
 import type { SourceStats } from '../observe/source';
 import { describeSystemError } from '../observe/errors';
-import { DrainedSource, DrainHealth, startNative } from './bpf-object';
+import { DrainedSource, startNative } from './bpf-object';
 import type { NetnsFilter } from './netns-scope';
 
 export interface ConnectionSourceOptions {
@@ -52,22 +52,17 @@ function toConnection(r: ConnectionRecord): ConnectionObservation {
 }
 
 export class ConnectionSource extends DrainedSource {
-  private readonly log: Logger;
   private readonly listeners: Listeners<ConnectionObservation>;
   private tracker: NativeConnTracker | undefined;
   private status: { up: boolean; reason: string } = { up: false, reason: 'starting' };
-  private readonly drainHealth: DrainHealth;
-  private errors = 0;
   private counters = NO_COUNTERS;
   private missed = 0;
   private drainedKeys = 0;
   private keysEvicted = 0;
 
   constructor(private readonly opts: ConnectionSourceOptions) {
-    super();
-    this.log = opts.logger.child({ source: 'connections' });
+    super(opts.logger, 'connections');
     this.listeners = new Listeners((err) => this.log.error({ err }, 'a connection subscriber failed'));
-    this.drainHealth = new DrainHealth(this.log, () => this.errors++);
   }
 
   onConnections(listener: (items: ConnectionObservation[]) => void): () => void {

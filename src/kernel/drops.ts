@@ -16,7 +16,7 @@ import { Kallsyms } from './kallsyms';
 import { DropReasons, reasonNamesFromBtf } from './reasons';
 import { toDrop, toRetransmit, type Resolvers } from './records';
 import { planMaps, type MapSizes } from './memlock';
-import { DrainedSource, DrainHealth, startNative } from './bpf-object';
+import { DrainedSource, startNative } from './bpf-object';
 import type { NetnsFilter } from './netns-scope';
 
 export interface DropSourceOptions {
@@ -53,15 +53,12 @@ export interface DropLosses {
 const NO_COUNTERS = Object.fromEntries(TRACER_COUNTERS.map((name) => [name, 0])) as TracerCounters;
 
 export class DropSource extends DrainedSource {
-  private readonly log: Logger;
   private readonly resolvers: Resolvers;
   private readonly drops: Listeners<DropObservation>;
   private readonly retransmits: Listeners<RetransmitObservation>;
   private readonly samples: DropSamples;
   private tracer: NativeDropTracer | undefined;
   private statuses: SourceStatus[];
-  private readonly drainHealth: DrainHealth;
-  private errors = 0;
   private counters = NO_COUNTERS;
   private capacity: MapSizes | undefined;
   private drainedDropFlows = 0;
@@ -70,8 +67,7 @@ export class DropSource extends DrainedSource {
   private retransmitFlowsEvicted = 0;
 
   constructor(private readonly opts: DropSourceOptions) {
-    super();
-    this.log = opts.logger.child({ source: 'drops' });
+    super(opts.logger, 'drops');
     this.resolvers = { reasons: new DropReasons(new Map(), opts.benignReasons), symbols: opts.symbols ?? new Kallsyms() };
     const onError = (err: unknown) => this.log.error({ err }, 'a drop subscriber failed');
     this.drops = new Listeners(onError);
@@ -81,7 +77,6 @@ export class DropSource extends DrainedSource {
       this.log.warn({ err }, 'drop samples could not be resolved: dropped');
     });
     this.statuses = this.names().map((source) => ({ source, up: false, reason: 'starting' }));
-    this.drainHealth = new DrainHealth(this.log, () => this.errors++);
   }
 
   onDrops(listener: (items: DropObservation[]) => void): () => void {
