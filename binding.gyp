@@ -9,11 +9,14 @@
           "action_name": "build_bpf",
           "inputs": [
             "native/bpf/build.sh",
+            "native/bpf/dns.bpf.c",
+            "native/bpf/dns.h",
             "native/bpf/drops.bpf.c",
             "native/bpf/drops.h",
+            "native/bpf/family.h",
             "native/bpf/skb_conntrack.bpf.h"
           ],
-          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/bpf/drops.skel.h"],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/bpf/dns.skel.h", "<(SHARED_INTERMEDIATE_DIR)/bpf/drops.skel.h"],
           "action": ["sh", "native/bpf/build.sh", "<(SHARED_INTERMEDIATE_DIR)/bpf"]
         }
       ]
@@ -27,6 +30,7 @@
         "native/src/conntrack_events.cc",
         "native/src/conntrack_groups.cc",
         "native/src/conntrack_netlink.cc",
+        "native/src/dns_tracer.cc",
         "native/src/drop_tracer.cc",
         "native/src/errors.cc",
         "native/src/fd_watch.cc",
@@ -34,6 +38,7 @@
         "native/src/iptables_legacy_read.cc",
         "native/src/iptables_save_print.cc",
         "native/src/kallsyms.cc",
+        "native/src/kernel_btf.cc",
         "native/src/libbpf_log.cc",
         "native/src/netns.cc"
       ],

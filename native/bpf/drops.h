@@ -2,8 +2,7 @@
 #ifndef FLAPWATCH_DROPS_H
 #define FLAPWATCH_DROPS_H
 
-#define FW_AF_INET 4
-#define FW_AF_INET6 6
+#include "family.h"
 
 /* ct_flags: what the skb's conntrack entry said when the packet was dropped */
 #define FW_CT_PRESENT (1 << 0)

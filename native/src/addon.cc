@@ -3,6 +3,7 @@
 
 #include "conntrack.h"
 #include "conntrack_events.h"
+#include "dns_tracer.h"
 #include "drop_tracer.h"
 #include "iptables_legacy.h"
 #include "kallsyms.h"
@@ -16,6 +17,7 @@ class Addon : public Napi::Addon<Addon> {
     InstallLibbpfPrint();
     DefineAddon(exports, {InstanceValue("DropTracer", DropTracer::Define(env), napi_enumerable),
                           InstanceValue("ConntrackWatch", ConntrackWatch::Define(env), napi_enumerable),
+                          InstanceValue("DnsTracer", DnsTracer::Define(env), napi_enumerable),
                           InstanceMethod<&Addon::ResolveMethod>("resolveKernelAddresses"),
                           InstanceMethod<&Addon::ConntrackStatsMethod>("conntrackStats"),
                           InstanceMethod<&Addon::ConntrackAggregateMethod>("conntrackAggregate"),

@@ -1,64 +1,23 @@
 #include "drop_tracer.h"
 
-#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <malloc.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "bpf_maps.h"
 #include "drops.skel.h"
 #include "errors.h"
+#include "js_values.h"
+#include "kernel_btf.h"
 #include "libbpf_log.h"
 #include "promise_worker.h"
 
 namespace flapwatch {
 namespace {
-
-constexpr const char *kDefaultBtf = "/sys/kernel/btf/vmlinux";
-constexpr uint32_t kBatch = 1024;
-
-template <typename K>
-using Entries = std::vector<std::pair<K, fw_counter>>;
-
-// Reads and deletes the entries (the maps hold deltas since the previous drain). Batch ops where the
-// kernel has them (5.6+), one key at a time otherwise. A flood refills the slots the walk frees, so the walk
-// stops after `limit` entries: what is left waits for the next drain instead of growing this one.
-template <typename K>
-int DrainMap(int fd, Entries<K> &out, size_t limit) {
-  std::vector<K> keys(kBatch);
-  std::vector<fw_counter> values(kBatch);
-  K token;
-  bool first = true;
-  for (;;) {
-    __u32 count = kBatch;
-    int err = bpf_map_lookup_and_delete_batch(fd, first ? nullptr : &token, &token, keys.data(), values.data(),
-                                              &count, nullptr);
-    first = false;
-    for (__u32 i = 0; i < count; i++) out.emplace_back(keys[i], values[i]);
-    if (err == 0 && out.size() >= limit) return 0;
-    if (err == 0) continue;
-    if (errno == ENOENT) return 0;
-    if (errno != EINVAL && errno != ENOTSUP) return errno;
-    break;  // no batch support: fall back below
-  }
-  K key;
-  fw_counter value;
-  while (out.size() < limit && bpf_map_get_next_key(fd, nullptr, &key) == 0) {
-    if (bpf_map_lookup_elem(fd, &key, &value) == 0) out.emplace_back(key, value);
-    bpf_map_delete_elem(fd, &key);
-  }
-  return 0;
-}
-
-std::string Address(uint8_t family, const uint8_t *addr) {
-  char text[INET6_ADDRSTRLEN];
-  inet_ntop(family == FW_AF_INET6 ? AF_INET6 : AF_INET, addr, text, sizeof(text));
-  return text;
-}
 
 bool IsZero(const uint8_t *p, size_t n) {
   for (size_t i = 0; i < n; i++)
@@ -84,12 +43,6 @@ void SetDropKey(Napi::Env env, Napi::Object o, const fw_drop_key &k) {
   o.Set("origDaddr", has_orig ? Napi::Value(Napi::String::New(env, Address(k.t.family, k.orig_daddr))) : env.Null());
   o.Set("origDport", Napi::Number::New(env, k.orig_dport));
   o.Set("ct", Napi::Number::New(env, k.ct_flags));
-}
-
-Napi::Array Strings(Napi::Env env, const std::vector<std::string> &v) {
-  Napi::Array a = Napi::Array::New(env, v.size());
-  for (size_t i = 0; i < v.size(); i++) a.Set(i, Napi::String::New(env, v[i]));
-  return a;
 }
 
 // The counters' names as TypeScript reads them (TRACER_COUNTERS in src/native.ts), in the stats map's order.
@@ -131,17 +84,10 @@ class StartWorker : public PromiseWorker {
   }
 
   bool Load(Failure &failure) {
-    const char *btf_path = options_.btf_path.empty() ? kDefaultBtf : options_.btf_path.c_str();
-    if (access(btf_path, R_OK) != 0) {
-      failure = {"access", errno, std::string("no BTF at ") + btf_path + ": the kernel needs CONFIG_DEBUG_INFO_BTF=y"};
-      return false;
-    }
-    std::unique_ptr<struct btf, void (*)(struct btf *)> btf(btf__parse(btf_path, nullptr), btf__free);
-    if (!btf) {
-      failure = {"btf__parse", errno, std::string("reading BTF from ") + btf_path};
-      return false;
-    }
-    LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = options_.btf_path.empty() ? nullptr : btf_path);
+    BtfPtr btf = ParseKernelBtf(options_.btf_path, failure);
+    if (!btf) return false;
+    LIBBPF_OPTS(bpf_object_open_opts, open_opts,
+                .btf_custom_path = options_.btf_path.empty() ? nullptr : options_.btf_path.c_str());
     skel_ = DropsObject(drops_bpf__open_opts(&open_opts), drops_bpf__destroy);
     if (!skel_) {
       failure = {"bpf_object__open", errno, "opening the drop tracer"};
@@ -254,14 +200,9 @@ class DrainWorker : public PromiseWorker {
       failure = {"bpf_map_lookup_and_delete_batch", err, "draining the retransmits map"};
       return false;
     }
-    int ncpu = libbpf_num_possible_cpus();
-    std::vector<__u64> per_cpu(ncpu > 0 ? ncpu : 1);
-    for (__u32 i = 0; i < FW_STAT_MAX; i++) {
-      if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.stats), &i, per_cpu.data()) != 0) {
-        failure = {"bpf_map_lookup_elem", errno, "reading the tracer's counters"};
-        return false;
-      }
-      for (__u64 v : per_cpu) stats_[i] += v;
+    if (int err = SumPerCpu(bpf_map__fd(skel_->maps.stats), FW_STAT_MAX, stats_)) {
+      failure = {"bpf_map_lookup_elem", err, "reading the tracer's counters"};
+      return false;
     }
     return true;
   }
@@ -302,8 +243,8 @@ class DrainWorker : public PromiseWorker {
 
   DropTracer *tracer_;
   DropsObject skel_;
-  Entries<fw_drop_key> drops_;
-  Entries<fw_retrans_key> retransmits_;
+  Entries<fw_drop_key, fw_counter> drops_;
+  Entries<fw_retrans_key, fw_counter> retransmits_;
   __u64 stats_[FW_STAT_MAX] = {};
 };
 
