@@ -35,7 +35,7 @@ export interface ServiceOptions {
   namespace?: string; // default "default"
   portName?: string;
   protocol?: Protocol; // default tcp
-  clusterIP?: string; // default 10.96.<lab>.<10 + index>; must lie in 10.96.0.0/16
+  clusterIP?: string; // default: an earlier port's of the same Service, else 10.96.<lab>.<10 + index>; in 10.96.0.0/16
   port?: number; // default 80
   endpoints?: Endpoint[]; // default every pod at podPort; [] renders the "has no endpoints" REJECT
 }
@@ -47,6 +47,10 @@ export interface LabOptions {
   services?: ServiceOptions[]; // default one Service default/web:http port 80
   /** pods whose /health calls a Service's /health through its ClusterIP (an application with a dependency) */
   dependencies?: { pod: number; service: string }[];
+  /** pods whose /health first resolves a name through the system resolver (glibc, the pod's resolv.conf) */
+  resolves?: { pod: number; name: string }[];
+  /** a resolv.conf in every namespace of the lab, as kubelet writes one: the nameserver is this Service's ClusterIP */
+  resolvConf?: { service: string; search: string[] };
 }
 
 export type Undo = () => Promise<void>;
@@ -113,6 +117,17 @@ function removeNetnsSync(ns: string): void {
   }
 }
 
+/** Where `ip netns exec NS` finds the files it mounts over /etc (resolv.conf). */
+const etcOf = (ns: string) => `/etc/netns/${ns}`;
+
+/** A lab's files: its namespaces' /etc/netns directories and its own in the state directory. */
+function removeLabFiles(prefix: string): void {
+  for (const dir of ['/etc/netns', STATE_DIR]) {
+    if (!fs.existsSync(dir)) continue;
+    for (const f of fs.readdirSync(dir)) if (f.startsWith(`${prefix}-`)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+  }
+}
+
 /** Deletes the namespaces of labs whose creating process is dead, and restores nf_conntrack_max they left small. */
 async function sweepStale(): Promise<void> {
   if (!fs.existsSync(STATE_DIR)) return;
@@ -124,6 +139,7 @@ async function sweepStale(): Promise<void> {
   const names = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '');
   for (const prefix of dead) {
     for (const ns of names.filter((n) => n.startsWith(`${prefix}-`))) await removeNetns(ns);
+    removeLabFiles(prefix);
     const ctMarker = path.join(STATE_DIR, `${prefix}.ctmax`);
     if (fs.existsSync(ctMarker)) fs.writeFileSync(CT_MAX, fs.readFileSync(ctMarker, 'utf8'));
     fs.rmSync(ctMarker, { force: true });
@@ -166,6 +182,8 @@ export class Lab {
   private readonly podIps: string[];
   private readonly servers: PodServer[] = [];
   private readonly dependencies: Map<number, string>;
+  private readonly resolves: Map<number, string>;
+  private readonly resolvConf: LabOptions['resolvConf'];
   private hostLinked: { hostIp: string; nodeIp: string } | undefined;
   private readonly marker = path.join(STATE_DIR, `${this.prefix}.pid`);
   /** fault rules (iptables arguments after -I) that a re-sync of kube-proxy's rules must keep */
@@ -181,17 +199,25 @@ export class Lab {
     this.podPort = opts.podPort ?? 8080;
     this.kubeProxy = opts.kubeProxy ?? 'iptables-nft';
     this.dependencies = new Map((opts.dependencies ?? []).map((d) => [d.pod, d.service]));
+    this.resolves = new Map((opts.resolves ?? []).map((d) => [d.pod, d.name]));
+    this.resolvConf = opts.resolvConf;
     this.iptablesCmd = this.kubeProxy === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
     const allPods = this.pods.map((_, podIndex) => ({ podIndex, port: this.podPort }));
-    this.services = (opts.services ?? [{ name: 'web', portName: 'http' }]).map((s, i) => ({
-      namespace: s.namespace ?? 'default',
-      name: s.name,
-      portName: s.portName,
-      protocol: s.protocol ?? 'tcp',
-      clusterIP: s.clusterIP ?? `10.96.${this.subnet}.${10 + i}`,
-      port: s.port ?? 80,
-      endpoints: s.endpoints ?? allPods,
-    }));
+    this.services = [];
+    for (const [i, s] of (opts.services ?? [{ name: 'web', portName: 'http' }]).entries()) {
+      const namespace = s.namespace ?? 'default';
+      // another port of a Service listed before has its ClusterIP
+      const same = this.services.find((x) => x.namespace === namespace && x.name === s.name);
+      this.services.push({
+        namespace,
+        name: s.name,
+        portName: s.portName,
+        protocol: s.protocol ?? 'tcp',
+        clusterIP: s.clusterIP ?? same?.clusterIP ?? `10.96.${this.subnet}.${10 + i}`,
+        port: s.port ?? 80,
+        endpoints: s.endpoints ?? allPods,
+      });
+    }
   }
 
   static async create(opts: LabOptions = {}): Promise<Lab> {
@@ -242,10 +268,14 @@ export class Lab {
     return this.probe(fromNs, ['udp', ip, String(port), String(count)], 25_000);
   }
 
-  /** Drops forwarded packets to the pod with probability p (filter FORWARD, before kube-proxy's chains). */
-  async dropOnPath(podIndex: number, probability: number): Promise<Undo> {
+  /**
+   * Drops forwarded packets to the pod with probability p (filter FORWARD, before kube-proxy's chains); only those
+   * to one port of one protocol when `to` says so (the queries to a DNS server).
+   */
+  async dropOnPath(podIndex: number, probability: number, to?: { protocol: Protocol; port: number }): Promise<Undo> {
     if (!(probability > 0 && probability <= 1)) throw new Error(`Lab: probability must be in (0, 1], got ${probability}`);
-    return this.fault(['FORWARD', '-d', this.podIp(podIndex), '-m', 'statistic', '--mode', 'random',
+    const port = to ? ['-p', to.protocol, '--dport', String(to.port)] : [];
+    return this.fault(['FORWARD', '-d', this.podIp(podIndex), ...port, '-m', 'statistic', '--mode', 'random',
       '--probability', String(probability), '-j', 'DROP']);
   }
 
@@ -341,11 +371,21 @@ export class Lab {
     return this.destroying;
   }
 
+  /**
+   * A file or directory of the lab's own in the state directory (a DNS server's records): removed with the lab,
+   * or by the next create() after a SIGKILL.
+   */
+  stateFile(name: string): string {
+    if (!/^[a-z0-9.-]+$/.test(name)) throw new Error(`Lab: bad state file name ${JSON.stringify(name)}`);
+    return path.join(STATE_DIR, `${this.prefix}-${name}`);
+  }
+
   /** For the exit handler: no awaiting there. */
   destroySync(): void {
     live.delete(this);
     for (const s of this.servers) if (s.child.pid) killQuietly(-s.child.pid, 'SIGKILL');
     for (const ns of this.namespaces()) removeNetnsSync(ns);
+    removeLabFiles(this.prefix);
     if (ctSaved?.owner === this) restoreConntrackMax();
     fs.rmSync(this.marker, { force: true });
   }
@@ -361,6 +401,7 @@ export class Lab {
     const results = await Promise.allSettled(this.namespaces().map(removeNetns));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+    removeLabFiles(this.prefix);
     fs.rmSync(this.marker, { force: true });
     live.delete(this);
   }
@@ -405,7 +446,17 @@ export class Lab {
     // REJECT answers with ICMP, which is rate-limited: without this, counted rejects turn into timeouts.
     for (const ns of [this.node, ...this.pods]) await sysctlSet(ns, 'net.ipv4.icmp_ratelimit', 0);
     await this.sync();
+    if (this.resolvConf) this.writeResolvConf(this.resolvConf);
     await Promise.all(this.pods.map((_, i) => this.startServer(i)));
+  }
+
+  // kubelet's resolv.conf for a pod of dnsPolicy ClusterFirst: ndots:5 sends a short name through the search list
+  private writeResolvConf({ service, search }: NonNullable<LabOptions['resolvConf']>): void {
+    const text = `nameserver ${this.service(service).clusterIP}\nsearch ${search.join(' ')}\noptions ndots:5\n`;
+    for (const ns of this.namespaces()) {
+      fs.mkdirSync(etcOf(ns), { recursive: true });
+      fs.writeFileSync(path.join(etcOf(ns), 'resolv.conf'), text);
+    }
   }
 
   /** A full kube-proxy sync: every rule rewritten (counters restart, as on a real node), the lab's faults kept. */
@@ -429,9 +480,13 @@ export class Lab {
     // Detached: its own process group, so destroy() can kill `ip netns exec` and whatever it became at once.
     const dep = this.dependencies.get(i);
     const depends = dep ? (({ clusterIP, port }) => ['--depends', `http://${clusterIP}:${port}/health`])(this.service(dep)) : [];
-    const child = spawn('ip', ['netns', 'exec', pod, process.execPath, POD_SERVER, '--port', String(this.podPort), '--name', pod, ...depends], {
+    const name = this.resolves.get(i);
+    const resolve = name ? ['--resolve', name] : [];
+    const child = spawn('ip', ['netns', 'exec', pod, process.execPath, POD_SERVER, '--port', String(this.podPort), '--name', pod, ...depends, ...resolve], {
       detached: true,
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      // a lookup the resolver waits on holds a thread of libuv's pool for seconds: room for every probe in flight
+      env: { ...process.env, UV_THREADPOOL_SIZE: '64' },
     });
     child.unref();
     const pending: PodServer['pending'] = new Map();

@@ -1,8 +1,11 @@
 // A pod's HTTP server: `GET /health` answers 200 or 503; the lab steers it over the IPC channel it was spawned with.
 // With --depends URL, /health first calls that URL (a dependency's /health, through its ClusterIP, on a new
-// connection each time, as an application's health check does) and fails with the dependency's error. The lab can
-// make /health spend CPU time first (health-cpu), as a handler that computes does.
-// Usage: node pod-server.js --port P --name POD [--depends URL --depends-timeout MS]
+// connection each time, as an application's health check does) and fails with the dependency's error. With
+// --resolve NAME, /health first resolves NAME through the system resolver (getaddrinfo: glibc, the namespace's
+// resolv.conf, A and AAAA in parallel) and fails, as `dns`, when that does not work within the dependency's timeout.
+// The lab can make /health spend CPU time first (health-cpu), as a handler that computes does.
+// Usage: node pod-server.js --port P --name POD [--depends URL] [--resolve NAME] [--depends-timeout MS]
+import * as dns from 'node:dns';
 import * as http from 'node:http';
 import { Worker } from 'node:worker_threads';
 
@@ -19,6 +22,7 @@ function arg(name: string, fallback?: string): string {
 const port = Number(arg('port'));
 const pod = arg('name');
 const depends = arg('depends', '');
+const resolveName = arg('resolve', '');
 const dependsTimeout = Number(arg('depends-timeout', '800'));
 let healthy = true;
 let healthCpuMs = 0;
@@ -49,15 +53,31 @@ function checkDependency(): Promise<string> {
   });
 }
 
+/** '' when the name resolved, else the resolver's error (EAI_AGAIN, ENOTFOUND, …) or ETIMEOUT. */
+function checkName(): Promise<string> {
+  if (!resolveName) return Promise.resolve('');
+  return new Promise((resolve) => {
+    // the lookup cannot be cancelled: it goes on in libuv's pool, its answer unheard
+    const timer = setTimeout(() => resolve('ETIMEOUT'), dependsTimeout);
+    dns.lookup(resolveName, { all: true }, (err) => {
+      clearTimeout(timer);
+      resolve(err ? (err.code ?? err.message) : '');
+    });
+  });
+}
+
 const server = http.createServer((req, res) => {
   if (req.method !== 'GET' || req.url !== '/health') {
     res.writeHead(404).end();
     return;
   }
-  void spendCpu(healthCpuMs).then(checkDependency).then((depError) => {
-    const ok = healthy && !depError;
-    const checks = { db: depError ? { status: 'down', error: depError } : { status: healthy ? 'up' : 'down' } };
-    const body = ok ? { status: 'ok', pod, ...(depends && { checks }) } : { status: 'fail', pod, checks };
+  void spendCpu(healthCpuMs).then(() => Promise.all([checkName(), checkDependency()])).then(([dnsError, depError]) => {
+    const ok = healthy && !depError && !dnsError;
+    const checks = {
+      db: depError ? { status: 'down', error: depError } : { status: healthy ? 'up' : 'down' },
+      ...(resolveName && { dns: dnsError ? { status: 'down', name: resolveName, error: dnsError } : { status: 'up', name: resolveName } }),
+    };
+    const body = ok ? { status: 'ok', pod, ...((depends || resolveName) && { checks }) } : { status: 'fail', pod, checks };
     res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
 });
