@@ -244,6 +244,12 @@ static __always_inline void note_answer(const struct fw_dns_query_key *k, __u8 r
 		return;
 	}
 	stat_add(FW_DNS_STAT_ANSWERS);
+	/* late whether or not a sweep saw it waiting: the sweeps come once per drain */
+	if (latency >= FW_DNS_LATE_NS && !(v.flags & FW_DNS_PENDING_LATE)) {
+		c = row(k, &v, FW_DNS_NO_RCODE);
+		if (c)
+			__sync_fetch_and_add(&c->late, 1);
+	}
 	c = row(k, &v, rcode);
 	if (!c)
 		return;

@@ -14,6 +14,6 @@ export const alreadyStarted = (cls: string) => (err: NativeError) => {
 /** A method that needs a started object: EINVAL, "<Class>.<method>: not started". */
 export const notStarted = (err: NativeError) => {
   assert.equal(err.code, 'EINVAL');
-  assert.match(err.message, /^(DropTracer|ConntrackWatch)\.\w+: not started$/);
+  assert.match(err.message, /^(DropTracer|DnsTracer|ConntrackWatch)\.\w+: not started$/);
   return true;
 };

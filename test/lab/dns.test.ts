@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kernelSkip } from '../helpers/env';
-import { LabDns, searchOf } from './dns';
+import { KUBE_DNS, kubeDnsServices, LabDns, searchOf } from './dns';
 import { Lab } from './lab';
 
 const NAME = 'db.shop.svc.cluster.local';
@@ -11,11 +11,8 @@ const NAME = 'db.shop.svc.cluster.local';
 test('the lab\'s kube-dns and its faults, through glibc', { skip: kernelSkip, timeout: 120_000 }, async (t) => {
   const lab = await Lab.create({
     pods: 3,
-    services: [
-      { name: 'kube-dns', namespace: 'kube-system', portName: 'dns', protocol: 'udp', port: 53, endpoints: [{ podIndex: 1, port: 53 }, { podIndex: 2, port: 53 }] },
-      { name: 'kube-dns', namespace: 'kube-system', portName: 'dns-tcp', protocol: 'tcp', port: 53, endpoints: [{ podIndex: 1, port: 53 }, { podIndex: 2, port: 53 }] },
-    ],
-    resolvConf: { service: 'kube-system/kube-dns', search: searchOf('shop') },
+    services: kubeDnsServices([1, 2]),
+    resolvConf: { service: KUBE_DNS, search: searchOf('shop') },
   });
   let dns: LabDns | undefined;
   // getent exits 2 when the name is not found, and gives up after the resolver's timeout
@@ -28,7 +25,7 @@ test('the lab\'s kube-dns and its faults, through glibc', { skip: kernelSkip, ti
     await t.test('a short name, through the search list, over UDP and over TCP, answered by both endpoints', async () => {
       for (let i = 0; i < 10; i++) assert.deepEqual((await getent('db')).addresses, ['10.96.1.1']);
       assert.deepEqual((await getent('db', 'use-vc timeout:1 attempts:1')).addresses, ['10.96.1.1']);
-      const kubeDns = lab.service('kube-system/kube-dns');
+      const kubeDns = lab.service(KUBE_DNS);
       const conntrack = await lab.exec(lab.node, 'conntrack', ['-L', '-p', 'udp', '--orig-dst', kubeDns.clusterIP]);
       for (const pod of [1, 2]) assert.match(conntrack.stdout, new RegExp(`src=${lab.podIp(pod).replace(/\./g, '\\.')} `), `pod ${pod} answered`);
     });
@@ -45,7 +42,7 @@ test('the lab\'s kube-dns and its faults, through glibc', { skip: kernelSkip, ti
     });
     await t.test('servfail(): every answer SERVFAIL until undone', async () => {
       const undo = await dns!.servfail([1, 2]);
-      const answer = await lab.exec(lab.pods[0]!, 'python3', ['-c', RCODE, lab.service('kube-system/kube-dns').clusterIP, NAME]);
+      const answer = await lab.exec(lab.pods[0]!, 'python3', ['-c', RCODE, lab.service(KUBE_DNS).clusterIP, NAME]);
       assert.equal(answer.stdout.trim(), '2');
       assert.deepEqual((await getent('db')).addresses, []);
       await undo();

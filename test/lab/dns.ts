@@ -5,11 +5,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
-import { once, type Lab, type Undo } from './lab';
+import { once, type Lab, type ServiceOptions, type Undo } from './lab';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 /** kubelet's search list for a pod of namespace `ns` */
 export const searchOf = (ns: string) => [`${ns}.svc.${CLUSTER_DOMAIN}`, `svc.${CLUSTER_DOMAIN}`, CLUSTER_DOMAIN];
+
+export const KUBE_DNS = 'kube-system/kube-dns';
+
+/** kube-system/kube-dns as kube-proxy programs it: a port for UDP and one for TCP, both 53, to the server pods. */
+export function kubeDnsServices(pods: readonly number[]): ServiceOptions[] {
+  const endpoints = pods.map((podIndex) => ({ podIndex, port: 53 }));
+  return (['udp', 'tcp'] as const).map((protocol) => ({
+    name: 'kube-dns', namespace: 'kube-system', portName: protocol === 'udp' ? 'dns' : 'dns-tcp', protocol, port: 53, endpoints,
+  }));
+}
 
 // IANA's root KSK-2017: what a validating resolver trusts; nothing below it can be proven here
 const ROOT_ANCHOR = '.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D';
