@@ -1,7 +1,8 @@
 // Run by scripts/test-asan.sh (npm run test:asan) with the addon built under AddressSanitizer/LeakSanitizer:
 // every native entry (the drop and DNS tracers, conntrack, legacy iptables), its error paths and its teardown while
-// the kernel is still handing events over, a few hundred rounds. ASan stops the process at the first memory error; LSan reports leaks at exit. Not a node:test
-// file: the sanitizers, not assertions, are the judges here (the kernel tests check the results).
+// the kernel is still handing events over, a few hundred rounds. ASan stops the process at the first memory error;
+// LSan reports leaks at exit. Not a node:test file: the sanitizers, not assertions, are the judges here (the kernel
+// tests check the results).
 // usage: node --expose-gc dist/test/asan/stress.js ADDON.node ROUNDS
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
