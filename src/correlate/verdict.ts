@@ -11,7 +11,7 @@ import type { HealthObservation } from '../observe/health';
 import { MECHANISMS, type Mechanism } from '../services/attribute';
 import { AFTERMATH_REASONS, touches, type EvidenceItem } from './evidence';
 
-export const VERDICTS = [...MECHANISMS, 'listen-overflow', 'retransmits', 'cpu-throttled', 'none'] as const;
+export const VERDICTS = [...MECHANISMS, 'listen-overflow', 'retransmits', 'dns-timeout', 'dns-error', 'cpu-throttled', 'none'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 export type PathKind = 'probe' | 'service' | 'downstream';
@@ -87,6 +87,7 @@ function rank(i: PathEvidence): number {
   if (i.kind === 'drop') return Math.min(...i.mechanisms.map((m) => MECHANISMS.indexOf(m)));
   if (i.kind === 'listen-overflow') return VERDICTS.indexOf('listen-overflow');
   if (i.kind === 'retransmit') return VERDICTS.indexOf('retransmits');
+  if (i.kind === 'dns-timeout' || i.kind === 'dns-error') return VERDICTS.indexOf(i.kind);
   if (i.kind === 'cpu-throttle') return VERDICTS.indexOf('cpu-throttled');
   return VERDICTS.length; // rules and unanswered flows support a verdict, never make one
 }
@@ -95,7 +96,7 @@ function verdictOf(i: PathEvidence): Verdict {
   return rank(i) === UNSPECIFIED_RANK ? 'kernel-drop' : (VERDICTS[rank(i)] ?? 'none');
 }
 
-/** `placed`: evidence already placed on a path (other nodes' answers, CPU starvation of the checked pods). */
+/** `placed`: evidence already placed on a path (other nodes' answers, CPU starvation of the checked pods, their DNS). */
 export function judge(failure: Pick<HealthObservation, 'kind'>, subject: Subject, items: Iterable<EvidenceItem>, placed: readonly PathEvidence[] = []): Judgement {
   const answered = failure.kind === 'http-status';
   const found: PathEvidence[] = [];

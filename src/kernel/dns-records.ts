@@ -14,7 +14,7 @@ export function toDnsObservations(rows: readonly DnsRow[]): DnsObservation[] {
     let o = byPair.get(key);
     if (!o) {
       o = {
-        netns: r.netns, client: r.client, server: { ip: r.server, port: r.serverPort }, proto,
+        netns: r.netns, clientIp: r.client, server: { ip: r.server, port: r.serverPort }, proto,
         queries: 0, retries: 0, late: 0, unanswered: 0, pending: 0, answers: new Map(),
         latency: { buckets: r.buckets.map(() => 0), sumSeconds: 0 },
       };

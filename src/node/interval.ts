@@ -1,4 +1,4 @@
-// NodeIntervals: the node's clock. Every interval, one look at the node — the drops and retransmits drained
+// NodeIntervals: the node's clock. Every interval, one look at the node — the drops, retransmits and DNS drained
 // from the kernel, the conntrack stats and the kube-proxy rule counters read at the same moment — attributed to
 // Services. The sources are read together so that a drop and its witnesses (a stat delta, a REJECT counter)
 // land in the same interval; never two intervals at once.
@@ -6,15 +6,17 @@ import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ConntrackGroup } from '../kernel/conntrack';
 import type { ConntrackReading, ConntrackSource } from '../kernel/conntrack-source';
+import type { DnsSource } from '../kernel/dns';
 import type { DropSource } from '../kernel/drops';
 import type { RuleRise } from '../kubeproxy/rises';
 import type { RulesReading, RulesSource } from '../kubeproxy/source';
+import type { DnsObservation } from '../observe/dns';
 import type { DropObservation, RetransmitObservation } from '../observe/kernel';
 import { Listeners } from '../observe/listeners';
 import { Periodic } from '../observe/periodic';
 import {
-  attributeDrop, attributeGroup, attributeRetransmit, type AttributedDrop, type AttributedGroup, type AttributedRetransmit,
-  type ClientOf, type IntervalEvidence,
+  attributeDns, attributeDrop, attributeGroup, attributeRetransmit, type AttributedDns, type AttributedDrop, type AttributedGroup,
+  type AttributedRetransmit, type ClientOf, type IntervalEvidence,
 } from '../services/attribute';
 import type { ServiceIndex } from '../services/index';
 
@@ -25,6 +27,8 @@ export interface NodeInterval {
   /** loss drops and benign frees alike; `loss` tells them apart */
   drops: AttributedDrop[];
   retransmits: AttributedRetransmit[];
+  /** each client's DNS to each server; absent when DNS is not followed */
+  dns?: AttributedDns[];
   /** absent when conntrack could not be read */
   conntrack?: ConntrackReading;
   /** flows still waiting for a reply, when this interval dumped them */
@@ -37,6 +41,7 @@ export interface NodeInterval {
 export interface NodeIntervalsOptions {
   index: ServiceIndex;
   drops: DropSource;
+  dns?: DnsSource;
   conntrack?: ConntrackSource;
   rules?: RulesSource;
   intervalMs: number;
@@ -66,6 +71,7 @@ export class NodeIntervals {
   private readonly netns: number;
   private pendingDrops: DropObservation[] = [];
   private pendingRetransmits: RetransmitObservation[] = [];
+  private pendingDns: DnsObservation[] = [];
   private last: number;
   /** this interval's witnesses, for the next one's drops (IntervalEvidence.before) */
   private before?: IntervalEvidence['before'];
@@ -78,6 +84,7 @@ export class NodeIntervals {
     this.last = this.now();
     opts.drops.onDrops((items) => this.pendingDrops.push(...items));
     opts.drops.onRetransmits((items) => this.pendingRetransmits.push(...items));
+    opts.dns?.onDns((items) => this.pendingDns.push(...items));
     const onError = (err: unknown) => opts.logger.error({ err }, 'an interval failed');
     this.periodic = opts.intervalMs > 0 ? new Periodic(opts.intervalMs, () => this.collect(), 'intervals', onError) : undefined;
   }
@@ -110,13 +117,15 @@ export class NodeIntervals {
     // Drops first, then their witnesses: a drop's stat and rule counter rise before it is freed, so every drop
     // drained has them in the reads that follow. Read side by side, a drop between the stat read and the drain
     // came without its witness (which went to the next interval) and could not be told from table-full.
-    await this.opts.drops.drain();
+    await Promise.all([this.opts.drops.drain(), this.opts.dns?.drain()]);
     const [conntrack, rulesReading] = await Promise.all([this.opts.conntrack?.read(), this.opts.rules?.read()]);
     const end = this.now();
     const drops = this.pendingDrops;
     const retransmits = this.pendingRetransmits;
+    const dns = this.pendingDns;
     this.pendingDrops = [];
     this.pendingRetransmits = [];
+    this.pendingDns = [];
     const rules = rulesReading?.rises ?? [];
     const evidence: IntervalEvidence = { netns: this.netns, conntrack: {}, rules, ...ruleLocation(rulesReading), ...(this.before && { before: this.before }) };
     for (const k of CT_WITNESSES) if (conntrack?.deltas[k] !== undefined) evidence.conntrack[k] = conntrack.deltas[k];
@@ -127,6 +136,7 @@ export class NodeIntervals {
       end,
       drops: drops.map((d) => attributeDrop(index, d, evidence, this.opts.clientOf)),
       retransmits: retransmits.map((r) => attributeRetransmit(index, r, this.opts.clientOf)),
+      ...(this.opts.dns && { dns: dns.map((o) => attributeDns(index, o, this.opts.clientOf)) }),
       rules,
       ...(conntrack && { conntrack }),
       ...(conntrack?.unreplied && { unreplied: conntrack.unreplied.map((g) => attributeGroup(index, g)) }),

@@ -9,7 +9,7 @@ export interface DnsObservation {
   /** inode of the client's network namespace */
   netns: number;
   /** the client's address as its socket sent from: its pod's, or the node's */
-  client: string;
+  clientIp: string;
   /** the server as the client sent to it, before DNAT: a ClusterIP, an endpoint, a node-local cache, an upstream */
   server: Address;
   proto: Extract<Protocol, 'udp' | 'tcp'>;

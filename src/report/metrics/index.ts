@@ -10,6 +10,7 @@ import type { NodeInterval } from '../../node/interval';
 import type { AttributedThrottle } from '../../services/attribute';
 import type { CapDeps } from './capped-counter';
 import { conntrackMetrics } from './conntrack';
+import { dnsMetrics } from './dns';
 import { dropsMetric } from './drops';
 import { edgeMetrics } from './edges';
 import { healthMetrics } from './health';
@@ -27,6 +28,7 @@ export interface DaemonMetricDeps extends CapDeps {
 
 export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   const drops = dropsMetric(registry, deps);
+  const dns = dnsMetrics(registry, deps);
   const edges = edgeMetrics(registry, deps);
   const retransmits = retransmitsMetric(registry, deps);
   const conntrack = conntrackMetrics(registry, { ...deps, current: deps.conntrack });
@@ -36,6 +38,7 @@ export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   return {
     interval(iv: NodeInterval): void {
       drops.add(iv.drops);
+      if (iv.dns) dns.add(iv.dns);
       edges.add(iv);
       retransmits.add(iv.retransmits);
       conntrack.add(iv);
