@@ -54,7 +54,7 @@ for (const hook of ['cgroup_skb', 'tracepoints'] as const satisfies readonly Dns
 
     /** Drains until what `client` sent to kube-dns's ClusterIP over `proto` satisfies `done`. */
     async function observed(netns: number, client: string, proto: 'udp' | 'tcp', done: (t: ReturnType<typeof total>) => boolean, ms = 5000) {
-      const mine = () => seen.filter((o) => o.netns === netns && o.client === client && o.proto === proto && o.server.ip === kubeDns.clusterIP && o.server.port === 53);
+      const mine = () => seen.filter((o) => o.netns === netns && o.clientIp === client && o.proto === proto && o.server.ip === kubeDns.clusterIP && o.server.port === 53);
       await eventually(async () => {
         await source.drain();
         return done(total(mine()));
@@ -71,7 +71,7 @@ for (const hook of ['cgroup_skb', 'tracepoints'] as const satisfies readonly Dns
       assert.deepEqual([...t.answers], [[RCODE.NOERROR, 6]]);
       assert.equal(t.late + t.unanswered, 0);
       assert.equal(t.bucketed, 6, 'every answer in a latency bucket');
-      const o = seen.find((x) => x.client === lab.podIp(0))!;
+      const o = seen.find((x) => x.clientIp === lab.podIp(0))!;
       assert.equal(o.latency.buckets.length, DNS_LATENCY_BOUNDS_US.length + 1);
       assert.ok(o.latency.sumSeconds > 0 && o.latency.sumSeconds < 1);
       assert.ok(!seen.some((x) => x.server.ip === lab.podIp(1) || x.server.ip === lab.podIp(2)), 'no query counted at an endpoint: each once, at its client');
