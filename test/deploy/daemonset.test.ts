@@ -32,13 +32,16 @@ describe('the DaemonSet', () => {
     assert.deepEqual(sc.capabilities.drop, ['ALL']);
     assert.deepEqual([...sc.capabilities.add].sort(), ['BPF', 'NET_ADMIN', 'NET_RAW', 'PERFMON', 'SYSLOG']);
     assert.equal(pod.securityContext?.privileged, undefined);
-    for (const v of pod.volumes) assert.ok(!v.hostPath || v.hostPath.path === '/sys/kernel/btf', `only the BTF is a hostPath: ${JSON.stringify(v)}`);
+    for (const v of pod.volumes) assert.ok(!v.hostPath || ['/sys/kernel/btf', '/sys/fs/cgroup'].includes(v.hostPath.path), `only the BTF and the cgroups are hostPaths: ${JSON.stringify(v)}`);
   });
 
-  test('mounts the kernel\'s BTF read-only', () => {
-    const vol = pod.volumes.find((v: any) => v.hostPath?.path === '/sys/kernel/btf');
-    assert.ok(vol);
-    assert.deepEqual(c.volumeMounts, [{ name: vol.name, mountPath: '/sys/kernel/btf', readOnly: true }]);
+  test('mounts the kernel\'s BTF and the host\'s cgroups read-only, where the daemon looks for them', () => {
+    const mounts = ['/sys/kernel/btf', '/sys/fs/cgroup'].map((path) => {
+      const vol = pod.volumes.find((v: any) => v.hostPath?.path === path);
+      assert.ok(vol, path);
+      return { name: vol.name, mountPath: path, readOnly: true };
+    });
+    assert.deepEqual(c.volumeMounts, mounts);
   });
 
   test('gets its node name from the downward API and a configurable bind address', () => {
