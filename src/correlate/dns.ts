@@ -122,10 +122,13 @@ export class DnsEvidence {
   }
 }
 
-/** A query from the client to port 53, or an answer from the DNS Service back to it. */
+/**
+ * A query lost on its way from the client to port 53, or an answer on its way back from the DNS Service. Not an
+ * answer the client's socket freed unsaid (NOT_SPECIFIED: it closed, having given up), which follows the timeout.
+ */
 function onTheWay(d: EvidenceItem, client: string, service: string): boolean {
   if (d.saddr === client) return parseHostPort(d.dst)?.port === DNS_PORT;
-  return d.daddr === client && !!service && d.service === service && d.direction === 'from_service';
+  return d.daddr === client && !!service && d.service === service && d.direction === 'from_service' && d.reason !== 'NOT_SPECIFIED';
 }
 
 /**

@@ -96,9 +96,10 @@ export class DnsSource {
       const noBtf = missingBtf(this.opts.btfPath);
       if (noBtf) throw new Error(noBtf);
       const tracer = new ((this.opts.native ?? addon)().DnsTracer)();
+      const cgroupPath = cgroup2Root(this.opts.cgroupMount);
       const info = await tracer.start({
         btfPath: this.opts.btfPath,
-        cgroupPath: cgroup2Root(this.opts.cgroupMount),
+        cgroupPath,
         hook: this.opts.hook,
         maxQueries: this.opts.maxQueries,
         maxFlows: this.opts.maxFlows,
@@ -114,6 +115,7 @@ export class DnsSource {
       }
       this.tracer = tracer;
       this.status = { source: 'dns', up: true, reason: info.missing.join('; ') };
+      this.log.info({ hook: info.hook, cgroup: cgroupPath }, info.hook === 'cgroup_skb' ? `DNS followed on the sockets of cgroup ${cgroupPath} and below` : 'DNS followed on the device tracepoints');
     } catch (err) {
       this.errors++;
       this.status = { source: 'dns', up: false, reason: describeSystemError(err, 'loading the DNS tracer', 'CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN') };
