@@ -45,8 +45,11 @@ export class DnsEvidence {
 
   constructor(private readonly opts: { index: ServiceIndex; historyMs: number; podAt: (ip: string) => PodRef | undefined }) {}
 
+  /** Keeps the DNS of the clients that had trouble or a query in flight: nothing else can be evidence. */
   add(iv: Pick<NodeInterval, 'start' | 'end' | 'dns'>): void {
-    if (iv.dns) this.kept.push({ start: iv.start, end: iv.end, dns: iv.dns });
+    const troubled = new Set((iv.dns ?? []).filter(hadTrouble).map((o) => o.clientIp));
+    const dns = (iv.dns ?? []).filter((o) => troubled.has(o.clientIp));
+    if (dns.length) this.kept.push({ start: iv.start, end: iv.end, dns });
     const cut = iv.end - this.opts.historyMs;
     if (this.kept.length && this.kept[0]!.end < cut) this.kept = this.kept.filter((k) => k.end >= cut);
   }
@@ -57,9 +60,9 @@ export class DnsEvidence {
    * that counts it (or says so).
    */
   settled(to: number, covered: number, clients: () => ReadonlySet<string>): boolean {
-    const last = this.kept.find((k) => k.end >= to);
-    if (!last || covered >= to + DNS_LATE_MS + (last.end - last.start)) return true;
-    const inFlight = last.dns.filter((o) => o.pending > 0);
+    const at = this.kept.find((k) => k.start < to && to <= k.end);
+    if (!at || covered >= to + DNS_LATE_MS + (at.end - at.start)) return true;
+    const inFlight = at.dns.filter((o) => o.pending > 0);
     if (!inFlight.length) return true;
     const mine = clients();
     return !inFlight.some((o) => mine.has(o.clientIp));
@@ -120,6 +123,10 @@ export class DnsEvidence {
     const pod = this.opts.podAt(ip);
     return pod ? objectKey(pod) : ip;
   }
+}
+
+function hadTrouble(o: AttributedDns): boolean {
+  return o.late + o.unanswered + o.pending + (o.answers.get(RCODE.SERVFAIL) ?? 0) + (o.answers.get(RCODE.NXDOMAIN) ?? 0) > 0;
 }
 
 /**
