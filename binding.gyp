@@ -9,14 +9,25 @@
           "action_name": "build_bpf",
           "inputs": [
             "native/bpf/build.sh",
+            "native/bpf/aggregate.bpf.h",
+            "native/bpf/connections.bpf.c",
+            "native/bpf/connections.h",
             "native/bpf/dns.bpf.c",
             "native/bpf/dns.h",
             "native/bpf/drops.bpf.c",
             "native/bpf/drops.h",
-            "native/bpf/family.h",
-            "native/bpf/skb_conntrack.bpf.h"
+            "native/bpf/families.h",
+            "native/bpf/skb_conntrack.bpf.h",
+            "native/bpf/task_netns.bpf.c",
+            "native/bpf/task_netns.h",
+            "native/bpf/tuple.h"
           ],
-          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/bpf/dns.skel.h", "<(SHARED_INTERMEDIATE_DIR)/bpf/drops.skel.h"],
+          "outputs": [
+            "<(SHARED_INTERMEDIATE_DIR)/bpf/connections.skel.h",
+            "<(SHARED_INTERMEDIATE_DIR)/bpf/dns.skel.h",
+            "<(SHARED_INTERMEDIATE_DIR)/bpf/drops.skel.h",
+            "<(SHARED_INTERMEDIATE_DIR)/bpf/task_netns.skel.h"
+          ],
           "action": ["sh", "native/bpf/build.sh", "<(SHARED_INTERMEDIATE_DIR)/bpf"]
         }
       ]
@@ -26,6 +37,9 @@
       "dependencies": ["bpf_objects"],
       "sources": [
         "native/src/addon.cc",
+        "native/src/bpf_maps.cc",
+        "native/src/bpf_object.cc",
+        "native/src/conn_tracker.cc",
         "native/src/conntrack.cc",
         "native/src/conntrack_events.cc",
         "native/src/conntrack_groups.cc",
@@ -38,9 +52,10 @@
         "native/src/iptables_legacy_read.cc",
         "native/src/iptables_save_print.cc",
         "native/src/kallsyms.cc",
-        "native/src/kernel_btf.cc",
         "native/src/libbpf_log.cc",
-        "native/src/netns.cc"
+        "native/src/netns.cc",
+        "native/src/netns_iterator.cc",
+        "native/src/values.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -3,8 +3,7 @@
 // kernel, side by side and interleaved over a few rounds. Two shapes: every flow to its own destination
 // (the aggregation's worst case), then 1,000 destinations with 250 sources each (a node calling Services).
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -16,15 +15,13 @@ import {
   type AggregateOptions,
 } from '../src/kernel/conntrack';
 import { conntrackLab } from '../test/kernel/conntrack-lab';
-import { nsRun, run } from '../test/lab/netns';
+import { buildCTool } from '../test/lab/c-tools';
+import { nsRun } from '../test/lab/netns';
 import type { Bench } from './types';
 
 const ROUNDS = 7;
 const ENTRIES = 250_000;
 const REPLIED_FLOWS = 30;
-const ROOT = path.resolve(__dirname, '..', '..');
-const SOURCE = path.join(ROOT, 'bench', 'ctbench.c');
-const TOOL = path.join(ROOT, 'build', 'bench-tools', 'ctbench');
 
 interface Shape {
   label: string;
@@ -47,14 +44,7 @@ interface Variant {
   measure: () => Promise<Sample>;
 }
 
-async function buildTool(): Promise<string> {
-  const mtime = (f: string) => statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? -1;
-  if (mtime(TOOL) < mtime(SOURCE)) {
-    mkdirSync(path.dirname(TOOL), { recursive: true });
-    await run('cc', ['-O2', '-Wall', '-o', TOOL, SOURCE, '-lmnl']);
-  }
-  return TOOL;
-}
+const buildTool = () => buildCTool('bench/ctbench.c', ['-lmnl']);
 
 function statusMB(field: 'VmRSS' | 'VmHWM'): number {
   const kb = new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(readFileSync('/proc/self/status', 'utf8'))?.[1];

@@ -2,48 +2,23 @@
 // flapwatch, with bpftrace counting by reason, and with flapwatch sending every drop to user space.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nsRun, run } from '../test/lab/netns';
 import { udpflood } from '../test/lab/udpflood';
-import { cores, cpuSeconds, DAEMON_ENV, DAEMON_NODE_FLAGS, memoryMB } from './proc';
+import { median, startFlapwatch, stopChild } from './daemon';
+import { cores, cpuSeconds, memoryMB } from './proc';
 import type { Bench } from './types';
 
 const SECONDS = 10;
 const ROUNDS = 3;
-const ROOT = path.resolve(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
 
 interface Variant {
   name: string;
   start?: (port: number) => Promise<ChildProcess>;
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) if (await check()) return;
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 function flapwatch(extra: string[]): (port: number) => Promise<ChildProcess> {
-  return async (port) => {
-    const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, CLI, 'run', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...extra], {
-      env: { ...process.env, ...DAEMON_ENV },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    try {
-      await waitFor(async () => {
-        if (child.exitCode !== null) throw new Error(`flapwatch exited ${child.exitCode}: ${out}`);
-        const res = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => null);
-        return !!res && /flapwatch_source_up\{source="drops"\} 1/.test(await res.text());
-      }, 'flapwatch to attach');
-    } catch (err) {
-      await stop(child);
-      throw err;
-    }
-    return child;
-  };
+  return (port) => startFlapwatch({ listen: `127.0.0.1:${port}`, args: extra, ready: /flapwatch_source_up\{source="drops"\} 1/ });
 }
 
 async function bpftrace(): Promise<ChildProcess> {
@@ -68,11 +43,6 @@ interface Run {
   peak: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
-
 /** One storm under one variant: the tracer starts, idles 2 s (idle RSS), then the storm runs. */
 async function once(ns: string, v: Variant, port: number): Promise<Run> {
   const child = v.start ? await v.start(port) : undefined;
@@ -86,15 +56,8 @@ async function once(ns: string, v: Variant, port: number): Promise<Run> {
     const mem = pid ? memoryMB(pid) : { rss: 0, peak: 0 };
     return { pps: flood.pps, ...used, idleRss, ...mem };
   } finally {
-    if (child) await stop(child);
+    if (child) await stopChild(child);
   }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGINT');
-  await Promise.race([exited, sleep(5000).then(() => child.kill('SIGKILL'))]);
 }
 
 export async function dropStorm(): Promise<Bench> {

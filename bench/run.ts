@@ -3,10 +3,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { campaignBench } from './campaign';
+import { cascadeBench } from './cascade';
+import { clusterLabBench } from './cluster-lab';
 import { benchConntrack } from './conntrack';
 import { cpuBench } from './cpu';
 import { dropStorm } from './drop-storm';
+import { imageSizeBench } from './image-size';
 import { kubeScaleBench } from './kube-scale';
+import { quietNode } from './quiet-node';
+import { rcaSyntheticBench } from './rca-synthetic';
 import { rulesBench } from './kubeproxy-rules';
 import type { Bench } from './types';
 
@@ -15,8 +20,13 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   rules: rulesBench,
   conntrack: benchConntrack,
   campaign: campaignBench,
+  cascade: cascadeBench,
   kube: kubeScaleBench,
+  quiet: quietNode,
   cpu: cpuBench,
+  image: imageSizeBench,
+  cluster: clusterLabBench,
+  rca: rcaSyntheticBench,
 };
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'RESULTS.md');
 

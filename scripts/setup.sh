@@ -14,6 +14,7 @@ declare -A need=(
   [openssl]=openssl [nfacct]=nfacct [/usr/lib/$(uname -m)-linux-gnu/libasan.so.8]=libasan8
   [promtool]=prometheus [prometheus]=prometheus [kubectl]=kubernetes-client
   [dnsmasq]=dnsmasq-base [dnsperf]=dnsperf [resperf]=dnsperf
+  [buildah]=buildah [podman]=podman [skopeo]=skopeo [runc]=runc [mmdebstrap]=mmdebstrap
 )
 missing=()
 for probe in "${!need[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm run test:asan: the addon built with AddressSanitizer and LeakSanitizer into build-asan/ (the normal
 # build/ is left alone), then test/asan/stress.ts run under it: starts and stops of the drop tracer while drops
-# stream in, conntrack dumps and watches, legacy iptables reads, a few hundred rounds. Any ASan error or leak
+# stream in and of the connection tracker while connects do, task iterator reads, conntrack dumps and watches,
+# legacy iptables reads, a few hundred rounds. Any ASan error or leak
 # fails it. Needs root and the kernel features the kernel tests need; run it under the lab lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Options } from 'yargs';
 import { DEFAULT_BENIGN_REASONS, normalizeReasonName } from './kernel/reasons';
 import { SERVICE_ACCOUNT_DIR } from './kube/access';
-import { LOG_LEVELS, type LogLevel } from './log';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -21,6 +21,22 @@ export const tracerOptions = {
   },
   'max-flows': { type: 'number', default: 65536, describe: 'Capacity of the in-kernel drop aggregation (LRU: the oldest flows are evicted, and counted)' },
   'max-retransmit-flows': { type: 'number', default: 16384, describe: 'Capacity of the in-kernel retransmit aggregation (LRU)' },
+  connections: {
+    type: 'boolean',
+    default: true,
+    describe: 'Count TCP connects per client address and destination in the kernel (sock:inet_sock_set_state): the service graph\'s connections and connect latency',
+  },
+  'max-connection-keys': {
+    type: 'number',
+    default: 16384,
+    describe: 'Capacity of the in-kernel connect aggregation by client address × destination, and of the connects in SYN_SENT timed at once (LRU)',
+  },
+  'netns-scope': {
+    type: 'string',
+    choices: ['all', 'pid-namespace'],
+    default: 'all',
+    describe: "Which network namespaces count: 'all' of the kernel's (a real node's kernel holds only that node), or 'pid-namespace': the daemon's own and its PID namespace's tasks' (several lab nodes on one kernel)",
+  },
   'benign-reasons': {
     type: 'string',
     default: DEFAULT_BENIGN_REASONS.join(','),
@@ -30,6 +46,13 @@ export const tracerOptions = {
 
 const logLevel = (fallback: LogLevel) =>
   ({ type: 'string', choices: LOG_LEVELS, default: fallback, describe: 'Log level' }) as const satisfies Options;
+
+const logFormat = {
+  type: 'string',
+  choices: LOG_FORMATS,
+  defaultDescription: 'pretty on a terminal, else json',
+  describe: 'Log lines as JSON (for a log collector) or as colored lines for a person (pino-pretty)',
+} as const satisfies Options;
 
 /** Flags of the commands that read conntrack and kube-proxy's rules besides the tracer. */
 export const nodeOptions = {
@@ -108,6 +131,7 @@ export const runOptions = {
   listen: { type: 'string', default: `0.0.0.0:${DEFAULT_PORT}`, describe: 'HTTP address for /metrics, /healthz and /readyz (host:port, [v6]:port)' },
   'label-cap': { type: 'number', default: 2000, describe: 'Label sets per metric before new ones fold into service="other"/location="other"' },
   'log-level': logLevel('info'),
+  'log-format': logFormat,
 } as const satisfies Record<string, Options>;
 
 export const snapshotOptions = {
@@ -116,6 +140,7 @@ export const snapshotOptions = {
   duration: { type: 'number', default: 5, describe: 'Seconds to watch' },
   json: { type: 'boolean', default: false, describe: 'Print JSON instead of a table' },
   'log-level': logLevel('warn'),
+  'log-format': logFormat,
 } as const satisfies Record<string, Options>;
 
 export interface SourcesConfig {
@@ -123,8 +148,13 @@ export interface SourcesConfig {
   btfPath: string;
   maxFlows: number;
   maxRetransmitFlows: number;
+  /** null: no connection tracker */
+  connections: { maxKeys: number } | null;
+  netnsScope: 'all' | 'pid-namespace';
   benignReasons: string[];
   logLevel: LogLevel;
+  /** undefined: pretty on a terminal, JSON otherwise */
+  logFormat: LogFormat | undefined;
   /** 0 = off */
   unrepliedIntervalMs: number;
   rulesFullIntervalMs: number;
@@ -170,9 +200,10 @@ export interface SnapshotConfig extends SourcesConfig {
   json: boolean;
 }
 
-type Argv = Record<string, unknown>;
+export type Argv = Record<string, unknown>;
 
-function num(argv: Argv, flag: string, ok: (n: number) => boolean, what: string): number {
+/** A numeric flag, checked: a ConfigError naming the flag and `what` it must be otherwise. */
+export function num(argv: Argv, flag: string, ok: (n: number) => boolean, what: string): number {
   const n = argv[flag];
   if (typeof n !== 'number' || !Number.isFinite(n) || !ok(n)) throw new ConfigError(`--${flag} must be ${what}, got ${String(n)}`);
   return n;
@@ -201,8 +232,11 @@ function sourcesConfig(argv: Argv): SourcesConfig {
     btfPath: String(argv['btf-path']),
     maxFlows: num(argv, 'max-flows', int(1, 1 << 24), 'an integer from 1 to 16777216'),
     maxRetransmitFlows: num(argv, 'max-retransmit-flows', int(1, 1 << 24), 'an integer from 1 to 16777216'),
+    connections: argv.connections === false ? null : { maxKeys: num(argv, 'max-connection-keys', int(1, 1 << 24), 'an integer from 1 to 16777216') },
+    netnsScope: argv['netns-scope'] === 'pid-namespace' ? 'pid-namespace' : 'all',
     benignReasons: parseReasons(String(argv['benign-reasons'])),
     logLevel: argv['log-level'] as LogLevel,
+    logFormat: argv['log-format'] as LogFormat | undefined,
     unrepliedIntervalMs: num(argv, 'unreplied-interval', (n) => n === 0 || seconds(n), '0 or seconds at most 86400') * 1000,
     rulesFullIntervalMs: num(argv, 'rules-full-interval', seconds, 'seconds above 0 and at most 86400') * 1000,
   };

@@ -89,11 +89,12 @@ export interface StartInfo {
 }
 
 /**
- * The lifecycle DropTracer, DnsTracer and ConntrackWatch share. start() rejects with code EALREADY ("<Class>.start: already
- * started") while the object is started or a start is under way, even one that stop() cancelled; once stop() has
- * run and any start under way has ended, start() works again. stop() is idempotent, and during a start it
- * frees what that start opens when it ends. A method that needs a started object fails with code EINVAL
- * ("<Class>.drain: not started"). These errors have the NativeError shape, `syscall` naming the method.
+ * The lifecycle every class of the addon shares (DropTracer, DnsTracer, ConntrackWatch, ConnTracker,
+ * NetnsIterator). start() rejects with code EALREADY ("<Class>.start: already started") while the object is started
+ * or a start is under way, even one that stop() cancelled; once stop() has run and any start under way has ended,
+ * start() works again. stop() is idempotent, and during a start it frees what that start opens when it ends. A
+ * method that needs a started object fails with code EINVAL ("<Class>.drain: not started"). These errors have the
+ * NativeError shape, `syscall` naming the method.
  */
 export interface NativeDropTracer {
   start(options: TracerOptions): Promise<StartInfo>;
@@ -189,6 +190,76 @@ export interface NativeDnsTracer {
   stop(): void;
 }
 
+/** Slots of ConnectionRecord.latencyUs: FW_CONN_LATENCY_SLOTS in native/bpf/connections.h. */
+export const CONNECT_LATENCY_SLOTS = 27;
+
+/** TCP connects from one client address to one destination, since the previous drain. */
+export interface ConnectionRecord {
+  /** inode of the client socket's network namespace */
+  netns: number;
+  family: 4 | 6;
+  /** the client socket's own address */
+  saddr: string;
+  /** where it connected, as the socket sees it: a Service's ClusterIP, never the endpoint DNAT chose */
+  daddr: string;
+  dport: number;
+  /** → SYN_SENT */
+  attempted: number;
+  /** SYN_SENT → ESTABLISHED */
+  established: number;
+  /** SYN_SENT → CLOSE: refused, reset, timed out, or given up by the application */
+  failed: number;
+  /**
+   * SYN sent → established, of the established connects whose start the tracker saw: slot i counts those of
+   * [2^i, 2^(i+1)) µs (slot 0 also shorter, the last also longer); CONNECT_LATENCY_SLOTS slots
+   */
+  latencyUs: number[];
+  latencySumUs: number;
+}
+
+/**
+ * The connection tracker's counters, in the kernel's order: FW_CONN_STATS in native/bpf/connections.h names the
+ * same list (connects seen, keys inserted, inserts a full map refused, handshake ends without their start).
+ */
+export const CONNECTION_COUNTERS = ['connects', 'connectionKeys', 'connectionMapFull', 'untimed'] as const;
+
+export type ConnectionCounters = Record<(typeof CONNECTION_COUNTERS)[number], number>;
+
+export interface ConnTrackerOptions {
+  /** kernel BTF for CO-RE; '' = the running kernel's */
+  btfPath: string;
+  /** capacity of the in-kernel aggregation (LRU) by client address × destination */
+  maxKeys: number;
+  /** capacity of the per-socket SYN times (LRU): connects in SYN_SENT at once that get a latency */
+  maxPending: number;
+}
+
+/** Lifecycle as NativeDropTracer's. */
+export interface NativeConnTracker {
+  /** attaches tp_btf/inet_sock_set_state; rejects (with libbpf's `log`) when it cannot */
+  start(options: ConnTrackerOptions): Promise<{ log: string[] }>;
+  /**
+   * records since the previous drain; `missed`: state changes the kernel skipped since start() because the program
+   * was already running on that CPU (bpf_prog_info.recursion_misses). Rejects with code EBUSY while a drain runs.
+   */
+  drain(): Promise<{ connections: ConnectionRecord[]; counters: ConnectionCounters; missed: number }>;
+  /** detaches the program and frees the maps; idempotent */
+  stop(): void;
+}
+
+/** Lifecycle as NativeDropTracer's. */
+export interface NativeNetnsIterator {
+  /** loads the task iterator (iter/task); rejects (with libbpf's `log`) when it cannot */
+  start(options: { btfPath: string }): Promise<{ log: string[] }>;
+  /**
+   * The network namespace inodes of every task in this process's PID namespace, sorted, each once. Needs no
+   * ptrace access to the tasks. Reads may overlap.
+   */
+  read(): Promise<number[]>;
+  /** frees the iterator; idempotent */
+  stop(): void;
+}
+
 /** Bits of a conntrack entry's status (enum ip_conntrack_status). */
 export const IPS_SEEN_REPLY = 2;
 export const IPS_ASSURED = 4;
@@ -277,6 +348,8 @@ export interface Addon {
   DropTracer: new () => NativeDropTracer;
   ConntrackWatch: new () => NativeConntrackWatch;
   DnsTracer: new () => NativeDnsTracer;
+  ConnTracker: new () => NativeConnTracker;
+  NetnsIterator: new () => NativeNetnsIterator;
   conntrackStats(netnsPath: string): Promise<ConntrackStats>;
   /** one ctnetlink dump, aggregated on a worker thread */
   conntrackAggregate(options: ConntrackAggregateOptions): Promise<ConntrackGroupColumns>;

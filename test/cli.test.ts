@@ -16,8 +16,8 @@ test('run is the default command, with documented defaults', async () => {
   const inv = await parse([]);
   assert.equal(inv?.command, 'run');
   assert.deepEqual(inv?.config, {
-    intervalMs: 1000, btfPath: '', maxFlows: 65536, maxRetransmitFlows: 16384,
-    benignReasons: [...DEFAULT_BENIGN_REASONS], logLevel: 'info', unrepliedIntervalMs: 10_000, rulesFullIntervalMs: 300_000,
+    intervalMs: 1000, btfPath: '', maxFlows: 65536, maxRetransmitFlows: 16384, connections: { maxKeys: 16384 }, netnsScope: 'all',
+    benignReasons: [...DEFAULT_BENIGN_REASONS], logLevel: 'info', logFormat: undefined, unrepliedIntervalMs: 10_000, rulesFullIntervalMs: 300_000,
     samplesPerSecond: 100, ringBytes: 262144, listen: { host: '0.0.0.0', port: 9807 }, labelCap: 2000,
     kubernetes: null, nodeName: hostname(), kubelet: null, probes: [], probeConcurrency: 16, redactPayloads: true,
     listenOverflows: true, cpuThrottling: null, slackMs: 500, historyMs: 300_000, peers: null,
@@ -34,6 +34,14 @@ test('DNS is followed unless --no-dns; its hook, capacities and the cgroup mount
   assert.deepEqual(set.config.dns, { cgroupMount: '/host/cgroup', hook: 'tracepoints', maxQueries: 100, maxFlows: 10 });
   await assert.rejects(parse(['run', '--dns-hook', 'kprobe']), /dns-hook/);
   await assert.rejects(parse(['run', '--max-dns-queries', '0']), /--max-dns-queries must be an integer from 1/);
+});
+
+test('--no-connections turns the connection tracker off; --netns-scope pid-namespace counts only this PID namespace\'s namespaces', async () => {
+  const inv = await parse(['run', '--no-connections', '--netns-scope', 'pid-namespace']);
+  if (inv?.command !== 'run') throw new Error('run expected');
+  assert.equal(inv.config.connections, null);
+  assert.equal(inv.config.netnsScope, 'pid-namespace');
+  await assert.rejects(parse(['run', '--max-connection-keys', '0']), /--max-connection-keys must be an integer from 1/);
 });
 
 test('in a cluster the API and kubelet are on by default; --probe URLs are validated; --kubelet-url none turns kubelet off', async () => {
@@ -106,6 +114,21 @@ test('every flag has a FLAPWATCH_ variable', async () => {
   assert.equal(flagged?.command === 'run' && flagged.config.maxFlows, 10, 'the command line wins');
 });
 
+test('--log-format json|pretty (FLAPWATCH_LOG_FORMAT) for both logging commands; unset, the logger decides by the terminal', async () => {
+  const format = async (args: string[]) => {
+    const inv = await parse(args);
+    return inv?.command === 'run' || inv?.command === 'snapshot' ? inv.config.logFormat : assert.fail('run or snapshot');
+  };
+  assert.equal(await format([]), undefined);
+  assert.equal(await format(['--log-format', 'pretty']), 'pretty');
+  assert.equal(await format(['snapshot', '--log-format', 'json']), 'json');
+  process.env.FLAPWATCH_LOG_FORMAT = 'pretty';
+  assert.equal(await format(['snapshot']), 'pretty');
+  assert.equal(await format(['--log-format', 'json']), 'json', 'the command line wins');
+  delete process.env.FLAPWATCH_LOG_FORMAT;
+  await assert.rejects(parse(['--log-format', 'text']), /Invalid values/);
+});
+
 test('one environment serves both commands; its other flags stay refused on the command line', async () => {
   process.env.FLAPWATCH_LISTEN = '127.0.0.1:1234';
   process.env.FLAPWATCH_DURATION = '3';
@@ -157,4 +180,23 @@ test('--help lists every flag with its default and the environment variables', a
 test('parseListen', () => {
   assert.deepEqual(parseListen(':9807'), { host: '0.0.0.0', port: 9807 });
   assert.deepEqual(parseListen('[::]:0'), { host: '::', port: 0 });
+});
+
+test('graph and rca read Prometheus: their defaults, FLAPWATCH_PROMETHEUS, and --at as RFC 3339 or Unix seconds', async () => {
+  process.env.FLAPWATCH_PROMETHEUS = 'http://prometheus.monitoring:9090';
+  assert.deepEqual(await parse(['graph']), {
+    command: 'graph', config: { prometheus: 'http://prometheus.monitoring:9090', timeoutMs: 30_000, namespace: '', since: '15m', format: 'table' },
+  });
+  assert.deepEqual(await parse(['rca', '--window', '1h30m', '--json']), {
+    command: 'rca', config: { prometheus: 'http://prometheus.monitoring:9090', timeoutMs: 30_000, atMs: undefined, window: '1h30m', windowMs: 5_400_000, json: true },
+  });
+  const at = async (value: string) => {
+    const inv = await parse(['rca', '--at', value]);
+    return inv?.command === 'rca' ? inv.config.atMs : undefined;
+  };
+  assert.equal(await at('2026-12-04T12:05:00Z'), Date.UTC(2026, 11, 4, 12, 5));
+  assert.equal(await at('1796385900.5'), 1796385900500);
+  // the daemon's own environment may hold them: run takes them and ignores them, as snapshot's flags
+  assert.equal((await parse(['run']))?.command, 'run');
+  await assert.rejects(parse(['run', '--since', '5m']), /Unknown argument: since/);
 });

@@ -19,6 +19,9 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "dns.h"
+#define FW_STATS_COUNT FW_DNS_STAT_MAX
+#include "aggregate.bpf.h"
+#include "tuple.h"
 #include "skb_conntrack.bpf.h"
 
 #define ETH_P_IP 0x0800
@@ -43,33 +46,13 @@ struct {
 	__type(value, struct fw_dns_pending);
 } dns_pending SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct fw_dns_key);
-	__type(value, struct fw_dns_counts);
-} dns_counts SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FW_DNS_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} dns_stats SEC(".maps");
-
-static __always_inline void stat_add(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&dns_stats, &idx);
-
-	if (v)
-		*v += 1; /* per-CPU: no atomics needed */
-}
+FW_LRU_HASH(dns_counts, struct fw_dns_key, struct fw_dns_counts);
 
 /* The aggregation row of a pending query's client and server, for `rcode`; created on first use. */
 static __always_inline struct fw_dns_counts *row(const struct fw_dns_query_key *q, const struct fw_dns_pending *p, __u8 rcode)
 {
+	struct fw_dns_counts zero = {};
 	struct fw_dns_key k = {};
-	struct fw_dns_counts *c;
 
 	__builtin_memcpy(k.client, p->client, sizeof(k.client));
 	__builtin_memcpy(k.server, p->server, sizeof(k.server));
@@ -78,20 +61,7 @@ static __always_inline struct fw_dns_counts *row(const struct fw_dns_query_key *
 	k.family = q->family;
 	k.proto = q->proto;
 	k.rcode = rcode;
-	c = bpf_map_lookup_elem(&dns_counts, &k);
-	if (c)
-		return c;
-	{
-		struct fw_dns_counts zero = {};
-
-		/* NOEXIST: another CPU may have inserted the key meanwhile; then its entry is used */
-		if (bpf_map_update_elem(&dns_counts, &k, &zero, BPF_NOEXIST) == 0)
-			stat_add(FW_DNS_STAT_FLOWS);
-	}
-	c = bpf_map_lookup_elem(&dns_counts, &k);
-	if (!c)
-		stat_add(FW_DNS_STAT_MAP_FULL);
-	return c;
+	return entry_of(&dns_counts, &k, &zero, FW_DNS_STAT_FLOWS, FW_DNS_STAT_MAP_FULL);
 }
 
 static __always_inline __u32 bucket_of(__u64 ns)
@@ -131,12 +101,7 @@ static __always_inline int load(const struct source *s, __u32 off, void *to, __u
 
 /* What a port-53 packet says in wire terms, and where its first DNS message starts (TCP: its 2-byte length). */
 struct wire {
-	__u8 saddr[16];
-	__u8 daddr[16];
-	__u16 sport;
-	__u16 dport;
-	__u8 family;
-	__u8 proto;
+	struct fw_tuple t;
 	__u16 dns_off;
 };
 
@@ -172,10 +137,10 @@ static __always_inline bool parse(const struct source *s, __u16 proto, bool out,
 		l4 = h.l4;
 		if (l4_off != sizeof(h.ip) && load(s, l4_off, &l4, sizeof(l4))) /* IP options */
 			return false;
-		w->family = FW_AF_INET;
-		w->proto = h.ip.protocol;
-		__builtin_memcpy(w->saddr, &h.ip.saddr, 4);
-		__builtin_memcpy(w->daddr, &h.ip.daddr, 4);
+		w->t.family = FW_AF_INET;
+		w->t.proto = h.ip.protocol;
+		__builtin_memcpy(w->t.saddr, &h.ip.saddr, 4);
+		__builtin_memcpy(w->t.daddr, &h.ip.daddr, 4);
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct {
 			struct ipv6hdr ip6;
@@ -189,18 +154,18 @@ static __always_inline bool parse(const struct source *s, __u16 proto, bool out,
 			return false;
 		l4_off = sizeof(h.ip6);
 		l4 = h.l4;
-		w->family = FW_AF_INET6;
-		w->proto = h.ip6.nexthdr;
-		__builtin_memcpy(w->saddr, &h.ip6.saddr, 16);
-		__builtin_memcpy(w->daddr, &h.ip6.daddr, 16);
+		w->t.family = FW_AF_INET6;
+		w->t.proto = h.ip6.nexthdr;
+		__builtin_memcpy(w->t.saddr, &h.ip6.saddr, 16);
+		__builtin_memcpy(w->t.daddr, &h.ip6.daddr, 16);
 	} else {
 		return false;
 	}
 	if ((out ? l4.dport : l4.sport) != bpf_htons(FW_DNS_PORT))
 		return false;
-	w->sport = bpf_ntohs(l4.sport);
-	w->dport = bpf_ntohs(l4.dport);
-	w->dns_off = l4_off + (w->proto == IPPROTO_UDP ? sizeof(struct udphdr) : (l4.doff >> 4) * 4);
+	w->t.sport = bpf_ntohs(l4.sport);
+	w->t.dport = bpf_ntohs(l4.dport);
+	w->dns_off = l4_off + (w->t.proto == IPPROTO_UDP ? sizeof(struct udphdr) : (l4.doff >> 4) * 4);
 	/* a segment without a payload (SYN, ACK, FIN) ends here */
 	return len >= w->dns_off + DNS_HEADER;
 }
@@ -211,7 +176,7 @@ static __always_inline void note_query(const struct fw_dns_query_key *k, struct 
 	struct fw_dns_counts *c = row(k, v, FW_DNS_NO_RCODE);
 	long err;
 
-	stat_add(FW_DNS_STAT_QUERIES);
+	stat_add(FW_DNS_STAT_QUERIES, 1);
 	v->sent_ns = bpf_ktime_get_ns();
 	err = bpf_map_update_elem(&dns_pending, k, v, BPF_NOEXIST);
 	if (err == -EEXIST) {
@@ -220,7 +185,7 @@ static __always_inline void note_query(const struct fw_dns_query_key *k, struct 
 			__sync_fetch_and_add(&c->retries, 1);
 		return;
 	}
-	stat_add(err ? FW_DNS_STAT_PENDING_FULL : FW_DNS_STAT_PENDING_ADDED);
+	stat_add(err ? FW_DNS_STAT_PENDING_FULL : FW_DNS_STAT_PENDING_ADDED, 1);
 	if (c)
 		__sync_fetch_and_add(&c->queries, 1);
 }
@@ -233,17 +198,17 @@ static __always_inline void note_answer(const struct fw_dns_query_key *k, __u8 r
 	__u64 latency;
 
 	if (!p) {
-		stat_add(FW_DNS_STAT_ORPHANS);
+		stat_add(FW_DNS_STAT_ORPHANS, 1);
 		return;
 	}
 	v = *p;
 	latency = bpf_ktime_get_ns() - v.sent_ns;
 	/* whoever deletes the entry counts it: a duplicate answer on another CPU, or the sweep, finds it gone */
 	if (bpf_map_delete_elem(&dns_pending, k)) {
-		stat_add(FW_DNS_STAT_ORPHANS);
+		stat_add(FW_DNS_STAT_ORPHANS, 1);
 		return;
 	}
-	stat_add(FW_DNS_STAT_ANSWERS);
+	stat_add(FW_DNS_STAT_ANSWERS, 1);
 	/* late whether or not a sweep saw it waiting: the sweeps come once per drain */
 	if (latency >= FW_DNS_LATE_NS && !(v.flags & FW_DNS_PENDING_LATE)) {
 		c = row(k, &v, FW_DNS_NO_RCODE);
@@ -272,10 +237,10 @@ static __always_inline __u16 original(const struct sk_buff *kskb, const struct w
 		v->server_port = bpf_ntohs(orig.dst.u.all);
 		return bpf_ntohs(orig.src.u.all);
 	}
-	__builtin_memcpy(v->client, w->saddr, sizeof(v->client));
-	__builtin_memcpy(v->server, w->daddr, sizeof(v->server));
-	v->server_port = w->dport;
-	return w->sport;
+	__builtin_memcpy(v->client, w->t.saddr, sizeof(v->client));
+	__builtin_memcpy(v->server, w->t.daddr, sizeof(v->server));
+	v->server_port = w->t.dport;
+	return w->t.sport;
 }
 
 /* Every DNS message the packet starts (one over UDP, up to TCP_MESSAGES over TCP), matched in the hook's terms:
@@ -293,8 +258,8 @@ static __always_inline void on_dns(const struct source *s, const struct sk_buff 
 	int i;
 
 	k.netns = netns;
-	k.family = w.family;
-	k.proto = w.proto;
+	k.family = w.t.family;
+	k.proto = w.t.proto;
 	if (out) {
 		client_port = original(kskb, &w, &v);
 		if (socket_view) {
@@ -303,29 +268,29 @@ static __always_inline void on_dns(const struct source *s, const struct sk_buff 
 			k.client_port = client_port;
 			k.server_port = v.server_port;
 		} else {
-			__builtin_memcpy(k.client, w.saddr, sizeof(k.client));
-			__builtin_memcpy(k.server, w.daddr, sizeof(k.server));
-			k.client_port = w.sport;
-			k.server_port = w.dport;
+			__builtin_memcpy(k.client, w.t.saddr, sizeof(k.client));
+			__builtin_memcpy(k.server, w.t.daddr, sizeof(k.server));
+			k.client_port = w.t.sport;
+			k.server_port = w.t.dport;
 		}
 	} else {
-		__builtin_memcpy(k.client, w.daddr, sizeof(k.client));
-		__builtin_memcpy(k.server, w.saddr, sizeof(k.server));
-		k.client_port = w.dport;
-		k.server_port = w.sport;
+		__builtin_memcpy(k.client, w.t.daddr, sizeof(k.client));
+		__builtin_memcpy(k.server, w.t.saddr, sizeof(k.server));
+		k.client_port = w.t.dport;
+		k.server_port = w.t.sport;
 	}
 	off = w.dns_off;
-	for (i = 0; i < (w.proto == IPPROTO_TCP ? TCP_MESSAGES : 1); i++) {
+	for (i = 0; i < (w.t.proto == IPPROTO_TCP ? TCP_MESSAGES : 1); i++) {
 		__u16 m[3]; /* TCP: length, id, flags; UDP: id, flags */
 		__u16 *hdr = m;
 		__u16 flags;
 
-		if (w.proto == IPPROTO_TCP) {
+		if (w.t.proto == IPPROTO_TCP) {
 			if (off + 2 + DNS_HEADER > len || load(s, off, m, sizeof(m)))
 				break;
 			hdr = &m[1];
 		} else if (load(s, off, m, 2 * sizeof(__u16))) {
-			stat_add(FW_DNS_STAT_TRUNCATED);
+			stat_add(FW_DNS_STAT_TRUNCATED, 1);
 			break;
 		}
 		flags = bpf_ntohs(hdr[1]);
@@ -411,7 +376,7 @@ static long sweep_one(struct bpf_map *map, struct fw_dns_query_key *k, struct fw
 	if (age >= FW_DNS_GIVEN_UP_NS) {
 		if (bpf_map_delete_elem(map, k)) /* answered meanwhile */
 			return 0;
-		stat_add(FW_DNS_STAT_EXPIRED);
+		stat_add(FW_DNS_STAT_EXPIRED, 1);
 		c = row(k, &v, FW_DNS_NO_RCODE);
 		if (!c)
 			return 0;

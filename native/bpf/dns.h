@@ -2,7 +2,7 @@
 #ifndef FLAPWATCH_DNS_H
 #define FLAPWATCH_DNS_H
 
-#include "family.h"
+#include "families.h"
 
 #define FW_DNS_PORT 53
 /* the rcode of a row that counts queries (sent, retried, late, unanswered) rather than answers */

@@ -7,6 +7,8 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "drops.h"
+#define FW_STATS_COUNT FW_STAT_MAX
+#include "aggregate.bpf.h"
 #include "skb_conntrack.bpf.h"
 
 /* uapi and kernel constants that vmlinux.h (types and enums only) does not carry */
@@ -22,26 +24,8 @@
 /* the cap on samples per second, divided among CPUs by user space: no shared counter on the hot path */
 const volatile __u32 samples_per_cpu_sec = 100;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384); /* set from user space before load */
-	__type(key, struct fw_drop_key);
-	__type(value, struct fw_counter);
-} drops SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct fw_retrans_key);
-	__type(value, struct fw_counter);
-} retransmits SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FW_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
+FW_LRU_HASH(drops, struct fw_drop_key, struct fw_counter);
+FW_LRU_HASH(retransmits, struct fw_retrans_key, struct fw_counter);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -60,30 +44,13 @@ struct {
 	__type(value, struct rate_window);
 } sample_rate SEC(".maps");
 
-static __always_inline void stat_add(__u32 idx, __u64 n)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-
-	if (v)
-		*v += n; /* per-CPU: no atomics needed */
-}
-
 static __always_inline void count(void *map, const void *key, __u32 bytes, __u32 stat_flows, __u32 stat_full)
 {
-	struct fw_counter *c = bpf_map_lookup_elem(map, key);
+	struct fw_counter zero = {};
+	struct fw_counter *c = entry_of(map, key, &zero, stat_flows, stat_full);
 
-	if (!c) {
-		struct fw_counter zero = {};
-
-		/* NOEXIST: another CPU may have inserted the key meanwhile; then its entry is used */
-		if (bpf_map_update_elem(map, key, &zero, BPF_NOEXIST) == 0)
-			stat_add(stat_flows, 1);
-		c = bpf_map_lookup_elem(map, key);
-		if (!c) {
-			stat_add(stat_full, 1);
-			return;
-		}
-	}
+	if (!c)
+		return;
 	__sync_fetch_and_add(&c->packets, 1);
 	__sync_fetch_and_add(&c->bytes, bytes);
 }

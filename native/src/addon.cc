@@ -1,6 +1,7 @@
 // The module's entry: registers exports, nothing else.
 #include <napi.h>
 
+#include "conn_tracker.h"
 #include "conntrack.h"
 #include "conntrack_events.h"
 #include "dns_tracer.h"
@@ -8,6 +9,7 @@
 #include "iptables_legacy.h"
 #include "kallsyms.h"
 #include "libbpf_log.h"
+#include "netns_iterator.h"
 
 namespace flapwatch {
 
@@ -17,7 +19,9 @@ class Addon : public Napi::Addon<Addon> {
     InstallLibbpfPrint();
     DefineAddon(exports, {InstanceValue("DropTracer", DropTracer::Define(env), napi_enumerable),
                           InstanceValue("ConntrackWatch", ConntrackWatch::Define(env), napi_enumerable),
-                          InstanceValue("DnsTracer", DnsTracer::Define(env), napi_enumerable),
+                          InstanceValue("ConnTracker", DefineConnTracker(env), napi_enumerable),
+                          InstanceValue("DnsTracer", DefineDnsTracer(env), napi_enumerable),
+                          InstanceValue("NetnsIterator", DefineNetnsIterator(env), napi_enumerable),
                           InstanceMethod<&Addon::ResolveMethod>("resolveKernelAddresses"),
                           InstanceMethod<&Addon::ConntrackStatsMethod>("conntrackStats"),
                           InstanceMethod<&Addon::ConntrackAggregateMethod>("conntrackAggregate"),

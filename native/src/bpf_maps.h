@@ -1,12 +1,17 @@
-// Reading a tracer's BPF maps from user space: drains that delete what they read, per-CPU counters summed.
+// Reading what the BPF programs aggregate: drains of their LRU hashes and sums of their per-CPU counters. Every
+// tracer's drain worker uses these; nothing here touches N-API.
 #pragma once
+#include <linux/types.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <cerrno>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
+
+#include "errors.h"
 
 namespace flapwatch {
 
@@ -44,15 +49,22 @@ int DrainMap(int fd, Entries<K, V> &out, size_t limit) {
   return 0;
 }
 
-// Slots 0..n of a per-CPU array of __u64, each summed over CPUs into out[i]. 0 or errno.
-inline int SumPerCpu(int fd, uint32_t n, __u64 *out) {
-  int ncpu = libbpf_num_possible_cpus();
-  std::vector<__u64> per_cpu(ncpu > 0 ? ncpu : 1);
-  for (__u32 i = 0; i < n; i++) {
-    if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0) return errno;
-    for (__u64 v : per_cpu) out[i] += v;
-  }
-  return 0;
+// Drains `map` into `out`, up to twice its capacity (see DrainMap). 0 or errno.
+template <typename K, typename V>
+int DrainMap(const bpf_map *map, Entries<K, V> &out) {
+  return DrainMap(bpf_map__fd(map), out, 2 * static_cast<size_t>(bpf_map__max_entries(map)));
 }
+
+// Drains `map` into `out` (see DrainMap); false with `failure` naming `what` ("the drops map").
+template <typename K, typename V>
+bool Drain(const bpf_map *map, Entries<K, V> &out, const char *what, Failure &failure) {
+  int err = DrainMap(map, out);
+  if (err) failure = {"bpf_map_lookup_and_delete_batch", err, std::string("draining ") + what};
+  return err == 0;
+}
+
+// The per-CPU __u64 counters 0..count-1 of a PERCPU_ARRAY, each summed over CPUs into out[i]; false with
+// `failure` naming `whose` ("the tracer's").
+bool SumCounters(const bpf_map *map, __u32 count, __u64 *out, const char *whose, Failure &failure);
 
 }  // namespace flapwatch

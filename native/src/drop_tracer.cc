@@ -1,20 +1,16 @@
 #include "drop_tracer.h"
 
-#include <bpf/bpf.h>
 #include <bpf/btf.h>
-#include <bpf/libbpf.h>
-#include <malloc.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "bpf_maps.h"
+#include "bpf_object.h"
 #include "drops.skel.h"
 #include "errors.h"
-#include "js_values.h"
-#include "kernel_btf.h"
-#include "libbpf_log.h"
 #include "promise_worker.h"
+#include "values.h"
 
 namespace flapwatch {
 namespace {
@@ -28,8 +24,8 @@ bool IsZero(const uint8_t *p, size_t n) {
 void SetTuple(Napi::Env env, Napi::Object o, const fw_tuple &t) {
   o.Set("family", Napi::Number::New(env, t.family));
   o.Set("proto", Napi::Number::New(env, t.proto));
-  o.Set("saddr", Napi::String::New(env, Address(t.family, t.saddr)));
-  o.Set("daddr", Napi::String::New(env, Address(t.family, t.daddr)));
+  o.Set("saddr", Napi::String::New(env, AddressText(t.family, t.saddr)));
+  o.Set("daddr", Napi::String::New(env, AddressText(t.family, t.daddr)));
   o.Set("sport", Napi::Number::New(env, t.sport));
   o.Set("dport", Napi::Number::New(env, t.dport));
 }
@@ -40,7 +36,7 @@ void SetDropKey(Napi::Env env, Napi::Object o, const fw_drop_key &k) {
   o.Set("reason", Napi::Number::New(env, k.reason));
   o.Set("location", Napi::BigInt::New(env, static_cast<uint64_t>(k.location)));
   bool has_orig = (k.ct_flags & FW_CT_PRESENT) && !IsZero(k.orig_daddr, sizeof(k.orig_daddr));
-  o.Set("origDaddr", has_orig ? Napi::Value(Napi::String::New(env, Address(k.t.family, k.orig_daddr))) : env.Null());
+  o.Set("origDaddr", has_orig ? Napi::Value(Napi::String::New(env, AddressText(k.t.family, k.orig_daddr))) : env.Null());
   o.Set("origDport", Napi::Number::New(env, k.orig_dport));
   o.Set("ct", Napi::Number::New(env, k.ct_flags));
 }
@@ -73,18 +69,11 @@ class StartWorker : public PromiseWorker {
 
  private:
   bool Run(Failure &failure) override {
-    bool ok;
-    {
-      LibbpfLogCapture capture(&log_);
-      ok = Load(failure);
-    }
-    // the kernel's BTF was parsed on this thread; glibc keeps freed arenas unless asked
-    malloc_trim(0);
-    return ok;
+    return WithLibbpfLog(log_, [&] { return Load(failure); });
   }
 
   bool Load(Failure &failure) {
-    BtfPtr btf = ParseKernelBtf(options_.btf_path, failure);
+    BtfPtr btf = ParseBtf(options_.btf_path, failure);
     if (!btf) return false;
     LIBBPF_OPTS(bpf_object_open_opts, open_opts,
                 .btf_custom_path = options_.btf_path.empty() ? nullptr : options_.btf_path.c_str());
@@ -171,11 +160,7 @@ class StartWorker : public PromiseWorker {
     return info;
   }
 
-  Napi::Error Rejection(Napi::Env env) override {
-    Napi::Error error = MakeError(env, failure_);
-    error.Set("log", Strings(env, log_));
-    return error;
-  }
+  Napi::Error Rejection(Napi::Env env) override { return ErrorWithLog(env, failure_, log_); }
 
   DropTracer *tracer_;
   TracerOptions options_;
@@ -191,20 +176,9 @@ class DrainWorker : public PromiseWorker {
 
  private:
   bool Run(Failure &failure) override {
-    if (int err = DrainMap(bpf_map__fd(skel_->maps.drops), drops_, 2 * bpf_map__max_entries(skel_->maps.drops))) {
-      failure = {"bpf_map_lookup_and_delete_batch", err, "draining the drops map"};
-      return false;
-    }
-    if (int err = DrainMap(bpf_map__fd(skel_->maps.retransmits), retransmits_,
-                           2 * bpf_map__max_entries(skel_->maps.retransmits))) {
-      failure = {"bpf_map_lookup_and_delete_batch", err, "draining the retransmits map"};
-      return false;
-    }
-    if (int err = SumPerCpu(bpf_map__fd(skel_->maps.stats), FW_STAT_MAX, stats_)) {
-      failure = {"bpf_map_lookup_elem", err, "reading the tracer's counters"};
-      return false;
-    }
-    return true;
+    return Drain(skel_->maps.drops, drops_, "the drops map", failure) &&
+           Drain(skel_->maps.retransmits, retransmits_, "the retransmits map", failure) &&
+           SumCounters(skel_->maps.stats, FW_STAT_MAX, stats_, "the tracer's", failure);
   }
 
   bool Finished(bool ok) override {
@@ -232,12 +206,10 @@ class DrainWorker : public PromiseWorker {
       o.Set("packets", Napi::Number::New(env, retransmits_[i].second.packets));
       retransmits.Set(i, o);
     }
-    Napi::Object counters = Napi::Object::New(env);
-    for (int i = 0; i < FW_STAT_MAX; i++) counters.Set(kStatNames[i], Napi::Number::New(env, stats_[i]));
     Napi::Object result = Napi::Object::New(env);
     result.Set("drops", drops);
     result.Set("retransmits", retransmits);
-    result.Set("counters", counters);
+    result.Set("counters", Counters(env, kStatNames, stats_, FW_STAT_MAX));
     return result;
   }
 

@@ -27,7 +27,10 @@ export function formatExplain(a: ServiceAnswer): string {
   out.push('', a.incidents.length ? `Incidents (newest first):` : 'No incidents.');
   for (const i of a.incidents) {
     out.push(`  ${time(i.at)}  [${i.verdict}]  ${i.message}`);
-    for (const e of i.evidence.slice(0, 5)) out.push(`      ${e.path}: ${describeEvidence(e)}`);
+    for (const e of i.evidence.slice(0, 5)) {
+      out.push(`      ${e.path}: ${describeEvidence(e)}`);
+      for (const x of e.examples ?? []) out.push(`        e.g. ${time(x.at)}  ${x.from} → ${x.to}${x.sentTo ? ` (sent to ${x.sentTo})` : ''}, ${x.len} bytes`);
+    }
     if (i.probes) out.push(`      active probes: ${Object.entries(i.probes).map(([p, r]) => `${p} ${r.ok} ok / ${r.failed} failed`).join(', ')}`);
     if (i.failedDependencies?.length) out.push(`      payload says failed: ${i.failedDependencies.join(', ')}`);
   }

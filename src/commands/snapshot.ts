@@ -11,7 +11,7 @@ import { attributeGroup } from '../services/attribute';
 export async function runSnapshot(config: SnapshotConfig): Promise<number> {
   // No samples: a snapshot reports the aggregation only (4096 is the smallest ring the addon takes); the flows
   // still unreplied are read once, at the end.
-  const logger = createLogger(config.logLevel, 2);
+  const logger = createLogger(config.logLevel, 2, config.logFormat);
   const node = nodeSources({ ...config, unrepliedIntervalMs: 0, samplesPerSecond: 0, ringBytes: 4096, logger });
   await Promise.all(node.all.map((s) => s.start()));
   const down = node.drops.stats().find((s) => s.source === 'drops' && !s.up);

@@ -6,6 +6,7 @@ import type { HealthObservation, HealthSource, ListenOverflowObservation, ProbeP
 import { Listeners } from '../observe/listeners';
 import { hostPort, type Protocol } from '../observe/net';
 import type { CpuThrottleObservation } from '../observe/cpu';
+import type { DropSampleObservation } from '../observe/kernel';
 import { objectKey, parseObjectKey, type PodInfo, type PodRef, type ServiceRef } from '../observe/objects';
 import type { ServiceIndex } from '../services/index';
 import { intervalItems, NO_ITEM, overflowItems, touches, type EvidenceItem } from './evidence';
@@ -15,7 +16,7 @@ import { DnsEvidence, dnsClients } from './dns';
 import { asksFor, remoteEvidence, type AskPeers, type PeerReply } from './remote';
 import { Timeline } from './timeline';
 import { judgeStarvation } from './starvation';
-import { judge, type PathEvidence, type PathKind, type Subject, type Verdict } from './verdict';
+import { judge, type PacketExample, type PathEvidence, type PathKind, type Subject, type Verdict } from './verdict';
 
 export interface CorrelatorOptions {
   index: ServiceIndex;
@@ -75,6 +76,8 @@ interface Case {
 }
 
 const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
+/** sampled packets shown per evidence item */
+const EXAMPLES = 3;
 /** a check whose source does not say how long it waited: kubelet's default probe timeout */
 const DEFAULT_TIMEOUT_MS = 1000;
 /** a dependency's failures this close to a failure belong to the same cascade */
@@ -92,6 +95,8 @@ export class Correlator {
   private listenCovered = -Infinity;
   /** pods' CPU throttling, as read, newest last; kept for the history */
   private throttles: CpuThrottleObservation[] = [];
+  /** the tracer's sampled drops, newest last, at most maxItemsPerInterval */
+  private samples: DropSampleObservation[] = [];
   private cpuCovered = -Infinity;
   private readonly dns: DnsEvidence;
 
@@ -124,6 +129,13 @@ export class Correlator {
     for (const o of list) for (const item of overflowItems(o, (addrs) => this.opts.index.servicesOf(addrs))) this.timeline.addItem(o.at, item);
     this.listenCovered = Math.max(this.listenCovered, scannedAt);
     this.judgeReady(this.now());
+  }
+
+  /** Dropped packets the tracer sampled: examples for the evidence of the incidents they fall in. */
+  addSamples(list: DropSampleObservation[]): void {
+    this.samples.push(...list);
+    const over = this.samples.length - this.opts.maxItemsPerInterval;
+    if (over > 0) this.samples.splice(0, over);
   }
 
   /** One read's throttled pods (possibly none): `readAt` says the evidence is complete up to then. */
@@ -198,7 +210,10 @@ export class Correlator {
     const depsOf = (i: Incident) => dependenciesOf(i, this.opts.index);
     for (const i of incidents) {
       i.id = this.nextId++;
-      const cascade = cascadeOf(i, depsOf(i), this.recent, depsOf, CASCADE_HORIZON_MS);
+      const deps = depsOf(i);
+      if (!deps.length) continue;
+      i.dependencies = deps;
+      const cascade = cascadeOf(i, deps, this.recent, depsOf, CASCADE_HORIZON_MS);
       if (cascade) i.cascade = cascade;
     }
     const failures = judged.flatMap(([p, incident]) => [p.obs, ...p.extra].map((observation) => ({ observation, incident })));
@@ -306,7 +321,7 @@ export class Correlator {
       ...(node && j.verdict !== 'none' && { node }),
       ...(between && { between }),
       ...(peers && { peers }),
-      evidence: j.evidence.slice(0, 20).map((e) => (e.kind === 'retransmit' && this.opts.onHost?.(e.daddr) ? { ...e, onHost: true } : e)),
+      evidence: j.evidence.slice(0, 20).map((e) => this.detailed(e, p)),
       downstream: j.downstream,
       ...(Object.keys(probes).length && { probes }),
       ...(obs.retry && { retry: obs.retry }),
@@ -339,6 +354,21 @@ export class Correlator {
       out.push({ ...NO_ITEM, kind: 'cpu-throttle', path, service, direction: 'to_service', detail: `pod ${key}`, count: cpu.throttledPeriods, cpu });
     }
     return out;
+  }
+
+  /** What the reporters show beside an evidence item: whether a retransmission stayed on this host, example packets of a drop. */
+  private detailed(e: PathEvidence, p: Pending): PathEvidence {
+    if (e.kind === 'retransmit' && this.opts.onHost?.(e.daddr)) return { ...e, onHost: true };
+    if (e.kind !== 'drop' || e.node) return e;
+    const examples = this.samples
+      .filter((s) => s.at > p.from && s.at <= p.to && s.reasonName === e.reason && s.location === e.location && (!e.daddr || (s.tuple.daddr === e.daddr && s.tuple.saddr === e.saddr)))
+      .slice(-EXAMPLES)
+      .map((s): PacketExample => ({
+        at: s.at, len: s.len,
+        from: hostPort({ ip: s.tuple.saddr, port: s.tuple.sport }), to: hostPort({ ip: s.tuple.daddr, port: s.tuple.dport }),
+        ...(s.origDst && !s.ct.reply && { sentTo: hostPort(s.origDst) }),
+      }));
+    return examples.length ? { ...e, examples } : e;
   }
 
   private subjectOf(obs: HealthObservation): Subject {

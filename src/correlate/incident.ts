@@ -36,6 +36,8 @@ export interface Incident {
   evidence: PathEvidence[];
   /** Services downstream that the evidence names */
   downstream: string[];
+  /** the failing dependencies (`ns/name`) the failure names: its downstream evidence, its payload's names */
+  dependencies?: string[];
   /** the failure names a failing dependency: where the chain of failures ends, as this node sees it */
   cascade?: Cascade;
   /** active probes of the same Service in the window, by path: the ClusterIP-vs-pod differential */

@@ -16,6 +16,18 @@ export type Verdict = (typeof VERDICTS)[number];
 
 export type PathKind = 'probe' | 'service' | 'downstream';
 
+/** One dropped packet of an evidence item, sampled by the tracer. */
+export interface PacketExample {
+  /** ms since the epoch */
+  at: number;
+  /** `ip:port` */
+  from: string;
+  to: string;
+  /** the destination it was sent to before DNAT, when conntrack knew it */
+  sentTo?: string;
+  len: number;
+}
+
 export interface PathEvidence extends EvidenceItem {
   path: PathKind;
   /** follows from the failure rather than causing it (a late reply to a probe that gave up): never decides */
@@ -24,6 +36,8 @@ export interface PathEvidence extends EvidenceItem {
   onHost?: boolean;
   /** another node's evidence, as its flapwatch answered: that node's name */
   node?: string;
+  /** drops: a few of the packets themselves, as the tracer sampled them in the window */
+  examples?: PacketExample[];
 }
 
 export interface Subject {

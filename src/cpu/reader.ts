@@ -8,8 +8,7 @@ import type { Logger } from 'pino';
 import { CounterDeltas } from '../observe/deltas';
 import { describe } from '../observe/errors';
 import type { PodByUid } from '../health/pods';
-import { Listeners } from '../observe/listeners';
-import { Periodic } from '../observe/periodic';
+import { PolledSource } from '../observe/polled-source';
 import type { SourceStats } from '../observe/source';
 import { detectHierarchy, findPodCgroups, type CpuHierarchy, type PodCgroup } from './layout';
 import { cpuacctUsageUs, cpuStatV1, cpuStatV2, pressureSome, type CpuCounters } from './stat';
@@ -57,19 +56,14 @@ function codeOf(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? '';
 }
 
-export class CpuThrottleReader {
-  private readonly log: Logger;
+export class CpuThrottleReader extends PolledSource<CpuThrottleObservation> {
   private readonly root: string;
   private readonly cgroupRoot: string;
-  private readonly listeners: Listeners<CpuThrottleObservation>;
   private readonly deltas = new CounterDeltas();
-  private readonly periodic: Periodic;
-  private readonly readListeners: ((at: number) => void)[] = [];
   private hier: CpuHierarchy | undefined;
   private failure: string | undefined;
   /** why the source has nothing to read while up (no kubepods cgroup) */
   private idle = '';
-  private errors = 0;
   private lastAt = 0;
   private last: CpuReadStats = { pods: 0, cgroups: 0, vanished: 0, errors: 0, ms: 0, cpuMs: 0 };
   private round = { vanished: 0, errors: 0 };
@@ -83,43 +77,10 @@ export class CpuThrottleReader {
   private counted = new Set<string>();
 
   constructor(private readonly opts: CpuThrottleOptions) {
+    super(opts, 'cpu_throttling', 'CPU throttling');
     this.root = opts.root ?? DEFAULT_CGROUP_MOUNT;
     if ((opts.cgroupRoot ?? '').split('/').includes('..')) throw new Error(`cpu throttling: cgroup root must stay inside the hierarchy, got ${opts.cgroupRoot}`);
     this.cgroupRoot = path.posix.normalize(`/${opts.cgroupRoot ?? ''}`).slice(1);
-    this.log = opts.logger.child({ source: 'cpu_throttling' });
-    this.periodic = new Periodic(opts.intervalMs, () => this.readOnce(), 'cpu throttling', (err) => {
-      this.errors++;
-      this.log.error({ err }, 'a CPU throttling read failed unexpectedly');
-    });
-    this.listeners = new Listeners((err) => this.log.error({ err }, 'a CPU throttling subscriber failed'));
-  }
-
-  onObservations(listener: (items: CpuThrottleObservation[]) => void): () => void {
-    return this.listeners.add(listener);
-  }
-
-  /** After every read, with its time (ms since the epoch), throttling or none: evidence is complete up to then. */
-  onRead(listener: (at: number) => void): void {
-    this.readListeners.push(listener);
-  }
-
-  /** The first read primes the counters; resolves after it; never rejects. */
-  start(): Promise<void> {
-    return this.periodic.start();
-  }
-
-  /** Reads now, after any read in flight. */
-  read(): Promise<void> {
-    return this.periodic.now();
-  }
-
-  /** A read that covers `at` (ms since the epoch): the failures of a round cost a read or two, not one each. */
-  readBy(at: number): void {
-    this.periodic.by(at);
-  }
-
-  stop(): Promise<void> {
-    return this.periodic.stop();
   }
 
   /** The hierarchy being read, once found. */
@@ -138,7 +99,7 @@ export class CpuThrottleReader {
     return [{ source: 'cpu_throttling', up, reason, errors: this.errors, eventsLost: 0, rateLimited: 0 }];
   }
 
-  private async readOnce(): Promise<void> {
+  protected async readOnce(): Promise<void> {
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
     this.round = { vanished: 0, errors: 0 };
@@ -159,13 +120,6 @@ export class CpuThrottleReader {
     const cpu = process.cpuUsage(cpu0);
     const cgroups = pods.reduce((n, p) => n + 1 + p.containers.length, 0);
     this.last = { pods: pods.length, cgroups, ...this.round, ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 };
-    for (const fn of this.readListeners) {
-      try {
-        fn(this.lastAt);
-      } catch (err) {
-        this.log.error({ err }, 'a CPU throttling subscriber failed');
-      }
-    }
   }
 
   /** One round: the pods listed, their counters read, deltas turned into observations. Throws when nothing can be listed. */
@@ -216,7 +170,7 @@ export class CpuThrottleReader {
       const obs = this.observe(pod, deltas, avg10.get(pod.path), at, since);
       if (obs) out.push(obs);
     }
-    this.listeners.emit(out);
+    this.emit(out);
     return found.pods;
   }
 

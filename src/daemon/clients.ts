@@ -3,12 +3,25 @@
 // its edge is counted on its own node, never twice.
 import { networkInterfaces } from 'node:os';
 import type { KubeSource } from '../kube/source';
-import type { Workload } from '../observe/objects';
+import { objectKey, parseObjectKey, type PodInfo, type Workload } from '../observe/objects';
+import type { WorkloadServices } from '../report/metrics/workloads';
+import type { ServiceIndex } from '../services/index';
 import type { ClientOf } from '../services/attribute';
 
 const NODE: Workload = { namespace: '', kind: 'Node', name: 'node' };
 // addresses change rarely (a new interface, DHCP): read again at most this often
 const REREAD_MS = 60_000;
+
+/** Each workload of this node's pods, with the Services its pods back. */
+export function workloadServices(pods: readonly PodInfo[], index: ServiceIndex): WorkloadServices[] {
+  const byKey = new Map<string, WorkloadServices>();
+  for (const p of pods) {
+    const key = `${p.workload.namespace}/${p.workload.kind}/${p.workload.name}`;
+    const entry = byKey.get(key) ?? byKey.set(key, { workload: p.workload, services: [] }).get(key)!;
+    for (const s of index.servicesOf(p.ips)) if (!entry.services.some((x) => objectKey(x) === s)) entry.services.push(parseObjectKey(s));
+  }
+  return [...byKey.values()];
+}
 
 export function clientsOf(kube: KubeSource | undefined, now: () => number = Date.now): ClientOf {
   let own = new Set<string>();

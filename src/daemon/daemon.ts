@@ -17,7 +17,7 @@ import { daemonMetrics } from '../report/metrics/index';
 import { createRegistry } from '../report/metrics/registry';
 import type { CpuThrottleObservation } from '../observe/cpu';
 import { attributeThrottle, type ClientOf } from '../services/attribute';
-import { clientsOf } from './clients';
+import { clientsOf, workloadServices } from './clients';
 import { healthSources } from './health-sources';
 
 export interface Daemon {
@@ -73,6 +73,8 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     ruleProblems: () => node.rules.problemCounts(),
     ruleMissing: () => node.rules.missingPieces(),
     probeTotals: () => health.active?.totals(),
+    mapSizes: () => node.drops.mapSizes(),
+    workloads: () => workloadServices(health.pods(), index),
   });
   node.intervals.onInterval((list) => {
     for (const iv of list) {
@@ -86,7 +88,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     const failed = items.filter((i) => !i.ok);
     if (!failed.length) return;
     const end = Math.max(...failed.map((i) => correlator.windowEnd(i)));
-    health.listen?.scanBy(end);
+    health.listen?.readBy(end);
     health.cpu?.readBy(end);
   });
   let overflows: ListenOverflowObservation[] = [];
@@ -103,10 +105,11 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     correlator.addCpuThrottles(throttles, at);
     throttles = [];
   });
-  health.listen?.onScanned((at) => {
+  health.listen?.onRead((at) => {
     correlator.addListenOverflows(overflows, at);
     overflows = [];
   });
+  node.drops.onSamples((samples) => correlator.addSamples(samples));
   correlator.onIncident((list) => logIncidents(logger, list));
   correlator.onFailure((list) => metrics.failures(list));
   const judge = setInterval(() => correlator.judgeReady(Date.now()), 1000);
@@ -141,7 +144,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
 
 /** The process around the daemon: signals, exit codes. */
 export async function runDaemon(config: RunConfig): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, 1, config.logFormat);
   const daemon = createDaemon(config, logger);
   const shutdown = (signal: NodeJS.Signals) => {
     logger.info({ signal }, `${signal}: detaching and exiting`);

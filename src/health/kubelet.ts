@@ -3,14 +3,13 @@
 // logged once per change of cause, and shown in stats() as source "kubelet" down with the reason.
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { Listeners } from '../observe/listeners';
 import type { HealthObservation } from '../observe/health';
 import type { ProbeType } from '../observe/objects';
 import type { SourceStats } from '../observe/source';
 import { CounterDeltas } from '../observe/deltas';
 import { kubeletGet } from './kubelet-http';
 import { probeLookbackMs, probeTimeoutMs, type ProbeLookup } from './pods';
-import { Periodic } from '../observe/periodic';
+import { PolledSource } from '../observe/polled-source';
 import { parsePromText } from './prom-text';
 import { SERVICE_ACCOUNT_DIR } from '../kube/access';
 
@@ -44,46 +43,23 @@ interface Series {
   type: ProbeType;
 }
 
-export class KubeletProbeSource {
-  private readonly log: Logger;
+export class KubeletProbeSource extends PolledSource<HealthObservation> {
   private readonly url: URL;
-  private readonly listeners: Listeners<HealthObservation>;
   private readonly deltas = new CounterDeltas();
   private readonly series = new Map<string, Series>();
-  private readonly periodic: Periodic;
   private lastReadAt: number | undefined;
   private up = false;
   private reason = 'starting';
-  private errors = 0;
   private badLines = 0;
 
   constructor(private readonly opts: KubeletProbeOptions) {
+    super(opts, 'kubelet', 'kubelet probe metrics');
     this.url = new URL(opts.url); // a bad URL is a configuration error: loud, at start
     if (this.url.protocol !== 'https:' && this.url.protocol !== 'http:') throw new Error(`kubelet: --kubelet-url must be http(s), got ${opts.url}`);
-    this.log = opts.logger.child({ source: 'kubelet' });
-    this.periodic = new Periodic(opts.intervalMs, () => this.pollOnce(), 'kubelet', (err) => {
-      this.errors++;
-      this.log.error({ err }, 'reading kubelet probe metrics failed unexpectedly');
-    });
-    this.listeners = new Listeners((err) => this.log.error({ err }, 'a kubelet probe subscriber failed'));
   }
 
-  onObservations(listener: (items: HealthObservation[]) => void): () => void {
-    return this.listeners.add(listener);
-  }
-
-  /** Resolves after the first poll (which primes the counters), successful or not; never rejects. */
-  start(): Promise<void> {
-    return this.periodic.start();
-  }
-
-  /** Polls now, after any poll in flight. */
-  poll(): Promise<void> {
-    return this.periodic.now();
-  }
-
-  async stop(): Promise<void> {
-    await this.periodic.stop();
+  override async stop(): Promise<void> {
+    await super.stop();
     this.up = false;
     this.reason = 'stopped';
   }
@@ -97,7 +73,7 @@ export class KubeletProbeSource {
     return this.badLines;
   }
 
-  private async pollOnce(): Promise<void> {
+  protected async readOnce(): Promise<void> {
     let text: string;
     try {
       const tokenFile = this.opts.tokenFile ?? DEFAULT_TOKEN_FILE;
@@ -161,7 +137,7 @@ export class KubeletProbeSource {
         count,
       });
     }
-    this.listeners.emit(out);
+    this.emit(out);
   }
 
   private setDown(reason: string): void {

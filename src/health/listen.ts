@@ -6,13 +6,13 @@
 // namespace of this host owns: a packet to one of them never left the host.
 import * as fs from 'node:fs';
 import type { Logger } from 'pino';
-import { Listeners } from '../observe/listeners';
 import type { ListenOverflowObservation } from '../observe/health';
 import type { SourceStats } from '../observe/source';
 import { CounterDeltas } from '../observe/deltas';
 import { describe } from '../observe/errors';
+import { readOr } from '../observe/files';
 import { addrsFromIfInet6, localAddrsFromFibTrie, tcpExtCounters } from './netstat';
-import { Periodic } from '../observe/periodic';
+import { PolledSource } from '../observe/polled-source';
 import type { PodByAddress } from './pods';
 
 export interface ListenOverflowOptions {
@@ -42,17 +42,9 @@ function codeOf(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? '';
 }
 
-function readOr(file: string, fallback: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return fallback;
-  }
-}
 
-export class ListenOverflowReader {
-  private readonly log: Logger;
-  private readonly listeners: Listeners<ListenOverflowObservation>;
+
+export class ListenOverflowReader extends PolledSource<ListenOverflowObservation> {
   private readonly deltas = new CounterDeltas();
   /** netns key → the kernel's netns inode (0 when /proc/PID/ns/net may not be read) */
   private readonly inodes = new Map<number, number>();
@@ -61,47 +53,11 @@ export class ListenOverflowReader {
   private onHost = new Set<string>();
   /** kernel threads are visible only in the host's PID namespace */
   private readonly hostPid = readOr('/proc/2/comm', '').trim() === 'kthreadd';
-  private readonly periodic: Periodic;
-  private errors = 0;
   private failure: string | undefined;
   private last: ScanStats = { processes: 0, namespaces: 0, ms: 0, cpuMs: 0 };
-  private readonly scanned: ((scannedAt: number) => void)[] = [];
 
   constructor(private readonly opts: ListenOverflowOptions) {
-    this.log = opts.logger.child({ source: 'listen_overflows' });
-    this.periodic = new Periodic(opts.intervalMs, () => this.scanOnce(), 'listen overflows', (err) => {
-      this.errors++;
-      this.log.error({ err }, 'a listen overflow scan failed unexpectedly');
-    });
-    this.listeners = new Listeners((err) => this.log.error({ err }, 'a listen overflow subscriber failed'));
-  }
-
-  onObservations(listener: (items: ListenOverflowObservation[]) => void): () => void {
-    return this.listeners.add(listener);
-  }
-
-  /** After every scan, with its time (ms since the epoch), overflows or none: evidence is complete up to then. */
-  onScanned(listener: (scannedAt: number) => void): void {
-    this.scanned.push(listener);
-  }
-
-  /** The first scan primes the counters; resolves after it; never rejects. */
-  start(): Promise<void> {
-    return this.periodic.start();
-  }
-
-  /** Scans now, after any scan in flight. */
-  scan(): Promise<void> {
-    return this.periodic.now();
-  }
-
-  /** A scan that covers `at` (ms since the epoch): a round of failures costs a scan or two, not one each. */
-  scanBy(at: number): void {
-    this.periodic.by(at);
-  }
-
-  stop(): Promise<void> {
-    return this.periodic.stop();
+    super(opts, 'listen_overflows', 'listen overflow');
   }
 
   lastScan(): ScanStats {
@@ -123,11 +79,11 @@ export class ListenOverflowReader {
     return [{ source: 'listen_overflows', up, reason: isStopped ? 'stopped' : reason, errors: this.errors, eventsLost: 0, rateLimited: 0 }];
   }
 
-  private async scanOnce(): Promise<void> {
+  protected async readOnce(): Promise<void> {
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
     try {
-      await this.read();
+      await this.scan();
       if (this.failure !== undefined) this.log.info('reading listen overflows again');
       this.failure = undefined;
     } catch (err) {
@@ -138,19 +94,11 @@ export class ListenOverflowReader {
     }
     const cpu = process.cpuUsage(cpu0);
     this.last = { ...this.last, ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 };
-    const at = Date.now();
-    for (const fn of this.scanned) {
-      try {
-        fn(at);
-      } catch (err) {
-        this.log.error({ err }, 'a listen overflow subscriber failed');
-      }
-    }
   }
 
   // Synchronous calls (a stat per process, a small read per netns cost less than promise round trips), with a
   // turn for the event loop every READS_PER_TURN namespaces.
-  private async read(): Promise<void> {
+  private async scan(): Promise<void> {
     // The inode of /proc/PID/net/netstat is one per network namespace (a proc entry each netns creates), and
     // unlike /proc/PID/ns/net it needs no ptrace access: it tells namespaces apart without CAP_SYS_PTRACE.
     const byNetns = new Map<number, number[]>();
@@ -201,7 +149,7 @@ export class ListenOverflowReader {
         listenDrops: deltas.get(`${key}|d`) ?? 0,
       });
     }
-    this.listeners.emit(out);
+    this.emit(out);
   }
 
   private readCounters(pid: number): { overflows: number; drops: number } | undefined {

@@ -1,17 +1,18 @@
 // DnsSource: the addon's DNS tracer as a source of observations. The node's interval asks it to drain (never two
-// drains at once); each drain hands one observation per client and server to subscribers, and keeps count of what
-// the kernel side could not follow. It never throws at the daemon: failures become a down status, a count and a
-// log line.
+// drains at once, as every DrainedSource); each drain hands one observation per client and server of this node's
+// network namespaces to subscribers, and keeps count of what the kernel side could not follow. It never throws at
+// the daemon: failures become a down status, a count and a log line.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { addon, DNS_COUNTERS, DNS_LATENCY_BOUNDS_US, type Addon, type DnsCounters, type DnsDrainResult, type DnsTracerOptions, type NativeDnsTracer } from '../native';
+import { addon, DNS_COUNTERS, DNS_LATENCY_BOUNDS_US, type Addon, type DnsCounters, type DnsTracerOptions, type NativeDnsTracer } from '../native';
 import type { DnsObservation } from '../observe/dns';
 import { describeSystemError } from '../observe/errors';
 import { Listeners } from '../observe/listeners';
 import type { SourceStats, SourceStatus } from '../observe/source';
 import { toDnsObservations } from './dns-records';
-import { missingBtf } from './errors';
+import { DrainedSource, DrainHealth, startNative } from './bpf-object';
+import type { NetnsFilter } from './netns-scope';
 
 export interface DnsSourceOptions {
   btfPath: string;
@@ -20,6 +21,8 @@ export interface DnsSourceOptions {
   hook: DnsTracerOptions['hook'];
   maxQueries: number;
   maxFlows: number;
+  /** this node's network namespaces; absent: every netns counts */
+  scope?: NetnsFilter;
   logger: Logger;
   /** the addon, loaded only in start() */
   native?: () => Pick<Addon, 'DnsTracer'>;
@@ -40,23 +43,22 @@ export function cgroup2Root(mount: string): string {
   return [mount, path.join(mount, 'unified')].find((dir) => existsSync(path.join(dir, 'cgroup.controllers'))) ?? '';
 }
 
-export class DnsSource {
+export class DnsSource extends DrainedSource {
   private readonly log: Logger;
   private readonly listeners: Listeners<DnsObservation>;
   private tracer: NativeDnsTracer | undefined;
-  private starting: Promise<void> | undefined;
-  private stopping: Promise<void> | undefined;
-  private draining: Promise<void> = Promise.resolve();
   private status: SourceStatus = { source: 'dns', up: false, reason: 'starting' };
-  private drainError: string | undefined;
+  private readonly drainHealth: DrainHealth;
   private errors = 0;
   private counters = NO_COUNTERS;
   private drainedRows = 0;
   private rowsEvicted = 0;
 
   constructor(private readonly opts: DnsSourceOptions) {
+    super();
     this.log = opts.logger.child({ source: 'dns' });
     this.listeners = new Listeners((err) => this.log.error({ err }, 'a DNS subscriber failed'));
+    this.drainHealth = new DrainHealth(this.log, () => this.errors++);
   }
 
   /** Each drain's observations: one per client netns, client and server. */
@@ -64,26 +66,10 @@ export class DnsSource {
     return this.listeners.add(listener);
   }
 
-  /** Resolves once the tracer is attached or has failed; never rejects. */
-  start(): Promise<void> {
-    this.starting ??= this.startOnce();
-    return this.starting;
-  }
-
-  /** Drains now, after any drain in flight. */
-  drain(): Promise<void> {
-    this.draining = this.draining.then(() => this.drainOnce());
-    return this.draining;
-  }
-
-  stop(): Promise<void> {
-    this.stopping ??= this.stopOnce();
-    return this.stopping;
-  }
-
   stats(): SourceStats[] {
     const lost = this.losses();
-    const status = this.drainError ? { ...this.status, up: false, reason: `drain failed: ${this.drainError}` } : this.status;
+    const { failure } = this.drainHealth;
+    const status = failure ? { ...this.status, up: false, reason: `drain failed: ${failure}` } : this.status;
     return [{ ...status, errors: this.errors, eventsLost: lost.queriesLost + lost.rowsLost, rateLimited: 0 }];
   }
 
@@ -91,24 +77,19 @@ export class DnsSource {
     return { queriesLost: this.counters.pendingFull, rowsLost: this.counters.mapFull + this.rowsEvicted };
   }
 
-  private async startOnce(): Promise<void> {
+  protected async load(): Promise<void> {
     try {
-      const noBtf = missingBtf(this.opts.btfPath);
-      if (noBtf) throw new Error(noBtf);
-      const tracer = new ((this.opts.native ?? addon)().DnsTracer)();
+      const { btfPath, hook, maxQueries, maxFlows } = this.opts;
       const cgroupPath = cgroup2Root(this.opts.cgroupMount);
-      const info = await tracer.start({
-        btfPath: this.opts.btfPath,
-        cgroupPath,
-        hook: this.opts.hook,
-        maxQueries: this.opts.maxQueries,
-        maxFlows: this.opts.maxFlows,
+      const started = await startNative({
+        btfPath,
+        log: this.log,
+        make: () => new ((this.opts.native ?? addon)().DnsTracer)(),
+        start: (tracer) => tracer.start({ btfPath, cgroupPath, hook, maxQueries, maxFlows }),
+        stopped: () => this.stopped,
       });
-      for (const line of info.log) this.log.debug({ libbpf: line }, 'libbpf');
-      if (this.stopping) {
-        tracer.stop(); // stop() came while the programs were loading
-        return;
-      }
+      if (!started) return;
+      const { native: tracer, info } = started;
       if (info.latencyBoundsUs.join() !== DNS_LATENCY_BOUNDS_US.join()) {
         tracer.stop();
         throw new Error(`the addon's latency buckets (${info.latencyBoundsUs.join(', ')} µs) are not src/native.ts's: rebuild both`);
@@ -122,34 +103,22 @@ export class DnsSource {
     }
   }
 
-  private async drainOnce(): Promise<void> {
+  protected async drainOnce(): Promise<void> {
     const tracer = this.tracer;
     if (!tracer) return;
-    try {
-      this.absorb(await tracer.drain());
-    } catch (err) {
-      this.errors++;
-      const reason = describeSystemError(err, 'draining the DNS maps');
-      if (this.drainError === undefined) this.log.warn({ err }, `DNS drains failing: ${reason}`);
-      this.drainError = reason;
-      return;
-    }
-    if (this.drainError !== undefined) this.log.info('DNS drains work again');
-    this.drainError = undefined;
+    await this.drainHealth.run(async () => {
+      const { rows, counters } = await tracer.drain();
+      this.counters = counters;
+      this.drainedRows += rows.length;
+      // Every row the kernel inserted is drained once unless the LRU evicted it first. Rows inserted between the
+      // map walk and the counter read make the estimate run ahead by a drain: max() keeps it monotonic.
+      this.rowsEvicted = Math.max(this.rowsEvicted, counters.flows - this.drainedRows);
+      const kept = this.opts.scope ? await this.opts.scope.keep(rows) : rows;
+      this.listeners.emit(toDnsObservations(kept));
+    });
   }
 
-  private absorb({ rows, counters }: DnsDrainResult): void {
-    this.counters = counters;
-    this.drainedRows += rows.length;
-    // Every row the kernel inserted is drained once unless the LRU evicted it first. Rows inserted between the
-    // map walk and the counter read make the estimate run ahead by a drain: max() keeps it monotonic.
-    this.rowsEvicted = Math.max(this.rowsEvicted, counters.flows - this.drainedRows);
-    this.listeners.emit(toDnsObservations(rows));
-  }
-
-  private async stopOnce(): Promise<void> {
-    await this.starting;
-    await this.draining;
+  protected release(): void {
     this.tracer?.stop();
     this.tracer = undefined;
     this.status = { ...this.status, up: false, reason: 'stopped' };

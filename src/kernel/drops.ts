@@ -2,6 +2,7 @@
 // the node's interval asks (never two drains at once), resolves names, hands observations to subscribers and
 // keeps count of what the kernel side could not hand over; its samples go through kernel/drop-samples.ts. It
 // never throws at the daemon: failures become a down status, a count and a log line.
+import { release } from 'node:os';
 import type { Logger } from 'pino';
 import { addon } from '../native';
 import { TRACER_COUNTERS, type Addon, type DrainResult, type NativeDropTracer, type StartInfo, type TracerCounters } from '../native';
@@ -9,11 +10,14 @@ import { Listeners } from '../observe/listeners';
 import type { DropObservation, DropSampleObservation, RetransmitObservation } from '../observe/kernel';
 import type { SourceStats, SourceStatus } from '../observe/source';
 import { describeSystemError } from '../observe/errors';
+import { readOr } from '../observe/files';
 import { DropSamples } from './drop-samples';
 import { Kallsyms } from './kallsyms';
 import { DropReasons, reasonNamesFromBtf } from './reasons';
 import { toDrop, toRetransmit, type Resolvers } from './records';
-import { missingBtf } from './errors';
+import { planMaps, type MapSizes } from './memlock';
+import { DrainedSource, DrainHealth, startNative } from './bpf-object';
+import type { NetnsFilter } from './netns-scope';
 
 export interface DropSourceOptions {
   /** kernel BTF; '' = the running kernel's (and its modules', which CO-RE needs for nf_conn) */
@@ -24,6 +28,8 @@ export interface DropSourceOptions {
   samplesPerSecond: number;
   ringBytes: number;
   benignReasons: readonly string[];
+  /** this node's network namespaces; absent: every netns counts */
+  scope?: NetnsFilter;
   logger: Logger;
   symbols?: Resolvers['symbols'];
   /** the addon, loaded only in start() so nothing else ever needs it built */
@@ -46,26 +52,25 @@ export interface DropLosses {
 
 const NO_COUNTERS = Object.fromEntries(TRACER_COUNTERS.map((name) => [name, 0])) as TracerCounters;
 
-export class DropSource {
+export class DropSource extends DrainedSource {
   private readonly log: Logger;
   private readonly resolvers: Resolvers;
   private readonly drops: Listeners<DropObservation>;
   private readonly retransmits: Listeners<RetransmitObservation>;
   private readonly samples: DropSamples;
   private tracer: NativeDropTracer | undefined;
-  private starting: Promise<void> | undefined;
-  private stopping: Promise<void> | undefined;
-  private draining: Promise<void> = Promise.resolve();
   private statuses: SourceStatus[];
-  private drainError: string | undefined;
+  private readonly drainHealth: DrainHealth;
   private errors = 0;
   private counters = NO_COUNTERS;
+  private capacity: MapSizes | undefined;
   private drainedDropFlows = 0;
   private drainedRetransmitFlows = 0;
   private dropFlowsEvicted = 0;
   private retransmitFlowsEvicted = 0;
 
   constructor(private readonly opts: DropSourceOptions) {
+    super();
     this.log = opts.logger.child({ source: 'drops' });
     this.resolvers = { reasons: new DropReasons(new Map(), opts.benignReasons), symbols: opts.symbols ?? new Kallsyms() };
     const onError = (err: unknown) => this.log.error({ err }, 'a drop subscriber failed');
@@ -76,6 +81,7 @@ export class DropSource {
       this.log.warn({ err }, 'drop samples could not be resolved: dropped');
     });
     this.statuses = this.names().map((source) => ({ source, up: false, reason: 'starting' }));
+    this.drainHealth = new DrainHealth(this.log, () => this.errors++);
   }
 
   onDrops(listener: (items: DropObservation[]) => void): () => void {
@@ -91,24 +97,6 @@ export class DropSource {
     return this.samples.onSamples(listener);
   }
 
-  /** Resolves once the tracer is attached or has failed; never rejects. */
-  start(): Promise<void> {
-    this.starting ??= this.startOnce();
-    return this.starting;
-  }
-
-  /** Drains now, after any drain in flight: what was dropped before the call is counted when it resolves. */
-  drain(): Promise<void> {
-    this.draining = this.draining.then(() => this.drainOnce());
-    return this.draining;
-  }
-
-  /** Detaches every program (after a drain in flight settles); idempotent. */
-  stop(): Promise<void> {
-    this.stopping ??= this.stopOnce();
-    return this.stopping;
-  }
-
   stats(): SourceStats[] {
     const lost = this.losses();
     const eventsLost: Record<string, number> = {
@@ -117,11 +105,16 @@ export class DropSource {
       retransmits: lost.retransmitMapFull + lost.retransmitFlowsEvicted,
     };
     return this.statuses.map((s) => ({
-      ...(this.drainError ? { ...s, up: false, reason: `drain failed: ${this.drainError}` } : s),
+      ...(this.drainHealth.failure ? { ...s, up: false, reason: `drain failed: ${this.drainHealth.failure}` } : s),
       errors: this.errors,
       eventsLost: eventsLost[s.source] ?? 0,
       rateLimited: s.source === 'drop_samples' ? lost.samplesRateLimited : 0,
     }));
+  }
+
+  /** The sizes the maps were loaded with (smaller than asked where the locked-memory limit said so). */
+  mapSizes(): MapSizes | undefined {
+    return this.capacity;
   }
 
   losses(): DropLosses {
@@ -140,28 +133,27 @@ export class DropSource {
     return this.opts.samplesPerSecond > 0 ? ['drops', 'drop_samples', 'retransmits'] : ['drops', 'retransmits'];
   }
 
-  private async startOnce(): Promise<void> {
+  protected async load(): Promise<void> {
     try {
-      const noBtf = missingBtf(this.opts.btfPath);
-      if (noBtf) throw new Error(noBtf);
-      const tracer = new ((this.opts.native ?? addon)().DropTracer)();
-      const info = await tracer.start({
+      const { samplesPerSecond, scope } = this.opts;
+      const { reason: downsized, ...sizes } = planMaps(this.opts, release(), readOr('/proc/self/limits'));
+      this.capacity = sizes;
+      const started = await startNative({
         btfPath: this.opts.btfPath,
-        maxFlows: this.opts.maxFlows,
-        maxRetransmitFlows: this.opts.maxRetransmitFlows,
-        samplesPerSecond: this.opts.samplesPerSecond,
-        ringBytes: this.opts.ringBytes,
-        onSamples: (samples) => this.samples.take(samples),
+        log: this.log,
+        make: () => new ((this.opts.native ?? addon)().DropTracer)(),
+        start: (tracer) => tracer.start({
+          btfPath: this.opts.btfPath, ...sizes, samplesPerSecond,
+          onSamples: (samples) => this.samples.take(scope ? samples.filter((s) => scope.has(s.netns)) : samples),
+        }),
+        stopped: () => this.stopped,
       });
-      for (const line of info.log) this.log.debug({ libbpf: line }, 'libbpf');
+      if (!started) return;
+      if (downsized) this.log.warn({ ...sizes }, downsized);
       // before the first sample or drain: both arrive on later turns of the event loop
-      this.loadReasons(info.dropReasons);
-      if (this.stopping) {
-        tracer.stop(); // stop() came while the programs were loading
-        return;
-      }
-      this.tracer = tracer;
-      this.statuses = this.statusesFrom(info);
+      this.loadReasons(started.info.dropReasons);
+      this.tracer = started.native;
+      this.statuses = this.statusesFrom(started.info).map((s) => (s.source === 'drops' && downsized ? { ...s, reason: [s.reason, 'maps sized down to the locked-memory limit'].filter(Boolean).join('; ') } : s));
     } catch (err) {
       this.errors++;
       const reason = describeSystemError(err, 'loading BPF');
@@ -190,39 +182,31 @@ export class DropSource {
     });
   }
 
-  private async drainOnce(): Promise<void> {
+  protected async drainOnce(): Promise<void> {
     const tracer = this.tracer;
-    if (!tracer) return;
-    try {
-      await this.absorb(await tracer.drain());
-    } catch (err) {
-      this.errors++;
-      const reason = describeSystemError(err, 'draining BPF maps');
-      if (this.drainError === undefined) this.log.warn({ err }, `drains failing: ${reason}`);
-      this.drainError = reason;
-      return;
-    }
-    if (this.drainError !== undefined) this.log.info('drains work again');
-    this.drainError = undefined;
+    if (tracer) await this.drainHealth.run(async () => this.absorb(await tracer.drain()));
   }
 
-  private async absorb({ drops, retransmits, counters }: DrainResult): Promise<void> {
+  private async absorb({ drops: all, retransmits: allRetransmits, counters }: DrainResult): Promise<void> {
     this.counters = counters;
-    this.drainedDropFlows += drops.length;
-    this.drainedRetransmitFlows += retransmits.length;
+    this.drainedDropFlows += all.length;
+    this.drainedRetransmitFlows += allRetransmits.length;
     // Every flow the kernel inserted is drained exactly once unless the LRU evicted it first. Flows inserted
     // between the map walk and the counter read make the estimate run ahead by a drain: max() keeps it monotonic.
     this.dropFlowsEvicted = Math.max(this.dropFlowsEvicted, counters.dropFlows - this.drainedDropFlows);
     this.retransmitFlowsEvicted = Math.max(this.retransmitFlowsEvicted, counters.retransmitFlows - this.drainedRetransmitFlows);
+    const { scope } = this.opts;
+    const [drops, retransmits] = scope ? await Promise.all([scope.keep(all), scope.keep(allRetransmits)]) : [all, allRetransmits];
     await this.resolvers.symbols.prepare(drops.map((r) => r.location));
     this.drops.emit(drops.map((r) => toDrop(r, this.resolvers)));
     this.retransmits.emit(retransmits.map(toRetransmit));
   }
 
-  private async stopOnce(): Promise<void> {
+  protected stopNow(): void {
     this.samples.stop();
-    await this.starting;
-    await this.draining;
+  }
+
+  protected release(): void {
     this.tracer?.stop();
     this.tracer = undefined;
     this.statuses = this.statuses.map((s) => ({ ...s, up: false, reason: 'stopped' }));

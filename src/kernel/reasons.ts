@@ -16,6 +16,20 @@ export const DEFAULT_BENIGN_REASONS: readonly string[] = [
   'TCP_ZEROWINDOW', // flow control: the receiver is not reading; the sender retries by design
 ];
 
+/**
+ * Where a packet freed for no named reason is the housekeeping of a network with nobody listening, not loss: IPv6
+ * multicast (router solicitations, MLD reports) and IGMP nobody joined, neighbour discovery for addresses nobody
+ * has. A quiet lab node frees only these (bench/RESULTS.md, quiet).
+ */
+const HOUSEKEEPING = new Set(['ip6_mc_input', 'ip_mc_input', 'igmp_rcv', 'ndisc_rcv', 'arp_rcv', 'arp_process']);
+
+/** Multicast and limited broadcast: nobody waits for a copy that no one joined. */
+function toGroup(daddr: string): boolean {
+  if (daddr.includes(':')) return /^ff/i.test(daddr);
+  const first = Number(daddr.slice(0, daddr.indexOf('.')));
+  return (first >= 224 && first <= 239) || daddr === '255.255.255.255';
+}
+
 // Enumerators that are markers, not reasons.
 const NOT_REASONS = new Set(['MAX', 'SUBSYS_MASK']);
 
@@ -48,8 +62,11 @@ export class DropReasons {
     return this.names.get(reason) ?? `reason_${reason}`;
   }
 
-  isLoss(reason: number): boolean {
-    return !this.benign.has(this.name(reason));
+  /** A drop is loss unless its reason is benign, or the kernel named no reason for housekeeping traffic. */
+  isLoss(reason: number, location = '', daddr = ''): boolean {
+    const name = this.name(reason);
+    if (this.benign.has(name)) return false;
+    return !(name === 'NOT_SPECIFIED' && (HOUSEKEEPING.has(location) || toGroup(daddr)));
   }
 
   /** Benign names this kernel does not know: worth a warning at start (kernels differ), not an error. */

@@ -37,15 +37,16 @@ function tuple(r: FlowTuple): FlowTuple {
 }
 
 function dropFields(r: Omit<DropRecord, 'packets' | 'bytes'>, res: Resolvers): Omit<DropObservation, 'packets' | 'bytes'> {
+  const location = res.symbols.resolve(r.location);
   return {
     tuple: tuple(r),
     netns: r.netns,
     reason: r.reason,
     reasonName: res.reasons.name(r.reason),
-    location: res.symbols.resolve(r.location),
+    location,
     origDst: r.origDaddr === null ? null : { ip: r.origDaddr, port: r.origDport },
     ct: ctFlags(r.ct),
-    loss: res.reasons.isLoss(r.reason),
+    loss: res.reasons.isLoss(r.reason, location, r.daddr),
   };
 }
 

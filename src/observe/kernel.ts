@@ -47,3 +47,24 @@ export interface RetransmitObservation {
   synack: boolean;
   packets: number;
 }
+
+/** TCP connects from one client address to one destination over an interval, as the client's socket saw them. */
+export interface ConnectionObservation {
+  /** inode of the client socket's network namespace */
+  netns: number;
+  family: 4 | 6;
+  /** the client socket's own address */
+  saddr: string;
+  /** where it connected: a Service's ClusterIP and port (the socket never sees kube-proxy's DNAT) */
+  dst: Address;
+  attempted: number;
+  established: number;
+  /** refused, reset, timed out, or given up by the application before the handshake ended */
+  failed: number;
+  /**
+   * SYN sent → established, of the established ones the tracker saw begin: latencyUs[i] counts those of
+   * [2^i, 2^(i+1)) µs (i = 0 also shorter, the last also longer)
+   */
+  latencyUs: number[];
+  latencySumUs: number;
+}

@@ -57,12 +57,18 @@ export class Periodic {
   by(at: number): void {
     this.due = Math.max(this.due, at);
     if (this.dueTimer || this.stopped || this.due <= this.ranAt) return;
+    this.armFor(this.due);
+  }
+
+  // A timer may fire a millisecond before the wall clock reaches its time: a run must not start before `at`.
+  private armFor(at: number): void {
     this.dueTimer = setTimeout(() => {
+      if (Date.now() < at) return this.armFor(at);
       void this.now().then(() => {
         this.dueTimer = undefined;
         this.by(this.due);
       });
-    }, Math.max(0, this.due - Date.now()));
+    }, Math.max(0, at - Date.now()));
     this.dueTimer.unref();
   }
 

@@ -2,7 +2,8 @@
 import { hostPort } from '../observe/net';
 import type { SnapshotReport } from './snapshot-summary';
 
-function align(header: string[], rows: string[][], rightAligned: number): string {
+/** Columns padded to their widest cell; the first `rightAligned` columns right-aligned (numbers). */
+export function align(header: string[], rows: string[][], rightAligned: number): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i < rightAligned ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();

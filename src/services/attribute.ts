@@ -3,7 +3,7 @@
 // confirmed? DNATed?), the conntrack stat deltas of the same interval, and which kube-proxy drop/reject rule
 // counters rose. Where they cannot tell two mechanisms apart, both are named.
 import type { RuleRise } from '../kubeproxy/rises';
-import type { DropObservation, RetransmitObservation } from '../observe/kernel';
+import type { ConnectionObservation, DropObservation, RetransmitObservation } from '../observe/kernel';
 import { protocolOf, type Address } from '../observe/net';
 import type { CpuThrottleObservation } from '../observe/cpu';
 import type { DnsObservation } from '../observe/dns';
@@ -146,6 +146,15 @@ export function attributeDrop(index: ServiceIndex, d: DropObservation, ev: Inter
 export function attributeRetransmit(index: ServiceIndex, r: RetransmitObservation, clientOf?: ClientOf): AttributedRetransmit {
   // a SYN-ACK retransmitted by a listener is the server's: no client of this node sent it
   return { ...r, ...attribute(index, r.tuple, null, r.synack ? undefined : clientOf) };
+}
+
+export type AttributedConnection = ConnectionObservation & Attribution;
+
+const IPPROTO_TCP = 6;
+
+/** A client's connects: to the Service at their destination (the ClusterIP the socket saw), from its workload. */
+export function attributeConnection(index: ServiceIndex, c: ConnectionObservation, clientOf?: ClientOf): AttributedConnection {
+  return { ...c, ...attribute(index, { saddr: c.saddr, daddr: c.dst.ip, sport: 0, dport: c.dst.port, proto: IPPROTO_TCP }, null, clientOf) };
 }
 
 /** A pod's CPU throttling, with the Services the pod backs (an endpoint of each). */

@@ -1,8 +1,8 @@
 // Run by scripts/test-asan.sh (npm run test:asan) with the addon built under AddressSanitizer/LeakSanitizer:
-// every native entry (the drop and DNS tracers, conntrack, legacy iptables), its error paths and its teardown while
-// the kernel is still handing events over, a few hundred rounds. ASan stops the process at the first memory error;
-// LSan reports leaks at exit. Not a node:test file: the sanitizers, not assertions, are the judges here (the kernel
-// tests check the results).
+// every native entry (the drop and DNS tracers, the connection tracker, the task iterator, conntrack, legacy
+// iptables), its error paths and its teardown while the kernel is still handing events over (drops, connects, DNS),
+// a few hundred rounds. ASan stops the process at the first memory error; LSan reports leaks at exit. Not a node:test
+// file: the sanitizers, not assertions, are the judges here (the kernel tests check the results).
 // usage: node --expose-gc dist/test/asan/stress.js ADDON.node ROUNDS
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,6 +24,7 @@ const native = require(addonPath) as Addon;
 delete process.env.LD_PRELOAD;
 
 const TRACER = { btfPath: '', maxFlows: 1024, maxRetransmitFlows: 256, samplesPerSecond: 100_000, ringBytes: 1 << 16 };
+const CONNECTIONS = { btfPath: '', maxKeys: 64, maxPending: 64 };
 
 /** A burst of UDP from the lab into its drop rule (kfree_skb) and to unanswered destinations (conntrack). */
 function burst(flood: string, ns: string, dst: string, count: number): ChildProcess {
@@ -85,6 +86,50 @@ async function tracerRound(flood: string, ns: string, round: number): Promise<nu
   return samples;
 }
 
+/**
+ * Short TCP connects on the lab netns's loopback to 200 closed ports (more keys than the map holds), refused;
+ * resolves once they have begun.
+ */
+async function connects(ns: string, count: number): Promise<ChildProcess> {
+  const script = `let n = ${count}; const next = () => { if (n-- <= 0) return; const s = require('net').connect(1000 + (n % 200), '127.0.0.1'); s.on('error', next); };
+for (let i = 0; i < 8; i++) next(); process.stdout.write('going');`;
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise((resolve) => child.stdout!.once('data', resolve).once('close', resolve));
+  child.stdout!.resume();
+  return child;
+}
+
+async function connectionsRound(ns: string, round: number): Promise<number> {
+  const tracker = new native.ConnTracker();
+  const started = tracker.start(CONNECTIONS);
+  await rejectsWith(tracker.start(CONNECTIONS), 'EALREADY');
+  if (round % 10 === 5) {
+    tracker.stop(); // during the start: what it loads is freed when it ends
+    await started;
+    return 0;
+  }
+  await started;
+  const child = await connects(ns, 400);
+  const drain = tracker.drain();
+  await rejectsWith(tracker.drain(), 'EBUSY');
+  if (round % 2) tracker.stop(); // the maps stay until the drain in flight lets go of them
+  const { connections } = await drain;
+  tracker.stop(); // while connects still change states
+  await exited(child);
+  await rejectsWith(tracker.drain(), 'EINVAL');
+  return connections.length;
+}
+
+async function iteratorRound(round: number): Promise<void> {
+  const iterator = new native.NetnsIterator();
+  await iterator.start({ btfPath: '' });
+  const reads = [iterator.read(), iterator.read()];
+  if (round % 2) iterator.stop(); // the reads in flight keep the iterator until they end
+  await Promise.all(reads);
+  iterator.stop();
+  await rejectsWith(iterator.read(), 'EINVAL');
+}
+
 async function conntrackRound(flood: string, lab: ConntrackLab): Promise<void> {
   const netnsPath = `/run/netns/${lab.ns}`;
   await native.conntrackStats(netnsPath);
@@ -121,6 +166,8 @@ async function errorPaths(): Promise<void> {
   await rejectsWith(native.resolveKernelAddresses('/nonexistent/kallsyms', [1n]), 'ENOENT');
   await rejectsWith(new native.DnsTracer().start({ ...DNS, cgroupPath: '/nonexistent/cgroup' }), 'ENOENT');
   await rejectsWith(new native.DnsTracer().start({ ...DNS, cgroupPath: '', hook: 'cgroup_skb' }), 'EOPNOTSUPP');
+  await rejectsWith(new native.ConnTracker().start({ ...CONNECTIONS, btfPath: '/nonexistent/vmlinux' }), 'ENOENT');
+  await assert.rejects(new native.NetnsIterator().start({ btfPath: '/etc/hostname' }), /bpf_object__open|bpf_object__load/);
 }
 
 async function main(): Promise<void> {
@@ -142,9 +189,12 @@ async function main(): Promise<void> {
     let samples = 0;
     let text = 0;
     let dnsRows = 0;
+    let keys = 0;
     for (let round = 0; round < ROUNDS; round++) {
       samples += await tracerRound(flood, lab.ns, round);
       dnsRows += await dnsRound(flood, lab.ns, round);
+      keys += await connectionsRound(lab.ns, round);
+      await iteratorRound(round);
       await conntrackRound(flood, lab);
       text += await legacyRound(rules);
       if (round % 50 === 0) {
@@ -155,7 +205,8 @@ async function main(): Promise<void> {
     }
     assert.ok(samples > 0, 'samples arrived while tracers were stopped');
     assert.ok(dnsRows > 0, 'DNS rows drained');
-    console.log(`asan stress: ${ROUNDS} rounds in ${((Date.now() - started) / 1000).toFixed(0)} s, ${samples} samples, ${dnsRows} DNS rows, ${(text / 2 ** 20).toFixed(1)} MiB of rules text`);
+    assert.ok(keys > 0, 'connects were drained');
+    console.log(`asan stress: ${ROUNDS} rounds in ${((Date.now() - started) / 1000).toFixed(0)} s, ${samples} samples, ${dnsRows} DNS rows, ${keys} connection keys, ${(text / 2 ** 20).toFixed(1)} MiB of rules text`);
   } finally {
     await run('ip', ['netns', 'del', rules]).catch(() => undefined);
     await lab.remove().catch(() => undefined);

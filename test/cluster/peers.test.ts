@@ -16,7 +16,7 @@ import { attributedRetransmit } from '../fixtures/observations';
 import { servicePort } from '../fixtures/service-port';
 
 const DB_POD = '10.244.2.20';
-const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], rules: [], diedUnreplied: [], ...over });
+const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], connections: [], rules: [], diedUnreplied: [], ...over });
 
 test('node-a asks node-b about its pod: the answer holds node-b\'s evidence for it and nothing else', async () => {
   // node-b's daemon, with a retransmission toward its pod and one toward another address

@@ -10,6 +10,7 @@ import { ServiceIndex } from '../../src/services/index';
 import type { ServicePort } from '../../src/observe/objects';
 import type { NodeInterval } from '../../src/node/interval';
 import type { CpuThrottleObservation } from '../../src/observe/cpu';
+import type { DropSampleObservation } from '../../src/observe/kernel';
 import { describeEvidence, incidentMessage } from '../../src/report/incident-text';
 import { attributedDrop, attributedRetransmit } from '../fixtures/observations';
 
@@ -34,7 +35,7 @@ function setup(now = { t: 10_000 }, onHost?: (ip: string) => boolean) {
   return { c, incidents, failures, now };
 }
 
-const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], rules: [], diedUnreplied: [], ...over });
+const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], connections: [], rules: [], diedUnreplied: [], ...over });
 
 /** Evidence in (4000, 5000] (and these overflows scanned at 4500), intervals up to 7000, then the failure at 5500 (window (2500, 6000]). */
 function judgeWith(c: Correlator, evidence: Partial<NodeInterval>, overflows?: ListenOverflowObservation[]): void {
@@ -319,4 +320,20 @@ test('a probe that timed out on a pod held back by its CPU quota: cpu-throttled,
   assert.equal(judgedWith(throttle(100)).verdict, 'none', 'a tenth of the timeout held back explains nothing');
   const toPod = attributedDrop({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', packets: 2 });
   assert.equal(judgedWith(throttle(900), { drops: [toPod] }).verdict, 'netfilter-drop', 'a lost packet is the more specific cause');
+});
+
+test('a drop\'s evidence shows a few of the dropped packets the tracer sampled in the window', () => {
+  const { c, incidents } = setup();
+  const sample = (at: number, sport: number): DropSampleObservation => ({
+    ...dbPathDrop, tuple: { ...dbPathDrop.tuple, sport }, at, len: 60, ifindex: 3,
+  });
+  c.addSamples([sample(1000, 1), sample(4100, 40001), sample(4200, 40002), sample(4300, 40003), sample(4400, 40004)]);
+  for (let t = 0; t < 8000; t += 1000) c.addInterval(interval(t, t === 4000 ? { drops: [dbPathDrop] } : {}));
+  c.addHealth([failure()]);
+  const examples = incidents[0]!.evidence[0]!.examples!;
+  assert.deepEqual(examples.map((x) => [x.from, x.to, x.sentTo]), [
+    [`${WEB_POD}:40002`, `${DB_POD}:5432`, '10.96.0.20:5432'],
+    [`${WEB_POD}:40003`, `${DB_POD}:5432`, '10.96.0.20:5432'],
+    [`${WEB_POD}:40004`, `${DB_POD}:5432`, '10.96.0.20:5432'],
+  ], 'the last three in the window; the one before it is not');
 });

@@ -31,7 +31,7 @@ function setup() {
   return { c, incidents };
 }
 
-const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], rules: [], diedUnreplied: [], dns: [], ...over });
+const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], connections: [], rules: [], diedUnreplied: [], dns: [], ...over });
 
 /** api-0's /health resolved a name and answered 503 at 5500: window (2500, 6000]. */
 function failure(over: Partial<HealthObservation> = {}): HealthObservation {

@@ -17,7 +17,7 @@ const DB_POD = '10.244.2.20';
 const WEB: ServicePort = { namespace: 'shop', name: 'web', portName: 'http', protocol: 'tcp', port: 80, clusterIPs: ['10.96.0.10'], externalIPs: [], loadBalancerIPs: [], endpoints: [{ ip: WEB_POD, port: 8080, nodeName: 'node-a' }] };
 const DB: ServicePort = { namespace: 'shop', name: 'db', portName: 'pg', protocol: 'tcp', port: 5432, clusterIPs: ['10.96.0.20'], externalIPs: [], loadBalancerIPs: [], endpoints: [{ ip: DB_POD, port: 5432, nodeName: 'node-b', pod: { namespace: 'shop', name: 'db-1' } }] };
 
-const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], rules: [], diedUnreplied: [], ...over });
+const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], connections: [], rules: [], diedUnreplied: [], ...over });
 const failure: HealthObservation = { at: 5_500, source: 'event', ok: false, pod: { namespace: 'shop', name: 'web-1' }, probe: 'Readiness', kind: 'timeout', detail: 'context deadline exceeded', lookbackMs: 3000 };
 /** web's pod calls db through its ClusterIP; its SYNs go unanswered */
 const synToDb = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: WEB_POD, daddr: '10.96.0.20', sport: 40000, dport: 5432 }, service: DB, direction: 'to_service', packets: 3 });

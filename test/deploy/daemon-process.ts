@@ -33,9 +33,13 @@ export interface DaemonProcess {
   stop(): Promise<number | null>;
 }
 
-/** Wraps an already spawned daemon listening on `port`. */
-export function daemonProcess(child: ChildProcess, port: number): DaemonProcess {
-  const url = `http://127.0.0.1:${port}`;
+/**
+ * Wraps an already spawned daemon listening on `host`:`port`. `daemonPid` names the daemon when `child` is a
+ * launcher that does not pass signals on (nsenter waits for the daemon it forked): stop() signals the daemon.
+ */
+export function daemonProcess(child: ChildProcess, port: number, o: { host?: string; daemonPid?: () => number | undefined } = {}): DaemonProcess {
+  const host = o.host ?? '127.0.0.1';
+  const url = `http://${host}:${port}`;
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -57,7 +61,7 @@ export function daemonProcess(child: ChildProcess, port: number): DaemonProcess 
       }, 'the daemon to be ready', 20_000);
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) process.kill(o.daemonPid?.() ?? (child.pid as number), 'SIGTERM');
       return exited;
     },
   };

@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseInvocation } from '../../src/cli';
 import { runOptions } from '../../src/config';
-import { find, resources } from './manifests';
+import { find, PROMETHEUS_OPERATOR, resources } from './manifests';
 
 // manifests are plain parsed YAML: `any` where a test reads its fields
-const all = resources();
+// the base and the Prometheus Operator's component: the ServiceMonitor must find what the base serves
+const all = [...resources(), ...resources(PROMETHEUS_OPERATOR)];
 const ds = find(all, 'DaemonSet') as any;
 const pod = ds.spec.template.spec;
 const c = pod.containers[0];
@@ -24,6 +25,17 @@ describe('the DaemonSet', () => {
     assert.equal(pod.containers.length, 1);
   });
 
+  test('keeps off nodes that are no machine: virtual-kubelet and EKS Fargate (one term: both must hold)', () => {
+    const terms = pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
+    assert.deepEqual(terms, [{
+      matchExpressions: [
+        { key: 'type', operator: 'NotIn', values: ['virtual-kubelet'] },
+        { key: 'eks.amazonaws.com/compute-type', operator: 'NotIn', values: ['fargate'] },
+      ],
+    }]);
+    assert.deepEqual(pod.nodeSelector, { 'kubernetes.io/os': 'linux' });
+  });
+
   test('is not privileged: exact capabilities, no escalation, read-only root', () => {
     assert.equal(sc.privileged ?? false, false);
     assert.equal(sc.allowPrivilegeEscalation, false);
@@ -32,16 +44,21 @@ describe('the DaemonSet', () => {
     assert.deepEqual(sc.capabilities.drop, ['ALL']);
     assert.deepEqual([...sc.capabilities.add].sort(), ['BPF', 'NET_ADMIN', 'NET_RAW', 'PERFMON', 'SYSLOG']);
     assert.equal(pod.securityContext?.privileged, undefined);
-    for (const v of pod.volumes) assert.ok(!v.hostPath || ['/sys/kernel/btf', '/sys/fs/cgroup'].includes(v.hostPath.path), `only the BTF and the cgroups are hostPaths: ${JSON.stringify(v)}`);
+    const hostPaths = pod.volumes.filter((v: any) => v.hostPath).map((v: any) => v.hostPath.path).sort();
+    assert.deepEqual(hostPaths, ['/sys/fs/cgroup', '/sys/kernel/btf'], 'only the BTF and the cgroups are hostPaths');
+    for (const m of c.volumeMounts) assert.equal(m.readOnly, true, `every mount is read-only: ${JSON.stringify(m)}`);
   });
 
-  test('mounts the kernel\'s BTF and the host\'s cgroups read-only, where the daemon looks for them', () => {
-    const mounts = ['/sys/kernel/btf', '/sys/fs/cgroup'].map((path) => {
-      const vol = pod.volumes.find((v: any) => v.hostPath?.path === path);
-      assert.ok(vol, path);
-      return { name: vol.name, mountPath: path, readOnly: true };
-    });
-    assert.deepEqual(c.volumeMounts, mounts);
+  test('mounts the kernel\'s BTF and the host\'s cgroups read-only, and reads the cgroups where they are mounted', () => {
+    const btf = pod.volumes.find((v: any) => v.hostPath?.path === '/sys/kernel/btf');
+    const cgroup = pod.volumes.find((v: any) => v.hostPath?.path === '/sys/fs/cgroup');
+    assert.ok(btf && cgroup);
+    assert.deepEqual(c.volumeMounts, [
+      { name: btf.name, mountPath: '/sys/kernel/btf', readOnly: true },
+      { name: cgroup.name, mountPath: '/host/sys/fs/cgroup', readOnly: true, mountPropagation: 'HostToContainer' },
+    ]);
+    const env = new Map(c.env.map((e: any) => [e.name, e.value]));
+    assert.equal(env.get('FLAPWATCH_CGROUP_MOUNT'), '/host/sys/fs/cgroup');
   });
 
   test('gets its node name from the downward API and a configurable bind address', () => {

@@ -11,8 +11,9 @@ import { contract } from './metrics';
 import { contractProblems, references } from './promql';
 import { promtoolSkip, run } from './tools';
 
-interface Target { expr: string; refId: string }
-interface Panel { id: number; type: string; title: string; targets?: Target[]; panels?: Panel[]; datasource?: { uid: string } }
+interface Target { expr: string; refId: string; instant?: boolean; format?: string }
+interface Transformation { id: string; filter?: { id: string; options: string }; options: { renameByName?: Record<string, string> } }
+interface Panel { id: number; type: string; title: string; targets?: Target[]; panels?: Panel[]; datasource?: { uid: string }; transformations?: Transformation[] }
 interface Variable { name: string; type: string; query: string | { query: string } }
 interface Dashboard { uid: string; panels: Panel[]; templating: { list: Variable[] } }
 
@@ -64,8 +65,32 @@ describe('the Grafana dashboard', () => {
       ['flapwatch_drops_total{mechanism=~"no_endpoints"}', /matches none of/],
       ['flapwatch_conntrack_entries{node="a"}', /has no label node/],
       ['{__name__=~"flapwatch_nothing_.*"}', /without a metric name/],
+      ['sum by (id) (label_join(flapwatch_conntrack_entries, "key", "/", "instance"))', /groups by id/],
     ];
     for (const [expr, why] of bad) assert.ok(contractProblems(expr, c).some((p) => why.test(p)), `${expr}: ${contractProblems(expr, c)}`);
+  });
+
+  test('a label made by label_join or label_replace may be grouped by', async () => {
+    const c = await contract();
+    assert.deepEqual(contractProblems('sum by (id, node) (label_replace(label_join(flapwatch_conntrack_entries, "id", "/", "instance"), "node", "$1", "instance", "(.*)"))', c), []);
+  });
+
+  test('a Node Graph of every node\'s service graph: an edges frame and a nodes frame, from the recording rules', () => {
+    const graph = panels.filter((p) => p.type === 'nodeGraph');
+    assert.equal(graph.length, 1);
+    const { targets = [], transformations = [] } = graph[0]!;
+    assert.deepEqual(targets.map((t) => t.refId), ['edges', 'edges_failed', 'nodes', 'nodes_failed']);
+    for (const t of targets) {
+      assert.ok(t.instant && t.format === 'table', `${t.refId}: an instant query as a table`);
+      for (const sel of references(t.expr).selectors) assert.match(sel.metric ?? '', /^(edge|workload):/, `${t.refId} reads recorded series`);
+      // the frame's fields are the labels the query ends grouped by, and its value
+      assert.match(t.expr, t.refId.startsWith('edges') ? /^sum by \(id, source, target\) / : /^sum by \(id, title, subtitle\) /, t.refId);
+    }
+    // the refIds pipe-joined, as Grafana's editor writes a filter of several queries
+    assert.deepEqual(transformations.slice(0, 2).map((x) => [x.id, x.filter?.id, x.filter?.options]), [['merge', 'byRefId', 'edges|edges_failed'], ['merge', 'byRefId', 'nodes|nodes_failed']]);
+    assert.deepEqual(transformations[2]!.options.renameByName, {
+      'Value #edges': 'mainstat', 'Value #edges_failed': 'secondarystat', 'Value #nodes': 'mainstat', 'Value #nodes_failed': 'secondarystat',
+    });
   });
 
   test('promtool accepts every query as PromQL', { skip: promtoolSkip }, () => {

@@ -1,5 +1,6 @@
-// Every manifest `kubectl apply -k deploy/` installs validates against the Kubernetes schemas (unknown fields
-// refused, as a strict API server does), the validator demonstrably refuses broken ones, and kustomize builds.
+// Every manifest `kubectl apply -k deploy/` installs, and those its opt-in components add, validates against the
+// Kubernetes schemas (unknown fields refused, as a strict API server does), the validator demonstrably refuses
+// broken ones, and kustomize builds deploy/ alone (nothing there needs a CRD) and with its components.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,25 +8,39 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { guideSnippet } from './guide';
-import { DEPLOY, find, kustomization, resources, validate, type Manifest } from './manifests';
+import { DEPLOY, find, kustomization, PROMETHEUS_OPERATOR, resources, validate, type Manifest } from './manifests';
 import { kubectlSkip, run } from './tools';
 
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
 const key = (m: Manifest) => `${m.kind}/${m.metadata.name}`;
 
+// what an API server without any CRD serves
+const BUILT_IN = new Set(['v1', 'apps/v1', 'rbac.authorization.k8s.io/v1']);
+const OPERATOR_KINDS = ['PrometheusRule/flapwatch', 'ServiceMonitor/flapwatch'];
+const everything = () => [...resources(), ...resources(PROMETHEUS_OPERATOR)];
+
 describe('deploy/ manifests', () => {
-  test('the kustomization lists every manifest in deploy/, under one namespace', () => {
+  test('the kustomization lists every manifest in deploy/, under one namespace, none of a CRD\'s kind', () => {
     const files = readdirSync(DEPLOY).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
     assert.deepEqual([...kustomization().resources].sort(), files);
     assert.equal(kustomization().namespace, 'flapwatch');
     assert.deepEqual(resources().map(key).sort(), [
       'ClusterRole/flapwatch', 'ClusterRoleBinding/flapwatch', 'DaemonSet/flapwatch', 'Namespace/flapwatch',
-      'PrometheusRule/flapwatch', 'Service/flapwatch', 'ServiceAccount/flapwatch', 'ServiceMonitor/flapwatch',
+      'Service/flapwatch', 'ServiceAccount/flapwatch',
     ]);
+    for (const m of resources()) assert.ok(BUILT_IN.has(m.apiVersion), `${key(m)} is ${m.apiVersion}`);
+  });
+
+  test('the prometheus-operator component holds the ServiceMonitor and the PrometheusRule, in flapwatch\'s namespace', () => {
+    const files = readdirSync(PROMETHEUS_OPERATOR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+    assert.equal(kustomization(PROMETHEUS_OPERATOR).kind, 'Component');
+    assert.deepEqual([...kustomization(PROMETHEUS_OPERATOR).resources].sort(), files);
+    assert.deepEqual(resources(PROMETHEUS_OPERATOR).map(key).sort(), OPERATOR_KINDS);
+    for (const m of resources(PROMETHEUS_OPERATOR)) assert.equal(m.metadata.namespace, 'flapwatch', key(m));
   });
 
   test('every document validates against its schema, with no unknown field', () => {
-    for (const m of resources()) assert.deepEqual(validate(m), [], key(m));
+    for (const m of everything()) assert.deepEqual(validate(m), [], key(m));
   });
 
   // Each mutation breaks one field the way a hand edit could; the validator must say so.
@@ -41,7 +56,7 @@ describe('deploy/ manifests', () => {
   ];
   for (const [kind, what, mutate, expected] of mutations) {
     test(`the validator refuses a ${kind} with ${what}`, () => {
-      const m = structuredClone(find(resources(), kind));
+      const m = structuredClone(find(everything(), kind));
       mutate(m);
       const problems = validate(m);
       assert.ok(problems.some((p) => expected.test(p)), `expected ${expected} in ${JSON.stringify(problems)}`);
@@ -63,13 +78,14 @@ describe('deploy/ manifests', () => {
     for (const c of ds.spec.template.spec.containers) if (c.image === image.name) c.image = `${image.newName ?? image.name}:${image.newTag}`;
     assert.deepEqual(new Map(built.map((m) => [key(m), m])), new Map(expected.map((m) => [key(m), m])));
     for (const m of built) assert.deepEqual(validate(m), [], key(m));
+    assert.deepEqual(built.filter((m) => !BUILT_IN.has(m.apiVersion)).map(key), [], 'applies where no CRD is installed');
   });
 
-  /** Builds the guide's kustomization example that starts with `firstLine`, pointed at this repository's deploy/. */
-  function buildGuideExample(firstLine: string): Manifest[] {
+  /** Builds a guide's kustomization example that starts with `firstLine` (or `text`), pointed at this repository's deploy/. */
+  function buildGuideExample(firstLine: string, edit: (text: string) => string = (t) => t): Manifest[] {
     const dir = mkdtempSync(path.join(tmpdir(), 'flapwatch-user-'));
     try {
-      const text = guideSnippet(firstLine).replaceAll('../flapwatch/deploy', path.relative(dir, DEPLOY));
+      const text = edit(guideSnippet(firstLine)).replaceAll('../flapwatch/deploy', path.relative(dir, DEPLOY));
       writeFileSync(path.join(dir, 'kustomization.yaml'), text);
       const r = run('kubectl', ['kustomize', dir]);
       assert.equal(r.code, 0, r.stderr);
@@ -81,14 +97,13 @@ describe('deploy/ manifests', () => {
     }
   }
 
-  test("the guide's install without the Operator leaves out its two kinds, and only those", { skip: kubectlSkip }, () => {
-    const built = buildGuideExample('# without-operator/kustomization.yaml');
-    assert.deepEqual(built.map(key).sort(), resources().map(key).filter((k) => !/^(ServiceMonitor|PrometheusRule)\//.test(k)).sort());
+  test("the guide's install with the Operator adds its two kinds to deploy/, in flapwatch's namespace", { skip: kubectlSkip }, () => {
+    const built = buildGuideExample('# with-operator/kustomization.yaml');
+    assert.deepEqual(built.map(key).sort(), [...resources().map(key), ...OPERATOR_KINDS].sort());
+    for (const k of OPERATOR_KINDS) assert.equal(built.find((m) => key(m) === k)!.metadata.namespace, 'flapwatch');
   });
 
-  test("the guide's kube-rbac-proxy example builds: flapwatch on 127.0.0.1, the proxy on the node's address", { skip: kubectlSkip }, () => {
-    // a kustomization of the user's own: kustomize refuses an overlay inside its base, hence a component
-    const built = buildGuideExample('# my-flapwatch/kustomization.yaml');
+  const withProxy = (built: Manifest[]) => {
     const [flapwatch, proxy] = (find(built, 'DaemonSet') as any).spec.template.spec.containers;
     assert.equal(flapwatch.env.find((e: any) => e.name === 'FLAPWATCH_LISTEN').value, '127.0.0.1:9807');
     assert.equal(flapwatch.ports, undefined);
@@ -98,10 +113,26 @@ describe('deploy/ manifests', () => {
     assert.deepEqual(proxy.ports, [{ name: 'https', containerPort: 9807, protocol: 'TCP' }]);
     assert.equal(proxy.securityContext.runAsNonRoot, true);
     assert.equal((find(built, 'Service') as any).spec.ports[0].targetPort, 'https');
-    const [endpoint] = (find(built, 'ServiceMonitor') as any).spec.endpoints;
-    assert.equal(endpoint.scheme, 'https');
-    assert.deepEqual(endpoint.relabelings, (find(resources(), 'ServiceMonitor') as any).spec.endpoints[0].relabelings);
     const binding = find(built, 'ClusterRoleBinding', 'flapwatch-kube-rbac-proxy') as any;
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'flapwatch', namespace: 'flapwatch' }]);
+  };
+
+  test("the guide's kube-rbac-proxy example builds: flapwatch on 127.0.0.1, the proxy on the node's address, Prometheus over https", { skip: kubectlSkip }, () => {
+    // a kustomization of the user's own: kustomize refuses an overlay inside its base, hence components
+    const built = buildGuideExample('# my-flapwatch/kustomization.yaml');
+    withProxy(built);
+    const [endpoint] = (find(built, 'ServiceMonitor') as any).spec.endpoints;
+    assert.equal(endpoint.scheme, 'https');
+    assert.deepEqual(endpoint.relabelings, (find(resources(PROMETHEUS_OPERATOR), 'ServiceMonitor') as any).spec.endpoints[0].relabelings);
+  });
+
+  test("the same without the Operator's component (its line left out, as the guide says): no ServiceMonitor to patch, no error", { skip: kubectlSkip }, () => {
+    const built = buildGuideExample('# my-flapwatch/kustomization.yaml', (t) => {
+      const without = t.split('\n').filter((l) => !l.includes('components/prometheus-operator')).join('\n');
+      assert.notEqual(without, t);
+      return without;
+    });
+    withProxy(built);
+    assert.deepEqual(built.filter((m) => !BUILT_IN.has(m.apiVersion)).map(key), []);
   });
 });

@@ -23,15 +23,25 @@ export function readYamlDocs(file: string): unknown[] {
   }).filter((d) => d !== null);
 }
 
-export interface Kustomization { namespace: string; resources: string[]; images?: { name: string; newTag?: string; newName?: string }[] }
+/** The opt-in kustomize Components. */
+export const PROMETHEUS_OPERATOR = path.join(DEPLOY, 'components', 'prometheus-operator');
+export const KUBE_RBAC_PROXY = path.join(DEPLOY, 'components', 'kube-rbac-proxy');
 
-export function kustomization(): Kustomization {
-  return readYamlDocs(path.join(DEPLOY, 'kustomization.yaml'))[0] as Kustomization;
+export interface Kustomization {
+  kind: 'Kustomization' | 'Component';
+  namespace?: string;
+  resources: string[];
+  images?: { name: string; newTag?: string; newName?: string }[];
 }
 
-/** The manifests the kustomization lists, as written (before kustomize sets namespaces and images). */
-export function resources(): Manifest[] {
-  return kustomization().resources.flatMap((f) => readYamlDocs(path.join(DEPLOY, f)) as Manifest[]);
+/** deploy/'s kustomization, or a component's. */
+export function kustomization(dir = DEPLOY): Kustomization {
+  return readYamlDocs(path.join(dir, 'kustomization.yaml'))[0] as Kustomization;
+}
+
+/** The manifests a kustomization (or component) lists, as written (before kustomize sets namespaces and images). */
+export function resources(dir = DEPLOY): Manifest[] {
+  return kustomization(dir).resources.flatMap((f) => readYamlDocs(path.join(dir, f)) as Manifest[]);
 }
 
 type Validatable = { prototype: { validate(this: unknown): void } };

@@ -13,7 +13,7 @@ export interface MetricContract {
 
 export const SOURCES = [
   'drops', 'drop_samples', 'retransmits', 'conntrack', 'kubeproxy', 'kubernetes', 'kubelet', 'active_probes', 'listen_overflows',
-  'cpu_throttling', 'dns',
+  'cpu_throttling', 'connections', 'netns_scope', 'dns',
 ] as const;
 
 export const MECHANISMS = [
@@ -80,10 +80,36 @@ export const METRICS: readonly MetricContract[] = [
   { name: 'flapwatch_dns_latency_seconds', type: 'histogram', labels: ['namespace', 'service'] },
   { name: 'flapwatch_edge_drops_total', type: 'counter', labels: [...EDGE, 'mechanism'], values: { mechanism: MECHANISM_VALUES } },
   { name: 'flapwatch_edge_retransmits_total', type: 'counter', labels: EDGE },
+  { name: 'flapwatch_failure_dependencies_total', type: 'counter', labels: ['namespace', 'service', 'dependency_namespace', 'dependency', 'verdict'], values: { verdict: VERDICTS } },
+  { name: 'flapwatch_workload_services', type: 'gauge', labels: ['namespace', 'kind', 'workload', 'service_namespace', 'service'] },
+  { name: 'flapwatch_bpf_map_capacity', type: 'gauge', labels: ['map'], values: { map: ['drops', 'retransmits'] } },
+  { name: 'flapwatch_edge_connections_total', type: 'counter', labels: [...EDGE, 'result'], values: { result: ['attempted', 'established', 'failed'] } },
+  { name: 'flapwatch_edge_connect_seconds', type: 'histogram', labels: EDGE },
   perSource('flapwatch_source_up', 'gauge'),
   perSource('flapwatch_source_errors_total', 'counter'),
   perSource('flapwatch_events_lost_total', 'counter'),
   perSource('flapwatch_events_rate_limited_total', 'counter'),
+  { name: 'flapwatch_build_info', type: 'gauge', labels: ['version', 'revision', 'node_version'] },
+];
+
+/**
+ * The series the recording rules make (deploy/prometheus/flapwatch-rules.yaml, group flapwatch-graph): summed
+ * across nodes, so without instance. The dashboard's Node Graph reads them; rules.test.ts checks that the rules
+ * record exactly these names, and the Prometheus test exactly these labels.
+ */
+export const RECORDED: readonly MetricContract[] = [
+  { name: 'edge:flapwatch_edge_connections:rate5m', type: 'gauge', labels: [...EDGE, 'result'], values: { result: ['attempted', 'established', 'failed'] } },
+  { name: 'edge:flapwatch_edge_connect_failures:ratio_rate5m', type: 'gauge', labels: EDGE },
+  { name: 'edge:flapwatch_edge_drops:rate5m', type: 'gauge', labels: [...EDGE, 'mechanism'], values: { mechanism: MECHANISM_VALUES } },
+  { name: 'edge:flapwatch_edge_retransmits:rate5m', type: 'gauge', labels: EDGE },
+  { name: 'edge:flapwatch_edge_connect_seconds_bucket:rate5m', type: 'gauge', labels: [...EDGE, 'le'] },
+  { name: 'edge:flapwatch_edge_connect_seconds:quantile_rate5m', type: 'gauge', labels: [...EDGE, 'quantile'], values: { quantile: ['0.5', '0.9', '0.99'] } },
+  { name: 'service:flapwatch_health_failures:rate5m', type: 'gauge', labels: ['namespace', 'service', 'verdict'], values: { verdict: VERDICTS } },
+  {
+    name: 'service:flapwatch_failure_dependencies:rate5m', type: 'gauge', labels: ['namespace', 'service', 'dependency_namespace', 'dependency', 'verdict'],
+    values: { verdict: VERDICTS },
+  },
+  { name: 'workload:flapwatch_workload_services:max', type: 'gauge', labels: ['namespace', 'kind', 'workload', 'service_namespace', 'service'] },
 ];
 
 /** Labels Prometheus adds to every series it scrapes (the ServiceMonitor sets instance to the node's name). */
@@ -106,8 +132,10 @@ export function seriesNames(m: MetricContract): string[] {
   return m.type === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name];
 }
 
-/** The whole contract: flapwatch's metrics and the defaults, keyed by series name. */
+/** The whole contract: flapwatch's metrics, the recorded series and the defaults, keyed by series name. */
 export async function contract(): Promise<Map<string, MetricContract>> {
-  const all = [...METRICS, ...(await defaultMetrics())];
+  const all = [...METRICS, ...RECORDED, ...(await defaultMetrics())];
+  const twice = all.map((m) => m.name).filter((n, i, names) => names.indexOf(n) !== i);
+  if (twice.length) throw new Error(`in the contract twice: ${twice.join(', ')}`);
   return new Map(all.flatMap((m) => seriesNames(m).map((s) => [s, m] as const)));
 }

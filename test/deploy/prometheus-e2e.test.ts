@@ -3,72 +3,26 @@
 // /api/v1/alerts reports it. The rules are a temporary copy with every `for:` shortened to 5s, so the test
 // waits seconds instead of the shipped 10 minutes; expressions and thresholds are the shipped ones.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { stringify } from 'yaml';
 import { eventually, kernelSkip } from '../helpers/env';
 import { Lab } from '../lab/lab';
 import { udpflood } from '../lab/udpflood';
 import { CLI, daemonProcess, freePort, type DaemonProcess } from './daemon-process';
+import { Prometheus, type Alert } from './prometheus';
 import { RULES_FILE } from './rules';
 import { prometheusSkip } from './tools';
 
 const NODE = 'lab-node';
 
-interface Alert { labels: Record<string, string>; annotations: Record<string, string>; state: string }
-
-class Prometheus {
-  private constructor(readonly url: string, private readonly child: ChildProcess, private readonly exited: Promise<void>, readonly output: () => string) {}
-
-  static async start(dir: string, target: string): Promise<Prometheus> {
-    const rules = path.join(dir, 'rules.yaml');
-    writeFileSync(rules, readFileSync(RULES_FILE, 'utf8').replace(/^(\s+)for: \S+$/gm, '$1for: 5s'));
-    const config = path.join(dir, 'prometheus.yml');
-    writeFileSync(config, stringify({
-      global: { scrape_interval: '1s', evaluation_interval: '1s' },
-      rule_files: [rules],
-      // instance := a node name, as the ServiceMonitor's relabeling makes it
-      scrape_configs: [{ job_name: 'flapwatch', static_configs: [{ targets: [target] }], relabel_configs: [{ target_label: 'instance', replacement: NODE }] }],
-    }));
-    const port = await freePort();
-    const child = spawn('prometheus', [
-      `--config.file=${config}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    const p = new Prometheus(`http://127.0.0.1:${port}`, child, exited, () => out);
-    await eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`prometheus exited: ${out}`);
-      return (await fetch(`${p.url}/-/ready`).catch(() => null))?.status === 200;
-    }, 'Prometheus to be ready', 30_000);
-    return p;
-  }
-
-  async api<T>(what: string): Promise<T> {
-    const res = await fetch(`${this.url}/api/v1/${what}`);
-    const body = (await res.json()) as { status: string; data: T };
-    assert.equal(body.status, 'success', `${what}: ${JSON.stringify(body)}`);
-    return body.data;
-  }
-
-  async alerts(name: string): Promise<Alert[]> {
-    return (await this.api<{ alerts: Alert[] }>('alerts')).alerts.filter((a) => a.labels.alertname === name);
-  }
-
-  async query(expr: string): Promise<number | undefined> {
-    const data = await this.api<{ result: { value: [number, string] }[] }>(`query?query=${encodeURIComponent(expr)}`);
-    return data.result[0] ? Number(data.result[0].value[1]) : undefined;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode === null) this.child.kill('SIGTERM');
-    await this.exited;
-  }
+/** The shipped rules with every `for:` shortened to 5s. */
+function shortenedRules(dir: string): string {
+  const rules = path.join(dir, 'rules.yaml');
+  writeFileSync(rules, readFileSync(RULES_FILE, 'utf8').replace(/^(\s+)for: \S+$/gm, '$1for: 5s'));
+  return rules;
 }
 
 describe('Prometheus scraping flapwatch, with the shipped alerts', { skip: kernelSkip ?? prometheusSkip }, () => {
@@ -82,7 +36,7 @@ describe('Prometheus scraping flapwatch, with the shipped alerts', { skip: kerne
     const port = await freePort();
     daemon = daemonProcess(spawn(process.execPath, [CLI, 'run', '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] }), port);
     await daemon.ready();
-    prometheus = await Prometheus.start(dir, `127.0.0.1:${port}`);
+    prometheus = await Prometheus.start({ dir, targets: [{ target: `127.0.0.1:${port}`, labels: { instance: NODE } }], ruleFiles: [shortenedRules(dir)] });
   });
   after(async () => {
     await prometheus?.stop();

@@ -5,7 +5,12 @@ import { TARGET_LABELS, type MetricContract } from './metrics';
 
 export interface Matcher { label: string; op: '=' | '!=' | '=~' | '!~'; value: string }
 export interface Selector { metric?: string; matchers: Matcher[] }
-export interface ExprRefs { selectors: Selector[]; groupingLabels: string[] }
+export interface ExprRefs {
+  selectors: Selector[];
+  groupingLabels: string[];
+  /** labels the expression makes itself: label_replace's and label_join's destinations */
+  madeLabels: string[];
+}
 
 type Tok = { kind: 'id' | 'str' | 'num' | 'op' | 'punct'; text: string };
 
@@ -40,6 +45,18 @@ export function references(expr: string): ExprRefs {
   const t = tokenize(expr);
   const selectors: Selector[] = [];
   const groupingLabels: string[] = [];
+  const madeLabels: string[] = [];
+  // label_replace(v, "dst", …) and label_join(v, "dst", …): the string after the first argument
+  const madeBy = (open: number) => {
+    let depth = 0;
+    for (let j = open; j < t.length; j++) {
+      if (t[j]!.text === '(' || t[j]!.text === '{' || t[j]!.text === '[') depth++;
+      else if (t[j]!.text === ')' || t[j]!.text === '}' || t[j]!.text === ']') depth--;
+      else if (depth === 1 && t[j]!.text === ',') return t[j + 1]?.kind === 'str' ? madeLabels.push(unquote(t[j + 1]!.text)) : undefined;
+      if (depth === 0) return undefined;
+    }
+    return undefined;
+  };
   const matchers = (i: number): [Matcher[], number] => {
     const list: Matcher[] = [];
     i++; // {
@@ -63,6 +80,7 @@ export function references(expr: string): ExprRefs {
       for (i += 2; t[i] && t[i]!.text !== ')'; i++) if (t[i]!.kind === 'id') groupingLabels.push(t[i]!.text);
       i++;
     } else if (tok.kind === 'id' && t[i + 1]?.text === '(') {
+      if (tok.text === 'label_replace' || tok.text === 'label_join') madeBy(i + 1);
       i += 2; // a function or an aggregation
     } else if (tok.kind === 'id' && (t[i + 1]?.text === 'by' || t[i + 1]?.text === 'without')) {
       i++; // an aggregation with its grouping first: sum by (x) (…)
@@ -83,7 +101,7 @@ export function references(expr: string): ExprRefs {
       i++;
     }
   }
-  return { selectors, groupingLabels };
+  return { selectors, groupingLabels, madeLabels };
 }
 
 const fullMatch = (re: string, s: string) => new RegExp(`^(?:${re})$`).test(s);
@@ -92,7 +110,7 @@ const hasVariable = (s: string) => /\$/.test(s);
 /** What in `expr` is not in the contract: unknown metrics, labels, and label values outside a closed set. */
 export function contractProblems(expr: string, contract: ReadonlyMap<string, MetricContract>): string[] {
   const problems: string[] = [];
-  const { selectors, groupingLabels } = references(expr);
+  const { selectors, groupingLabels, madeLabels } = references(expr);
   if (selectors.length === 0) problems.push(`reads no metric: ${expr}`);
   const used: MetricContract[] = [];
   for (const s of selectors) {
@@ -118,7 +136,8 @@ export function contractProblems(expr: string, contract: ReadonlyMap<string, Met
       }
     }
   }
-  const labels = new Set<string>([...TARGET_LABELS, ...used.flatMap((m) => m.labels)]);
+  // a histogram's buckets carry le besides its labels
+  const labels = new Set<string>([...TARGET_LABELS, ...madeLabels, ...used.flatMap((m) => (m.type === 'histogram' ? [...m.labels, 'le'] : m.labels))]);
   for (const l of groupingLabels) if (!labels.has(l)) problems.push(`groups by ${l}, a label none of its metrics has`);
   return problems;
 }

@@ -1,16 +1,16 @@
-// deploy/prometheusrule.yaml is generated from deploy/prometheus/flapwatch-rules.yaml, the one source of the
-// alerts: its groups, node for node, inside a PrometheusRule. After editing the rules file:
+// deploy/components/prometheus-operator/prometheusrule.yaml is generated from deploy/prometheus/flapwatch-rules.yaml,
+// the one source of the alerts: its groups, node for node, inside a PrometheusRule. After editing the rules file:
 //   npx tsc -p tsconfig.json && node dist/test/deploy/rules.js --write
 // rules.test.ts fails while the two differ by a byte.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Document, parseDocument } from 'yaml';
-import { DEPLOY } from './manifests';
+import { DEPLOY, PROMETHEUS_OPERATOR } from './manifests';
 
 export const RULES_FILE = path.join(DEPLOY, 'prometheus', 'flapwatch-rules.yaml');
-export const PROMETHEUS_RULE_FILE = path.join(DEPLOY, 'prometheusrule.yaml');
+export const PROMETHEUS_RULE_FILE = path.join(PROMETHEUS_OPERATOR, 'prometheusrule.yaml');
 
-const HEADER = `# GENERATED from prometheus/flapwatch-rules.yaml (the source: edit that file) by
+const HEADER = `# GENERATED from deploy/prometheus/flapwatch-rules.yaml (the source: edit that file) by
 #   node dist/test/deploy/rules.js --write
 # The labels are those kube-prometheus's ruleSelector looks for; kube-prometheus-stack wants its release label.
 `;

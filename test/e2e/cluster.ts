@@ -1,17 +1,18 @@
 // A small "cluster" for end-to-end runs: the lab's node (kube-proxy rules, pods, faults), a fake API server
 // and a fake kubelet on the test side of a veth, a kubelet-style prober that probes the web and api pods from the
-// node as kubelet does and reports what it saw through both (prober_probe_total and Unhealthy Events), and a
-// real `flapwatch run` inside the node's namespace. web's /health calls db through its ClusterIP; api's resolves db's
+// node as kubelet does and reports what it saw through both (test/health/kubelet-prober.ts), and a real
+// `flapwatch run` inside the node's namespace. web's /health calls db through its ClusterIP; api's resolves db's
 // name through kube-dns (dnsmasq in two pods behind a kube-dns-style Service), as a pod with a kubelet-written
 // resolv.conf does. Pods can be starved of CPU through a kubelet-shaped cgroup tree the daemon reads. Shared by
 // the end-to-end test and the fault campaign.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FakeKubelet, type ProbeSeries } from '../health/fake-kubelet';
+import { FakeKubelet } from '../health/fake-kubelet';
+import { KubeletProber } from '../health/kubelet-prober';
 import { FakeApiServer } from '../kube/fake-apiserver';
 import { tempDir, TOKEN, writeKubeconfig } from '../kube/kubeconfig';
-import { endpointSlice, pod, podUid, service, unhealthyEvent } from '../kube/objects';
+import { endpointSlice, pod, podUid, service } from '../kube/objects';
 import { cpuQuotaSkip, KubeletCgroups, starveLabPod } from '../lab/cpu-quota';
 import { KUBE_DNS, kubeDnsServices, LabDns, searchOf } from '../lab/dns';
 import { Lab, type KubeProxyMode } from '../lab/lab';
@@ -61,7 +62,7 @@ export interface Cluster {
   /** kubelet-style probe results so far, per pod of PROBED: true = success */
   probeResults: boolean[][];
   /** when each kubelet-style failure happened (ms since the epoch), by pod name (web-0) */
-  failures: { pod: string; at: number }[];
+  readonly failures: { pod: string; at: number }[];
   /** sets db's endpoints in the API and in kube-proxy's rules: none makes kube-proxy REJECT */
   dbEndpoints(on: boolean): Promise<() => Promise<void>>;
   /** kube-dns's servers, with their faults; `dnsPods` their lab pod indexes */
@@ -73,10 +74,6 @@ export interface Cluster {
   starve?: (podIndex: number, cpuMs: number) => Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
-
-const series = (pod: string, result: ProbeSeries['result']): ProbeSeries => ({
-  namespace: NS, pod, container: 'app', probe_type: 'Readiness', result, pod_uid: podUid(pod),
-});
 
 export async function startCluster(o: { kubeProxy?: KubeProxyMode; daemonArgs?: string[] } = {}): Promise<Cluster> {
   const lab = await Lab.create({
@@ -98,11 +95,9 @@ export async function startCluster(o: { kubeProxy?: KubeProxyMode; daemonArgs?: 
   let kubelet: FakeKubelet | undefined;
   let dns: LabDns | undefined;
   let cgroups: KubeletCgroups | undefined;
-  let probing = true;
-  let prober: Promise<void> = Promise.resolve();
+  let prober: KubeletProber | undefined;
   const close = async () => {
-    probing = false;
-    await prober;
+    await prober?.stop();
     if (daemon && daemon.exitCode === null) {
       daemon.kill('SIGTERM');
       await new Promise((r) => daemon!.once('exit', r));
@@ -169,32 +164,13 @@ export async function startCluster(o: { kubeProxy?: KubeProxyMode; daemonArgs?: 
     }
 
     // kubelet, as the pods' spec says: each probed pod probed from the node every period, one Event per failure streak
-    const probeResults: boolean[][] = PROBED.map(() => []);
-    const failures: { pod: string; at: number }[] = [];
-    const events = PROBED.map(() => 0);
-    const probeOnce = async (k: number) => {
-      const { name, index } = PROBED[k]!;
-      const at = Date.now();
-      const r = await lab.httpGet(node, lab.podIp(index), 8080, '/health', PROBE.timeoutSeconds * 1000);
-      const ok = r.status === 200;
-      probeResults[k]!.push(ok);
-      kubelet!.add(series(name, ok ? 'successful' : 'failed'));
-      if (ok) return;
-      failures.push({ pod: name, at });
-      const message = r.status
-        ? `Readiness probe failed: HTTP probe failed with statuscode: ${r.status}`
-        : `Readiness probe failed: Get "http://${lab.podIp(index)}:8080/health": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`;
-      events[k]!++;
-      api!.put('events', unhealthyEvent(NS, `${name}.fw${k}`, { pod: name, count: events[k]!, message, host: node, last: new Date(at) }));
-    };
-    const loop = async () => {
-      while (probing) {
-        const started = Date.now();
-        await Promise.all(PROBED.map((_, k) => probeOnce(k)));
-        await new Promise((r) => setTimeout(r, Math.max(0, PROBE.periodSeconds * 1000 - (Date.now() - started))));
-      }
-    };
-    prober = loop();
+    prober = new KubeletProber({
+      node, kubelet, api, ...PROBE,
+      pods: PROBED.map((p) => ({ namespace: NS, name: p.name, uid: podUid(p.name), ip: lab.podIp(p.index), port: 8080, path: '/health' })),
+      probe: (ip, port, urlPath, timeoutMs) => lab.httpGet(node, ip, port, urlPath, timeoutMs),
+    });
+    const probeResults = prober.results;
+    const probed = prober;
     const incidents = () => logs().filter((l) => typeof l.incident === 'number') as unknown as IncidentLine[];
     const dbEndpoints = async (on: boolean) => {
       api!.put('endpointslices', dbSlice(on));
@@ -220,7 +196,13 @@ export async function startCluster(o: { kubeProxy?: KubeProxyMode; daemonArgs?: 
         throw err;
       }
     });
-    return { lab, api, kubelet, url, logs, incidents, probeResults, failures, dbEndpoints, dns, dnsPods: DNS_PODS, dbName: DB_NAME, ...(starve && { starve }), close };
+    return {
+      lab, api, kubelet, url, logs, incidents, probeResults,
+      get failures() {
+        return probed.failures.map((f) => ({ pod: PROBED[f.pod]!.name, at: f.at }));
+      },
+      dbEndpoints, dns, dnsPods: DNS_PODS, dbName: DB_NAME, ...(starve && { starve }), close,
+    };
   } catch (err) {
     await close();
     throw err;

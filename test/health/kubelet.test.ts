@@ -48,7 +48,7 @@ test('the first read primes; each rise of failed becomes one observation with th
 
   kubelet.add(webReady, 2);
   kubelet.add(webOk, 10);
-  await src.poll();
+  await src.read();
   assert.equal(seen.length, 1);
   const o = seen[0] as HealthObservation;
   assert.equal(o.source, 'kubelet');
@@ -61,11 +61,11 @@ test('the first read primes; each rise of failed becomes one observation with th
   // the spec's 2 s + 5 s, plus the time since the previous read (the failures happened somewhere in it)
   assert.ok(o.lookbackMs >= 7000 && o.lookbackMs < 7000 + 60_000, String(o.lookbackMs));
 
-  await src.poll();
+  await src.read();
   assert.equal(seen.length, 1, 'no rise, nothing new');
 
   kubelet.add(webLive, 1);
-  await src.poll();
+  await src.read();
   assert.equal(seen.at(-1)?.probe, 'Liveness');
   assert.equal(seen.at(-1)?.count, 1);
   assert.ok((seen.at(-1)?.lookbackMs ?? 0) >= 11_000, 'no spec: kubelet\'s defaults 1 s + 10 s');
@@ -80,17 +80,17 @@ test('a series first seen after priming counts from zero; a decrease is a reset,
   await src.start();
   const db: ProbeSeries = { ...webReady, pod: 'db-0', pod_uid: 'u2' };
   kubelet.set(db, 1); // kubelet creates the failed series at the pod's first failure
-  await src.poll();
+  await src.read();
   assert.deepEqual(seen.map((o) => [o.pod?.name, o.count]), [['db-0', 1]]);
 
   kubelet.set(webReady, 2); // kubelet restarted: 2 failures since
-  await src.poll();
+  await src.read();
   assert.deepEqual(seen.map((o) => [o.pod?.name, o.count]), [['db-0', 1], ['web-0', 2]]);
 
   // the pod was recreated under the same name: a new uid, a new series from zero
   kubelet.set(webReady, undefined);
   kubelet.set({ ...webReady, pod_uid: 'u3' }, 3);
-  await src.poll();
+  await src.read();
   assert.deepEqual(seen.at(-1) && [seen.at(-1)?.pod?.name, seen.at(-1)?.count], ['web-0', 3]);
   assert.ok(seen.every((o) => (o.count ?? 0) > 0));
   await src.stop();
@@ -109,16 +109,16 @@ test('a wrong token is a 401 that says so; a 403 names the RBAC rule; both recov
 
   fs.writeFileSync(wrong, kubelet.token); // the token is re-read at every poll (projected tokens rotate)
   kubelet.forceStatus = 403;
-  await src.poll();
+  await src.read();
   s = src.stats()[0]!;
   assert.equal(s.up, false);
   assert.match(s.reason, /403 Forbidden.*"get" on "nodes\/metrics"/);
   assert.equal(s.errors, 2);
 
   kubelet.forceStatus = undefined;
-  await src.poll(); // primes
+  await src.read(); // primes
   kubelet.add(webReady, 4);
-  await src.poll();
+  await src.read();
   assert.equal(src.stats()[0]!.up, true);
   assert.deepEqual(seen.map((o) => o.count), [4]);
   await src.stop();
@@ -148,7 +148,7 @@ test('malformed lines are counted, reported, and do not hide the good ones', asy
   await src.start();
   kubelet.add(webReady, 1);
   kubelet.extra = 'prober_probe_total{namespace="default",pod="x" 1\nprober_probe_total{namespace="default"} lots\n';
-  await src.poll();
+  await src.read();
   assert.deepEqual(seen.map((o) => o.count), [1]);
   const s = src.stats()[0]!;
   assert.equal(s.up, true);
@@ -156,7 +156,7 @@ test('malformed lines are counted, reported, and do not hide the good ones', asy
   assert.equal(src.malformedLines(), 2);
   assert.match(s.reason, /2 unreadable lines/);
   kubelet.extra = '';
-  await src.poll();
+  await src.read();
   assert.equal(src.stats()[0]!.reason, '');
   await src.stop();
 });

@@ -77,7 +77,7 @@ test('a pod whose accept queue is full: ListenOverflows in its netns, attributed
     await eventually(async () => {
       // two connections fit the backlog of 1; the SYNs after them are consumed by the kernel
       await Promise.all(Array.from({ length: 6 }, () => lab.tcpConnect(lab.node, lab.podIp(0), lab.podPort, 300)));
-      await reader.scan();
+      await reader.read();
       return ours().length > 0;
     }, 'an overflow observation for pod 0', 60_000);
     await undo();
@@ -93,7 +93,7 @@ test('a pod whose accept queue is full: ListenOverflows in its netns, attributed
     assert.equal(stats.source, 'listen_overflows');
     // nothing new: no observation, and the counter is not counted twice
     const before = ours().length;
-    await reader.scan();
+    await reader.read();
     assert.equal(ours().length, before);
   } finally {
     await reader.stop();
@@ -122,7 +122,7 @@ test('200 pod-like namespaces: one scan finds them all; processes that vanish ar
     const wall: number[] = [];
     const cpu: number[] = [];
     for (let i = 0; i < 9; i++) {
-      await reader.scan();
+      await reader.read();
       wall.push(reader.lastScan().ms);
       cpu.push(reader.lastScan().cpuMs);
     }
@@ -133,13 +133,13 @@ test('200 pod-like namespaces: one scan finds them all; processes that vanish ar
     const errorsBefore = reader.stats()[0]!.errors;
     // half of them exit while scans run
     const scans = (async () => {
-      for (let i = 0; i < 20; i++) await reader.scan();
+      for (let i = 0; i < 20; i++) await reader.read();
     })();
     for (const c of sleepers.slice(0, 100)) c.kill('SIGKILL');
     await scans;
     assert.equal(reader.stats()[0]!.errors, errorsBefore, 'a vanished process is not an error');
     await eventually(async () => {
-      await reader.scan();
+      await reader.read();
       return reader.lastScan().namespaces < scan.namespaces - 90;
     }, 'the exited namespaces gone from the scan');
   } finally {
@@ -149,27 +149,17 @@ test('200 pod-like namespaces: one scan finds them all; processes that vanish ar
   }
 });
 
-test('scanBy: a round of asks for nearby times costs a scan or two, the last one after the latest time asked', async () => {
+test('readBy: a read that covers the time asked, its end told to onRead (the timing itself: periodic.test.ts)', async () => {
   const reader = new ListenOverflowReader({ intervalMs: 3_600_000, logger: pino({ level: 'silent' }) });
-  const scans: number[] = [];
-  reader.onScanned((at) => scans.push(at));
+  const reads: number[] = [];
+  reader.onRead((at) => reads.push(at));
   try {
     await reader.start();
-    scans.length = 0;
-    const t0 = Date.now();
-    for (const ms of [50, 60, 50, 80, 150]) reader.scanBy(t0 + ms);
-    await eventually(() => scans.some((at) => at >= t0 + 150), 'a scan past the latest time asked');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    // two when the first timer fires before the latest time asked; one when a busy machine fires it after
-    assert.ok(scans.length === 1 || scans.length === 2, JSON.stringify(scans.map((at) => at - t0)));
-    assert.ok(scans[0]! >= t0 + 50, 'not before the earliest time asked');
-    // an ask the last scan already covers makes none; a later one makes one more
-    const made = scans.length;
-    reader.scanBy(scans[made - 1]! - 10);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.equal(scans.length, made);
-    reader.scanBy(Date.now() + 20);
-    await eventually(() => scans.length === made + 1, 'one more scan');
+    assert.equal(reads.length, 1, 'the first read on start');
+    const asked = Date.now() + 50;
+    reader.readBy(asked);
+    await eventually(() => reads.length > 1, 'a read for the time asked');
+    assert.ok(reads[1]! >= asked);
   } finally {
     await reader.stop();
   }

@@ -76,3 +76,6 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** The reason a BPF load refused with EPERM gives: its wording depends on whether this process holds the capabilities. */
+export const EPERM_LOADING = /^EPERM loading BPF \(bpf_object__load\)(: needs| although the process holds) CAP_BPF and CAP_PERFMON/;

@@ -36,6 +36,20 @@ test('by default benign frees are not loss, real drops and unknown reasons are',
   for (const loss of [2, 3, 12, 200]) assert.equal(reasons.isLoss(loss), true, reasons.name(loss));
 });
 
+test('no named reason for housekeeping (IPv6 multicast, IGMP, neighbour discovery, a group address) is no loss; elsewhere it is', () => {
+  const reasons = new DropReasons(reasonNamesFromBtf(BTF));
+  assert.equal(reasons.name(2), 'NOT_SPECIFIED');
+  // what a quiet lab node frees: router solicitations to ff02::2, MLD reports to ff02::16
+  assert.equal(reasons.isLoss(2, 'ip6_mc_input', 'ff02::2'), false);
+  assert.equal(reasons.isLoss(2, 'ip_rcv_finish_core', 'ff02::16'), false, 'a multicast group, wherever it was freed');
+  assert.equal(reasons.isLoss(2, 'ip_rcv_finish_core', '224.0.0.251'), false);
+  assert.equal(reasons.isLoss(2, 'ip_rcv_finish_core', '255.255.255.255'), false);
+  assert.equal(reasons.isLoss(2, 'ndisc_rcv', 'fe80::1'), false);
+  assert.equal(reasons.isLoss(2, 'ip_rcv_finish_core', '10.0.0.5'), true, 'a unicast packet with no route is lost');
+  assert.equal(reasons.isLoss(2, 'tcp_v4_rcv', '10.0.0.5'), true);
+  assert.equal(reasons.isLoss(12, 'ip6_mc_input', 'ff02::2'), true, 'a named reason is what it says');
+});
+
 test('a benign list replaces the default, and can name unknown numbers', () => {
   const reasons = new DropReasons(reasonNamesFromBtf(BTF), ['no_socket', 'reason_200']);
   assert.equal(reasons.isLoss(3), false);

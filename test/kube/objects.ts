@@ -11,6 +11,8 @@ export function podUid(name: string): string {
 export interface PortSpec {
   name?: string;
   port: number;
+  /** default: port */
+  targetPort?: number | string;
   protocol?: 'TCP' | 'UDP' | 'SCTP';
   nodePort?: number;
 }
@@ -70,13 +72,13 @@ export function endpointSlice(namespace: string, svc: string, name: string, port
   };
 }
 
-export function pod(namespace: string, name: string, node: string, ip: string, containers: Record<string, unknown>[] = [{ name: 'app', image: 'app:1' }], extra: { hostNetwork?: boolean; phase?: string } = {}): KubeObject {
+export function pod(namespace: string, name: string, node: string, ip: string, containers: Record<string, unknown>[] = [{ name: 'app', image: 'app:1' }], extra: { hostNetwork?: boolean; phase?: string; hostIP?: string; labels?: Record<string, string> } = {}): KubeObject {
   return {
     kind: 'Pod',
     apiVersion: 'v1',
-    metadata: { name, namespace, uid: podUid(name), labels: { app: name.replace(/-[^-]+$/, '') } },
+    metadata: { name, namespace, uid: podUid(name), labels: extra.labels ?? { app: name.replace(/-[^-]+$/, '') } },
     spec: { nodeName: node, containers, ...(extra.hostNetwork && { hostNetwork: true }), restartPolicy: 'Always' },
-    status: { phase: extra.phase ?? 'Running', podIP: ip, podIPs: [{ ip }], hostIP: '192.168.0.1' },
+    status: { phase: extra.phase ?? 'Running', podIP: ip, podIPs: [{ ip }], hostIP: extra.hostIP ?? '192.168.0.1' },
   };
 }
 

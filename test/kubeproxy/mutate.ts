@@ -1,17 +1,5 @@
 // Random damage to real iptables-save dumps, from a seeded PRNG so that a failure can be replayed.
 
-/** mulberry32: small, fast, good enough to pick mutations. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export type Mutation =
   | 'truncate' | 'dropChar' | 'dupChar' | 'garbleChar' | 'unbalanceQuote' | 'unknownMatch' | 'unsupportedRevision'
   | 'junkLine' | 'warningLine' | 'duplicateLine';

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { detectHierarchy, type CpuHierarchy } from '../../src/cpu/layout';
 import { DEFAULT_CGROUP_MOUNT } from '../../src/cpu/reader';
-import { isAlive, once, type Lab, type Undo } from './lab';
+import type { Lab } from './lab';
+import { isAlive, once, type Undo } from './registry';
 import { run } from './netns';
 
 const PREFIX = 'flapwatch-test-';

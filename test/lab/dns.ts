@@ -5,7 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
-import { once, type Lab, type ServiceOptions, type Undo } from './lab';
+import type { Lab, ServiceOptions } from './lab';
+import { once, type Undo } from './registry';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 /** kubelet's search list for a pod of namespace `ns` */

@@ -1,31 +1,31 @@
 // A Kubernetes-like node out of network namespaces: client → node (kube-proxy rules, bridge) → pods with HTTP
 // servers, plus fault injectors. Everything it creates is removed by destroy(), at process exit or on SIGINT/SIGTERM,
-// and, after a SIGKILL, by the next create() (the creator's PID is kept in /run/flapwatch-lab/PREFIX.pid).
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+// and, after a SIGKILL, by the next create() (registry.ts). A ClusterLab (cluster-lab.ts) makes its nodes of it.
 import { randomBytes, randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Protocol } from '../../src/observe/net';
 import { renderIptables, type RenderService } from '../kubeproxy/render';
 import { renderNft } from '../kubeproxy/render-nft';
+import { IpcChild } from './ipc-child';
 import { netnsInode, nsRun, RunResult, run, sysctlSet } from './netns';
+import { PidNamespace } from './pid-namespace';
 import type { Command } from './pod-server';
+import { create, filesDir, once, onSweep, release, removeHostLinks, removeHostLinksSync, removeNetns, removeNetnsSync, STATE_DIR, type Undo } from './registry';
 
-const STATE_DIR = '/run/flapwatch-lab';
+export type { Undo } from './registry';
+
 const CT_MAX = '/proc/sys/net/netfilter/nf_conntrack_max';
 const POD_SERVER = path.join(__dirname, 'pod-server.js');
-const PROBE = path.join(__dirname, 'probe.js');
+export const PROBE = path.join(__dirname, 'probe.js');
 const SERVICE_RANGE = '10.96.0.0/16';
 const POD_RANGE = '10.77.0.0/16';
 
 /** A Service as the renderer takes it, its endpoints named by pod. */
 type LabService = Omit<RenderService, 'endpoints'> & { endpoints: Endpoint[] };
 
-/** An endpoint of a lab Service: one of the lab's pods. */
-export interface Endpoint {
-  podIndex: number;
-  port: number;
-}
+/** An endpoint of a lab Service: one of the lab's pods, or (in a ClusterLab) a pod on another node. */
+export type Endpoint = { podIndex: number; port: number } | { ip: string; port: number };
 
 /** How kube-proxy programs the lab's node: iptables mode on either backend, or nftables mode. */
 export type KubeProxyMode = 'iptables-nft' | 'iptables-legacy' | 'nftables';
@@ -46,49 +46,39 @@ export interface LabOptions {
   kubeProxy?: KubeProxyMode; // default iptables-nft
   services?: ServiceOptions[]; // default one Service default/web:http port 80
   /** pods whose /health calls a Service's /health through its ClusterIP (an application with a dependency) */
-  dependencies?: { pod: number; service: string }[];
+  /** the dependency's call gives up after timeoutMs (default the pod server's, 800); a pod may have several */
+  dependencies?: { pod: number; service: string; timeoutMs?: number }[];
   /** pods whose /health first resolves a name through the system resolver (glibc, the pod's resolv.conf) */
   resolves?: { pod: number; name: string }[];
   /** a resolv.conf in every namespace of the lab, as kubelet writes one: the nameserver is this Service's ClusterIP */
   resolvConf?: { service: string; search: string[] };
+  /** where this node sits in a ClusterLab; a lone lab has none */
+  cluster?: NodePlacement;
 }
 
-export type Undo = () => Promise<void>;
+/** A node of a ClusterLab: its names, its pod CIDR inside the cluster's, its overlay MTU, its own PID namespace. */
+export interface NodePlacement {
+  /** the node's namespaces are PREFIX-node, PREFIX-c and PREFIX-pN */
+  prefix: string;
+  /** the first three octets of the node's /24 pod CIDR, e.g. '10.244.1' */
+  podNet: string;
+  /** every node's pods: kube-proxy's local-traffic detector */
+  clusterCIDR: string;
+  /** of the pods' interfaces (the overlay's) */
+  mtu: number;
+}
 export interface HttpResult { status?: number; body?: string; error?: string; ms: number }
 export interface TcpResult { error?: string; ms: number }
 export interface UdpResult { sent: number; errors: number; ms: number }
-
-interface PodServer {
-  child: ChildProcess;
-  exited: Promise<void>;
-  pending: Map<number, { resolve: () => void; reject: (err: Error) => void }>;
-}
+export interface EchoResult { status?: number; bytes?: number; same?: boolean; error?: string; ms: number }
 
 let nextSubnet = randomInt(256); // third octet of this lab's ranges; consecutive labs never share one
-const live = new Set<Lab>();
 // nf_conntrack_max is global: one saved value per process, restored by the lab that saved it or at exit.
 let ctSaved: { value: string; marker: string; owner: Lab } | undefined;
 
-export function once(fn: () => Promise<void>): Undo {
-  let done: Promise<void> | undefined;
-  return () => (done ??= fn());
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function killQuietly(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
+/** A fresh third octet for a lab's own ranges. */
+export function labSubnet(): number {
+  return nextSubnet++ % 256;
 }
 
 function restoreConntrackMax(): void {
@@ -98,107 +88,60 @@ function restoreConntrackMax(): void {
   ctSaved = undefined;
 }
 
-// Kills what still runs inside (a server, a probe) first, or the namespace outlives its name.
-async function removeNetns(ns: string): Promise<void> {
-  if (!fs.existsSync(`/run/netns/${ns}`)) return;
-  const pids = (await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean);
-  for (const pid of pids) killQuietly(Number(pid), 'SIGKILL');
-  await run('ip', ['netns', 'del', ns]);
-}
-
-function removeNetnsSync(ns: string): void {
-  if (!fs.existsSync(`/run/netns/${ns}`)) return;
-  try {
-    const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
-    for (const pid of pids) killQuietly(Number(pid), 'SIGKILL');
-    execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-  } catch {
-    // best effort while the process exits; the next create() sweeps what is left
-  }
-}
-
 /** Where `ip netns exec NS` finds the files it mounts over /etc (resolv.conf). */
 const etcOf = (ns: string) => `/etc/netns/${ns}`;
 
-/** A lab's files: its namespaces' /etc/netns directories and its own in the state directory. */
-function removeLabFiles(prefix: string): void {
-  for (const dir of ['/etc/netns', STATE_DIR]) {
-    if (!fs.existsSync(dir)) continue;
-    for (const f of fs.readdirSync(dir)) if (f.startsWith(`${prefix}-`)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
-  }
+/** The lab's namespaces' /etc/netns directories. */
+function removeEtc(prefix: string): void {
+  if (!fs.existsSync('/etc/netns')) return;
+  for (const f of fs.readdirSync('/etc/netns')) if (f.startsWith(`${prefix}-`)) fs.rmSync(etcOf(f), { recursive: true, force: true });
 }
 
-/** Deletes the namespaces of labs whose creating process is dead, and restores nf_conntrack_max they left small. */
-async function sweepStale(): Promise<void> {
-  if (!fs.existsSync(STATE_DIR)) return;
-  const dead = fs.readdirSync(STATE_DIR)
-    .filter((f) => f.endsWith('.pid'))
-    .map((f) => f.slice(0, -'.pid'.length))
-    .filter((prefix) => !isAlive(Number(fs.readFileSync(path.join(STATE_DIR, `${prefix}.pid`), 'utf8'))));
-  if (dead.length === 0) return;
-  const names = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '');
-  for (const prefix of dead) {
-    for (const ns of names.filter((n) => n.startsWith(`${prefix}-`))) await removeNetns(ns);
-    removeLabFiles(prefix);
-    const ctMarker = path.join(STATE_DIR, `${prefix}.ctmax`);
-    if (fs.existsSync(ctMarker)) fs.writeFileSync(CT_MAX, fs.readFileSync(ctMarker, 'utf8'));
-    fs.rmSync(ctMarker, { force: true });
-    fs.rmSync(path.join(STATE_DIR, `${prefix}.pid`), { force: true });
-  }
-}
-
-function cleanupAllSync(): void {
-  for (const lab of live) lab.destroySync();
-  restoreConntrackMax();
-}
-
-let handlersInstalled = false;
-function installHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.on('exit', cleanupAllSync);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    const handler = (): void => {
-      cleanupAllSync();
-      // Let the default action (or another handler) end the process as if we had not been here.
-      process.off(signal, handler);
-      process.kill(process.pid, signal);
-    };
-    process.on(signal, handler);
-  }
-}
+// A lab killed while it held nf_conntrack_max small left the value to restore in PREFIX.ctmax.
+onSweep((prefix) => {
+  const ctMarker = path.join(STATE_DIR, `${prefix}.ctmax`);
+  if (fs.existsSync(ctMarker)) fs.writeFileSync(CT_MAX, fs.readFileSync(ctMarker, 'utf8'));
+  removeEtc(prefix);
+});
 
 export class Lab {
-  readonly prefix = `fw${randomBytes(3).toString('hex')}`;
-  readonly node = `${this.prefix}-node`;
-  readonly client = `${this.prefix}-c`;
+  readonly prefix: string;
+  readonly node: string;
+  readonly client: string;
   readonly pods: readonly string[];
   readonly podPort: number;
-  private readonly subnet = nextSubnet++ % 256;
+  private readonly subnet = labSubnet();
+  private readonly podNet: string;
+  private readonly placement: NodePlacement | undefined;
+  /** the node's own PID namespace and /proc, in a ClusterLab */
+  pidns: PidNamespace | undefined;
   readonly kubeProxy: KubeProxyMode;
   /** the iptables command for fault rules: the legacy one when kube-proxy uses legacy, else the nft one */
   readonly iptablesCmd: string;
   private readonly services: LabService[];
   private readonly podIps: string[];
-  private readonly servers: PodServer[] = [];
-  private readonly dependencies: Map<number, string>;
+  private readonly servers: IpcChild[] = [];
+  private readonly dependencies: { pod: number; service: string; timeoutMs?: number }[];
   private readonly resolves: Map<number, string>;
   private readonly resolvConf: LabOptions['resolvConf'];
   private hostLinked: { hostIp: string; nodeIp: string } | undefined;
-  private readonly marker = path.join(STATE_DIR, `${this.prefix}.pid`);
   /** fault rules (iptables arguments after -I) that a re-sync of kube-proxy's rules must keep */
   private readonly faults = new Set<string[]>();
-  private requestId = 0;
   private destroying: Promise<void> | undefined;
 
   private constructor(opts: LabOptions) {
     const pods = opts.pods ?? 2;
     if (!Number.isInteger(pods) || pods < 1 || pods > 200) throw new Error(`Lab: pods must be 1..200, got ${pods}`);
+    this.placement = opts.cluster;
+    this.prefix = opts.cluster?.prefix ?? `fw${randomBytes(3).toString('hex')}`;
+    this.node = `${this.prefix}-node`;
+    this.client = `${this.prefix}-c`;
+    this.podNet = opts.cluster?.podNet ?? `10.77.${this.subnet}`;
     this.pods = Array.from({ length: pods }, (_, i) => `${this.prefix}-p${i}`);
-    this.podIps = this.pods.map((_, i) => `10.77.${this.subnet}.${10 + i}`);
+    this.podIps = this.pods.map((_, i) => `${this.podNet}.${10 + i}`);
     this.podPort = opts.podPort ?? 8080;
     this.kubeProxy = opts.kubeProxy ?? 'iptables-nft';
-    this.dependencies = new Map((opts.dependencies ?? []).map((d) => [d.pod, d.service]));
+    this.dependencies = opts.dependencies ?? [];
     this.resolves = new Map((opts.resolves ?? []).map((d) => [d.pod, d.name]));
     this.resolvConf = opts.resolvConf;
     this.iptablesCmd = this.kubeProxy === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
@@ -221,23 +164,17 @@ export class Lab {
   }
 
   static async create(opts: LabOptions = {}): Promise<Lab> {
-    installHandlers();
-    await sweepStale();
     const lab = new Lab(opts);
-    fs.mkdirSync(STATE_DIR, { recursive: true });
-    fs.writeFileSync(lab.marker, String(process.pid)); // before the first namespace exists
-    live.add(lab);
-    try {
-      await lab.build();
-    } catch (err) {
-      await lab.destroy().catch(() => undefined);
-      throw err;
-    }
-    return lab;
+    return create(lab, () => lab.build()); // claims the prefix before the first namespace exists
   }
 
   get nodeInode(): number {
     return netnsInode(this.node);
+  }
+
+  /** The client namespace's address: the source of what it sends. */
+  get clientIp(): string {
+    return `10.76.${this.subnet}.2`;
   }
 
   podIp(i: number): string {
@@ -268,6 +205,11 @@ export class Lab {
     return this.probe(fromNs, ['udp', ip, String(port), String(count)], 25_000);
   }
 
+  /** POSTs `bytes` random bytes to a pod server's /echo and compares the answer with them. */
+  echo(fromNs: string, ip: string, port: number, bytes: number, timeoutMs = 10_000): Promise<EchoResult> {
+    return this.probe(fromNs, ['echo', ip, String(port), String(bytes), String(timeoutMs)], timeoutMs);
+  }
+
   /**
    * Drops forwarded packets to the pod with probability p (filter FORWARD, before kube-proxy's chains); only those
    * to one port of one protocol when `to` says so (the queries to a DNS server).
@@ -284,6 +226,15 @@ export class Lab {
     if (!(probability > 0 && probability <= 1)) throw new Error(`Lab: probability must be in (0, 1], got ${probability}`);
     return this.fault(['OUTPUT', '-d', this.podIp(podIndex), '-m', 'statistic', '--mode', 'random',
       '--probability', String(probability), '-j', 'DROP']);
+  }
+
+  /**
+   * Drops every other TCP SYN forwarded to the pod: connects made one after another each lose their first SYN and
+   * get through with its retransmission, a retransmission timeout (1 s) later — a handshake delayed, not failed.
+   */
+  async loseFirstSyns(podIndex: number): Promise<Undo> {
+    return this.fault(['FORWARD', '-d', this.podIp(podIndex), '-p', 'tcp', '--syn', '-m', 'statistic', '--mode', 'nth',
+      '--every', '2', '--packet', '0', '-j', 'DROP']);
   }
 
   /** A rule of the lab's own in the node's filter table, first in its chain; kept across re-syncs until undone. */
@@ -377,33 +328,32 @@ export class Lab {
    */
   stateFile(name: string): string {
     if (!/^[a-z0-9.-]+$/.test(name)) throw new Error(`Lab: bad state file name ${JSON.stringify(name)}`);
-    return path.join(STATE_DIR, `${this.prefix}-${name}`);
+    return path.join(filesDir(this.prefix), name);
   }
 
   /** For the exit handler: no awaiting there. */
   destroySync(): void {
-    live.delete(this);
-    for (const s of this.servers) if (s.child.pid) killQuietly(-s.child.pid, 'SIGKILL');
+    this.pidns?.stopSync();
+    for (const s of this.servers) s.killSync();
+    removeHostLinksSync(this.prefix);
     for (const ns of this.namespaces()) removeNetnsSync(ns);
-    removeLabFiles(this.prefix);
+    removeEtc(this.prefix);
     if (ctSaved?.owner === this) restoreConntrackMax();
-    fs.rmSync(this.marker, { force: true });
+    release(this);
   }
 
   // Stays in `live` until done, so the exit handler finishes a teardown the process did not wait for.
   private async teardown(): Promise<void> {
     if (ctSaved?.owner === this) restoreConntrackMax();
-    for (const s of this.servers) {
-      s.child.ref(); // wait for its exit even if nothing else keeps the process alive
-      if (s.child.pid) killQuietly(-s.child.pid, 'SIGKILL');
-    }
+    for (const s of this.servers) s.kill(); // process group: `ip netns exec` and what it became
     await Promise.all(this.servers.map((s) => s.exited));
+    await this.pidns?.stop();
+    await removeHostLinks(this.prefix);
     const results = await Promise.allSettled(this.namespaces().map(removeNetns));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    removeLabFiles(this.prefix);
-    fs.rmSync(this.marker, { force: true });
-    live.delete(this);
+    removeEtc(this.prefix);
+    release(this);
   }
 
   private namespaces(): string[] {
@@ -424,29 +374,32 @@ export class Lab {
       await ipn(ns, 'link', 'set', 'lo', 'up');
     }
     await ipn(this.node, 'link', 'add', 'name', 'br0', 'type', 'bridge');
-    await ipn(this.node, 'addr', 'add', `10.77.${k}.1/24`, 'dev', 'br0');
+    await ipn(this.node, 'addr', 'add', `${this.podNet}.1/24`, 'dev', 'br0');
     await ipn(this.node, 'link', 'set', 'br0', 'up');
     // ClusterIPs without a DNAT (no endpoints) must still route, or they never reach filter FORWARD/OUTPUT.
     await ipn(this.node, 'route', 'add', SERVICE_RANGE, 'dev', 'br0');
     for (const [i, pod] of this.pods.entries()) {
-      await ipn(this.node, 'link', 'add', 'name', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod);
+      // the pods' MTU is the overlay's, as the CNI plugin sets it (the bridge takes the lowest of its ports)
+      const mtu = this.placement ? ['mtu', String(this.placement.mtu)] : [];
+      await ipn(this.node, 'link', 'add', 'name', `p${i}`, ...mtu, 'type', 'veth', 'peer', 'name', 'eth0', ...mtu, 'netns', pod);
       await ipn(this.node, 'link', 'set', `p${i}`, 'master', 'br0', 'up');
       await ipn(pod, 'addr', 'add', `${this.podIp(i)}/24`, 'dev', 'eth0');
       await ipn(pod, 'link', 'set', 'eth0', 'up');
-      await ipn(pod, 'route', 'add', 'default', 'via', `10.77.${k}.1`);
+      await ipn(pod, 'route', 'add', 'default', 'via', `${this.podNet}.1`);
     }
     await ipn(this.node, 'link', 'add', 'name', 'c0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.client);
     await ipn(this.node, 'addr', 'add', `10.76.${k}.1/24`, 'dev', 'c0');
     await ipn(this.node, 'link', 'set', 'c0', 'up');
-    await ipn(this.client, 'addr', 'add', `10.76.${k}.2/24`, 'dev', 'eth0');
+    await ipn(this.client, 'addr', 'add', `${this.clientIp}/24`, 'dev', 'eth0');
     await ipn(this.client, 'link', 'set', 'eth0', 'up');
     await ipn(this.client, 'route', 'add', SERVICE_RANGE, 'via', `10.76.${k}.1`);
-    await ipn(this.client, 'route', 'add', `10.77.${k}.0/24`, 'via', `10.76.${k}.1`);
+    await ipn(this.client, 'route', 'add', this.placement?.clusterCIDR ?? `${this.podNet}.0/24`, 'via', `10.76.${k}.1`);
     await sysctlSet(this.node, 'net.ipv4.ip_forward', 1);
     // REJECT answers with ICMP, which is rate-limited: without this, counted rejects turn into timeouts.
     for (const ns of [this.node, ...this.pods]) await sysctlSet(ns, 'net.ipv4.icmp_ratelimit', 0);
     await this.sync();
     if (this.resolvConf) this.writeResolvConf(this.resolvConf);
+    if (this.placement) this.pidns = await PidNamespace.start(this.node);
     await Promise.all(this.pods.map((_, i) => this.startServer(i)));
   }
 
@@ -463,78 +416,48 @@ export class Lab {
   private async sync(): Promise<void> {
     const services: RenderService[] = this.services.map((s) => ({
       ...s,
-      endpoints: s.endpoints.map((e) => ({ ip: this.podIp(e.podIndex), port: e.port, local: true })),
+      endpoints: s.endpoints.map((e) => ('ip' in e ? { ip: e.ip, port: e.port, local: false } : { ip: this.podIp(e.podIndex), port: e.port, local: true })),
     }));
+    const clusterCIDR = this.placement?.clusterCIDR ?? POD_RANGE;
     if (this.kubeProxy === 'nftables') {
       const fresh = 'add table ip kube-proxy\ndelete table ip kube-proxy\n';
-      await nsRun(this.node, 'nft', ['-f', '-'], { input: fresh + renderNft(services, { clusterCIDR: POD_RANGE, serviceCIDRs: [SERVICE_RANGE] }) });
+      await nsRun(this.node, 'nft', ['-f', '-'], { input: fresh + renderNft(services, { clusterCIDR, serviceCIDRs: [SERVICE_RANGE] }) });
       return;
     }
     const restore = this.kubeProxy === 'iptables-legacy' ? 'iptables-legacy-restore' : 'iptables-nft-restore';
-    await nsRun(this.node, restore, ['-w'], { input: renderIptables(services, { clusterCIDR: POD_RANGE }) });
+    await nsRun(this.node, restore, ['-w'], { input: renderIptables(services, { clusterCIDR }) });
     for (const rule of this.faults) await nsRun(this.node, this.iptablesCmd, ['-w', '-I', ...rule]);
   }
 
   private async startServer(i: number): Promise<void> {
     const pod = this.pods[i] as string;
-    // Detached: its own process group, so destroy() can kill `ip netns exec` and whatever it became at once.
-    const dep = this.dependencies.get(i);
-    const depends = dep ? (({ clusterIP, port }) => ['--depends', `http://${clusterIP}:${port}/health`])(this.service(dep)) : [];
+    const deps = this.dependencies.filter((d) => d.pod === i);
+    const depends = deps.flatMap((d) => {
+      const { clusterIP, port } = this.service(d.service);
+      return ['--depends', `${d.service.slice(d.service.indexOf('/') + 1)}=http://${clusterIP}:${port}/health`];
+    });
+    const timeoutMs = Math.max(0, ...deps.map((d) => d.timeoutMs ?? 0));
+    if (timeoutMs) depends.push('--depends-timeout', String(timeoutMs));
     const name = this.resolves.get(i);
     const resolve = name ? ['--resolve', name] : [];
-    const child = spawn('ip', ['netns', 'exec', pod, process.execPath, POD_SERVER, '--port', String(this.podPort), '--name', pod, ...depends, ...resolve], {
-      detached: true,
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      // a lookup the resolver waits on holds a thread of libuv's pool for seconds: room for every probe in flight
-      env: { ...process.env, UV_THREADPOOL_SIZE: '64' },
-    });
-    child.unref();
-    const pending: PodServer['pending'] = new Map();
-    const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
-      for (const p of [...pending.values()]) p.reject(new Error(`pod-server ${pod} exited (${signal ?? code})`));
-      resolve();
-    }));
-    const server: PodServer = { child, exited, pending };
+    const argv = [process.execPath, POD_SERVER, '--port', String(this.podPort), '--name', pod, ...depends, ...resolve];
+    // a lookup the resolver waits on holds a thread of libuv's pool for seconds: room for every probe in flight
+    const server = IpcChild.spawn(this.pidns ? this.pidns.enter(argv, pod) : ['ip', 'netns', 'exec', pod, ...argv], `pod-server ${pod}`, { UV_THREADPOOL_SIZE: '64' });
     this.servers[i] = server;
-    child.on('message', (message) => {
-      const { id, error } = message as { id: number; error?: string };
-      const p = pending.get(id);
-      if (error) p?.reject(new Error(`pod-server ${pod}: ${error}`));
-      else p?.resolve();
-    });
-    await this.await(server, 0); // id 0: the server listens
+    await server.reply(0); // id 0: the server listens
+    // any answer will do: a pod whose dependency is not up yet (on another node, say) answers 503
     for (let attempt = 0; ; attempt++) {
       const r = await this.httpGet(this.node, this.podIp(i), this.podPort, '/health', 1000);
-      // any answer: a /health that resolves a name fails until the lab's DNS servers run
-      if (r.status !== undefined && (r.status === 200 || name)) return;
+      if (r.status !== undefined) return;
       if (attempt === 20) throw new Error(`pod-server ${pod} does not answer: ${r.error ?? r.status}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 
-  // Holds the event loop open (channel ref) only while an answer is awaited.
-  private await(server: PodServer, id: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const settle = (err?: Error): void => {
-        clearTimeout(timer);
-        server.pending.delete(id);
-        if (server.pending.size === 0) server.child.channel?.unref();
-        if (err) reject(err);
-        else resolve();
-      };
-      const timer = setTimeout(() => settle(new Error(`pod-server: no answer to request ${id} in 10 s`)), 10_000);
-      server.pending.set(id, { resolve: () => settle(), reject: settle });
-      server.child.channel?.ref();
-    });
-  }
-
   private async control(podIndex: number, command: Command): Promise<void> {
     const server = this.servers[podIndex];
     if (!server) throw new Error(`Lab: no pod ${podIndex}`);
-    const id = ++this.requestId;
-    const answered = this.await(server, id);
-    server.child.send({ ...command, id });
-    await answered;
+    await server.request(command);
   }
 
   private async probe<T>(ns: string, args: string[], timeoutMs: number): Promise<T> {

@@ -1,10 +1,11 @@
 // A pod's HTTP server: `GET /health` answers 200 or 503; the lab steers it over the IPC channel it was spawned with.
-// With --depends URL, /health first calls that URL (a dependency's /health, through its ClusterIP, on a new
-// connection each time, as an application's health check does) and fails with the dependency's error. With
-// --resolve NAME, /health first resolves NAME through the system resolver (getaddrinfo: glibc, the namespace's
-// resolv.conf, A and AAAA in parallel) and fails, as `dns`, when that does not work within the dependency's timeout.
-// The lab can make /health spend CPU time first (health-cpu), as a handler that computes does.
-// Usage: node pod-server.js --port P --name POD [--depends URL] [--resolve NAME] [--depends-timeout MS]
+// With --depends NAME=URL (repeatable), /health first calls each URL (a dependency's /health, through its ClusterIP,
+// on a new connection each time, as an application's health check does) and fails with the dependencies' errors,
+// its payload's checks naming each. With --resolve NAME, /health first resolves NAME through the system resolver
+// (getaddrinfo: glibc, the namespace's resolv.conf, A and AAAA in parallel) and fails, as `dns`, when that does not
+// work within the dependency's timeout. The lab can make /health spend CPU time first (health-cpu), as a handler
+// that computes does. `POST /echo` answers with the request's body.
+// Usage: node pod-server.js --port P --name POD [--depends NAME=URL ...] [--resolve NAME] [--depends-timeout MS]
 import * as dns from 'node:dns';
 import * as http from 'node:http';
 import { Worker } from 'node:worker_threads';
@@ -21,7 +22,10 @@ function arg(name: string, fallback?: string): string {
 
 const port = Number(arg('port'));
 const pod = arg('name');
-const depends = arg('depends', '');
+const depends = process.argv.flatMap((a, i) => (a === '--depends' ? [process.argv[i + 1] ?? ''] : [])).map((d) => {
+  const eq = d.indexOf('=');
+  return { name: d.slice(0, eq), url: d.slice(eq + 1) };
+});
 const resolveName = arg('resolve', '');
 const dependsTimeout = Number(arg('depends-timeout', '800'));
 let healthy = true;
@@ -41,10 +45,9 @@ async function spendCpu(ms: number): Promise<void> {
 }
 
 /** '' when the dependency answered 200, else what went wrong. */
-function checkDependency(): Promise<string> {
-  if (!depends) return Promise.resolve('');
+function checkDependency(url: string): Promise<string> {
   return new Promise((resolve) => {
-    const req = http.get(depends, { agent: false, timeout: dependsTimeout }, (res) => {
+    const req = http.get(url, { agent: false, timeout: dependsTimeout }, (res) => {
       res.resume();
       resolve(res.statusCode === 200 ? '' : `HTTP ${res.statusCode}`);
     });
@@ -67,17 +70,24 @@ function checkName(): Promise<string> {
 }
 
 const server = http.createServer((req, res) => {
+  if (req.method === 'POST' && req.url === '/echo') {
+    req.pipe(res); // large bodies both ways, for the overlay's MTU
+    return;
+  }
   if (req.method !== 'GET' || req.url !== '/health') {
     res.writeHead(404).end();
     return;
   }
-  void spendCpu(healthCpuMs).then(() => Promise.all([checkName(), checkDependency()])).then(([dnsError, depError]) => {
-    const ok = healthy && !depError && !dnsError;
+  void spendCpu(healthCpuMs).then(() => Promise.all([checkName(), ...depends.map((d) => checkDependency(d.url))])).then(([dnsError, ...errors]) => {
+    const ok = healthy && !dnsError && errors.every((e) => !e);
+    // without dependencies, failHealth is the application saying its own database is down
     const checks = {
-      db: depError ? { status: 'down', error: depError } : { status: healthy ? 'up' : 'down' },
+      ...(depends.length
+        ? Object.fromEntries(depends.map((d, i) => [d.name, errors[i] ? { status: 'down', error: errors[i] } : { status: healthy ? 'up' : 'down' }]))
+        : { db: { status: healthy ? 'up' : 'down' } }),
       ...(resolveName && { dns: dnsError ? { status: 'down', name: resolveName, error: dnsError } : { status: 'up', name: resolveName } }),
     };
-    const body = ok ? { status: 'ok', pod, ...((depends || resolveName) && { checks }) } : { status: 'fail', pod, checks };
+    const body = ok ? { status: 'ok', pod, ...((depends.length || resolveName) && { checks }) } : { status: 'fail', pod, checks };
     res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
 });

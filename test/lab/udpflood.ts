@@ -1,11 +1,6 @@
 // Builds test/tools/udpflood.c on demand and runs it inside a netns.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { nsRun, run } from './netns';
-
-const ROOT = path.resolve(__dirname, '../../..'); // dist/test/lab → repo root
-const SOURCE = path.join(ROOT, 'test/tools/udpflood.c');
-const BINARY = path.join(ROOT, 'build/test-tools/udpflood');
+import { buildCTool } from './c-tools';
+import { nsRun } from './netns';
 
 export interface FloodOptions {
   dst: string;
@@ -22,23 +17,9 @@ export interface FloodOptions {
 
 export interface FloodResult { sent: number; errors: number; seconds: number; pps: number }
 
-function mtime(file: string): number {
-  try {
-    return fs.statSync(file).mtimeMs;
-  } catch {
-    return -1;
-  }
-}
-
 /** Path of the udpflood binary, compiled only when missing or older than its source. */
-export async function buildUdpflood(): Promise<string> {
-  if (mtime(BINARY) < mtime(SOURCE)) {
-    fs.mkdirSync(path.dirname(BINARY), { recursive: true });
-    const tmp = `${BINARY}.${process.pid}`; // renamed into place so a concurrent run never executes half a file
-    await run('cc', ['-O2', '-Wall', '-o', tmp, SOURCE]);
-    fs.renameSync(tmp, BINARY);
-  }
-  return BINARY;
+export function buildUdpflood(): Promise<string> {
+  return buildCTool('test/tools/udpflood.c');
 }
 
 export async function udpflood(ns: string, o: FloodOptions): Promise<FloodResult> {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { cgroup2Root } from '../../src/kernel/dns';
 import { addon, DNS_COUNTERS, DNS_LATENCY_BOUNDS_US, type DnsTracerOptions, type NativeError } from '../../src/native';
 import { kernelSkip, programIdsHeldBy, unloaded } from '../helpers/env';
-import { alreadyStarted, notStarted } from '../helpers/lifecycle';
+import { alreadyStarted, notStarted, startsWhileStarting } from '../helpers/lifecycle';
 
 const cgroupPath = cgroup2Root('/sys/fs/cgroup');
 const options = (over: Partial<DnsTracerOptions> = {}): DnsTracerOptions => ({ btfPath: '', cgroupPath, hook: 'auto', maxQueries: 1024, maxFlows: 256, ...over });
@@ -84,13 +84,6 @@ test('DnsTracer on the real kernel', { skip: kernelSkip ?? (cgroupPath ? undefin
   });
 
   await t.test('start() while a start is under way is refused, even after stop(); nothing stays loaded', async () => {
-    const tracer = new (addon().DnsTracer)();
-    const first = tracer.start(options());
-    const second = tracer.start(options());
-    tracer.stop();
-    await assert.rejects(second, alreadyStarted('DnsTracer'));
-    await first;
-    await assert.rejects(tracer.drain(), notStarted);
-    assert.deepEqual(programIdsHeldBy(process.pid), []);
+    await startsWhileStarting('DnsTracer', new (addon().DnsTracer)(), options());
   });
 });

@@ -35,3 +35,33 @@ test('no overlap, queued runs, errors reported and survived, stop waits', async 
   assert.equal(maxActive, 1);
   assert.throws(() => new Periodic(0, async () => undefined, 'x', () => undefined), /x: interval must be > 0/);
 });
+
+test('by: a round of asks for nearby times costs a run or two, the last one starting after the latest time asked', async () => {
+  const starts: number[] = [];
+  const p = new Periodic(3_600_000, async () => {
+    starts.push(Date.now());
+  }, 'test', (err) => assert.fail(String(err)));
+  try {
+    await p.start();
+    starts.length = 0;
+    const t0 = Date.now();
+    for (const ms of [50, 60, 50, 80, 150]) p.by(t0 + ms);
+    await eventually(() => starts.some((at) => at >= t0 + 150), 'a run at or after the latest time asked');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // two when the first timer fires before the latest time asked; one when a busy machine fires it after
+    assert.ok(starts.length === 1 || starts.length === 2, JSON.stringify(starts.map((at) => at - t0)));
+    assert.ok(starts[0]! >= t0 + 50, 'not before the earliest time asked');
+    // an ask the last run already covers makes none; a later one makes one more
+    const made = starts.length;
+    p.by(starts[made - 1]! - 10);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(starts.length, made);
+    const asked = Date.now() + 20;
+    p.by(asked);
+    await eventually(() => starts.length > made, 'one more run');
+    assert.equal(starts.length, made + 1);
+    assert.ok(starts[made]! >= asked);
+  } finally {
+    await p.stop();
+  }
+});

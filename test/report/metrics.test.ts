@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import type { SourceStats } from '../../src/observe/source';
 import { dropsMetric } from '../../src/report/metrics/drops';
-import { edgeMetrics } from '../../src/report/metrics/edges';
+import { connectBuckets, CONNECT_BOUNDS_S, edgeMetrics } from '../../src/report/metrics/edges';
 import { conntrackMetrics } from '../../src/report/metrics/conntrack';
 import { kubeProxyMetrics } from '../../src/report/metrics/kubeproxy';
 import { createRegistry } from '../../src/report/metrics/registry';
@@ -12,7 +12,7 @@ import { ServiceIndex } from '../../src/services/index';
 import type { ConntrackReading } from '../../src/kernel/conntrack-source';
 import { retransmitsMetric } from '../../src/report/metrics/retransmits';
 import { sourceMetrics } from '../../src/report/metrics/sources';
-import { attributedDrop as drop, attributedRetransmit as retransmit, WEB } from '../fixtures/observations';
+import { attributedConnection as connection, attributedDrop as drop, attributedRetransmit as retransmit, WEB } from '../fixtures/observations';
 
 /** The sample lines of one metric family, without HELP/TYPE. */
 async function lines(registry: Registry, name: string): Promise<string[]> {
@@ -82,7 +82,7 @@ test('conntrack metrics: kernel totals as counters, table gauges, unreplied and 
   const unreplied = [group('10.96.7.7', 80, 3), group('10.77.4.2', 8080, 2), group('10.1.1.1', 443, 7), group('*', 0, 1)];
   reading = { counters: { insert_failed: 4, drop: 2 }, deltas: {}, entries: 120, max: 262144, unreplied, diedUnreplied: [group('10.96.7.7', 80, 5)] };
   metrics.add({
-    start: 0, end: 1000, drops: [], retransmits: [], rules: [], conntrack: reading,
+    start: 0, end: 1000, drops: [], retransmits: [], connections: [], rules: [], conntrack: reading,
     unreplied: unreplied.map((g) => attributeGroup(index, g)), diedUnreplied: reading.diedUnreplied.map((g) => attributeGroup(index, g)),
   });
   assert.deepEqual(await lines(registry, 'flapwatch_conntrack_stat_total'), [
@@ -156,6 +156,7 @@ test('service graph edges: drops by mechanism and retransmits of this node\'s wo
       drop({ packets: 7, service: WEB, direction: 'to_service', client: web, loss: false }),
     ],
     retransmits: [retransmit({ packets: 2, service: WEB, direction: 'to_service', client: { namespace: '', kind: 'Node', name: 'node' } })],
+    connections: [],
   });
   assert.deepEqual(await lines(registry, 'flapwatch_edge_drops_total'), [
     'flapwatch_edge_drops_total{client_namespace="shop",client_kind="Deployment",client_workload="web",namespace="shop",service="web",port="http",mechanism="netfilter-drop"} 3',
@@ -163,4 +164,76 @@ test('service graph edges: drops by mechanism and retransmits of this node\'s wo
   assert.deepEqual(await lines(registry, 'flapwatch_edge_retransmits_total'), [
     'flapwatch_edge_retransmits_total{client_namespace="",client_kind="Node",client_workload="node",namespace="shop",service="web",port="http"} 2',
   ]);
+});
+
+/** latencyUs with `n` handshakes in slot `slot` ([2^slot, 2^(slot+1)) µs). */
+const slots = (...pairs: [slot: number, n: number][]) => {
+  const a = new Array<number>(27).fill(0);
+  for (const [slot, n] of pairs) a[slot] = n;
+  return a;
+};
+
+test('the kernel\'s log2 slots land under the first bound that holds all of them; beyond the last, +Inf', () => {
+  // slot 7 is [128, 256) µs: under 256 µs; slot 8 [256, 512): under 1.024 ms; slot 19 [0.52, 1.05) s; slot 26: +Inf
+  assert.deepEqual(connectBuckets(slots([0, 1], [7, 2], [8, 3], [19, 4], [23, 5], [26, 6])), [3, 3, 0, 0, 0, 0, 4, 0, 5, 6]);
+  assert.deepEqual(CONNECT_BOUNDS_S.slice(0, 2), [0.000256, 0.001024]);
+});
+
+test('service graph edges: connects by result and their handshake times, per workload and Service port', async () => {
+  const registry = new Registry();
+  const edges = edgeMetrics(registry, { labelCap: 100 });
+  const web = { namespace: 'shop', kind: 'Deployment', name: 'web' };
+  edges.add({
+    drops: [],
+    retransmits: [],
+    connections: [
+      connection({ attempted: 5, established: 3, failed: 2, service: WEB, direction: 'to_service', client: web, latencyUs: slots([7, 2], [19, 1]), latencySumUs: 1_000_400 }),
+      connection({ attempted: 4, established: 0, failed: 4, service: WEB, direction: 'to_service', client: web }),
+      connection({ attempted: 9, service: WEB, direction: 'to_service' }), // a client of another node
+    ],
+  });
+  const edge = 'client_namespace="shop",client_kind="Deployment",client_workload="web",namespace="shop",service="web",port="http"';
+  assert.deepEqual(await lines(registry, 'flapwatch_edge_connections_total'), [
+    `flapwatch_edge_connections_total{${edge},result="attempted"} 9`,
+    `flapwatch_edge_connections_total{${edge},result="established"} 3`,
+    `flapwatch_edge_connections_total{${edge},result="failed"} 6`,
+  ]);
+  const text = await registry.metrics();
+  const histogram = text.split('\n').filter((l) => l.startsWith('flapwatch_edge_connect_seconds'));
+  assert.deepEqual(histogram, [
+    ...CONNECT_BOUNDS_S.map((le, i) => `flapwatch_edge_connect_seconds_bucket{${edge},le="${le}"} ${i < 6 ? 2 : 3}`),
+    `flapwatch_edge_connect_seconds_bucket{${edge},le="+Inf"} 3`,
+    `flapwatch_edge_connect_seconds_sum{${edge}} 1.0004`,
+    `flapwatch_edge_connect_seconds_count{${edge}} 3`,
+  ]);
+  assert.match(text, /# TYPE flapwatch_edge_connect_seconds histogram/);
+});
+
+test('one cap for every edge metric: an edge is in all of them or folded in all, its client kind kept', async () => {
+  const registry = new Registry();
+  const capped: string[] = [];
+  const edges = edgeMetrics(registry, { labelCap: 1, onCapReached: (m) => capped.push(m) });
+  const a = { namespace: 'shop', kind: 'Deployment', name: 'a' };
+  const b = { namespace: 'ops', kind: 'StatefulSet', name: 'b' };
+  edges.add({
+    drops: [drop({ packets: 2, service: WEB, direction: 'to_service', client: a })],
+    retransmits: [retransmit({ packets: 1, service: WEB, direction: 'to_service', client: b })],
+    connections: [
+      connection({ service: WEB, direction: 'to_service', client: a, latencyUs: slots([3, 1]), latencySumUs: 9 }),
+      connection({ service: WEB, direction: 'to_service', client: b, latencyUs: slots([3, 1]), latencySumUs: 9 }),
+    ],
+  });
+  const edgeA = 'client_namespace="shop",client_kind="Deployment",client_workload="a",namespace="shop",service="web",port="http"';
+  const other = 'client_namespace="other",client_kind="StatefulSet",client_workload="other",namespace="other",service="other",port="other"';
+  assert.deepEqual(await lines(registry, 'flapwatch_edge_drops_total'), [`flapwatch_edge_drops_total{${edgeA},mechanism="netfilter-drop"} 2`]);
+  assert.deepEqual(await lines(registry, 'flapwatch_edge_retransmits_total'), [`flapwatch_edge_retransmits_total{${other}} 1`]);
+  assert.deepEqual(await lines(registry, 'flapwatch_edge_connections_total'), [
+    `flapwatch_edge_connections_total{${edgeA},result="attempted"} 1`,
+    `flapwatch_edge_connections_total{${edgeA},result="established"} 1`,
+    `flapwatch_edge_connections_total{${other},result="attempted"} 1`,
+    `flapwatch_edge_connections_total{${other},result="established"} 1`,
+  ]);
+  const counts = (await registry.metrics()).split('\n').filter((l) => l.startsWith('flapwatch_edge_connect_seconds_count'));
+  assert.deepEqual(counts, [`flapwatch_edge_connect_seconds_count{${edgeA}} 1`, `flapwatch_edge_connect_seconds_count{${other}} 1`]);
+  assert.deepEqual(capped, ['flapwatch_edge_* (service graph edges)']);
 });

@@ -94,7 +94,7 @@ test('endpoints: IPv6 in brackets, no port for portless protocols', () => {
 test('per Service: drops by mechanism, retransmits, unreplied flows, rule packets; the node\'s conntrack health', () => {
   const s = new SnapshotSummary();
   const DB = { ...WEB, name: 'db', portName: 'pg', port: 5432, clusterIPs: ['10.96.7.8'], externalIPs: [], loadBalancerIPs: [], endpoints: [] };
-  const interval = (over: Partial<NodeInterval>): NodeInterval => ({ start: 0, end: 1000, drops: [], retransmits: [], rules: [], diedUnreplied: [], ...over });
+  const interval = (over: Partial<NodeInterval>): NodeInterval => ({ start: 0, end: 1000, drops: [], retransmits: [], connections: [], rules: [], diedUnreplied: [], ...over });
   s.addInterval(interval({
     drops: [
       attributedDrop({ packets: 3, service: DB, direction: 'to_service', mechanisms: ['no-endpoints'] }),

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { attributeDrop, attributeRetransmit, type IntervalEvidence } from '../../src/services/attribute';
+import { attributeConnection, attributeDrop, attributeRetransmit, type IntervalEvidence } from '../../src/services/attribute';
 import { ServiceIndex } from '../../src/services/index';
-import { drop, retransmit } from '../fixtures/observations';
+import { connection, drop, retransmit } from '../fixtures/observations';
 
 const NODE = 4026531840;
 const CT = { present: true, confirmed: false, dnat: false, snat: false, reply: false };
@@ -122,4 +122,15 @@ test('retransmits to a ClusterIP are to_service', () => {
   const r = attributeRetransmit(index(), retransmit({ tuple: { family: 4, proto: 6, saddr: '10.77.0.9', daddr: '10.96.0.20', sport: 40000, dport: 5432 } }));
   assert.equal(r.direction, 'to_service');
   assert.equal(r.service?.name, 'db');
+});
+
+test('connects to a ClusterIP are the Service\'s, from the client workload their source address is; others are no edge', () => {
+  const web = { namespace: 'shop', kind: 'Deployment', name: 'web' };
+  const clientOf = (ip: string) => (ip === '10.77.0.9' ? web : undefined);
+  const c = attributeConnection(index(), connection({ saddr: '10.77.0.9', dst: { ip: '10.96.0.20', port: 5432 } }), clientOf);
+  assert.deepEqual([c.service?.name, c.service?.portName, c.direction, c.client], ['db', 'pg', 'to_service', web]);
+  const elsewhere = attributeConnection(index(), connection({ saddr: '10.77.0.9', dst: { ip: '1.1.1.1', port: 443 } }), clientOf);
+  assert.deepEqual([elsewhere.service, elsewhere.direction, elsewhere.client], [null, 'node', undefined]);
+  const stranger = attributeConnection(index(), connection({ saddr: '10.99.0.1', dst: { ip: '10.96.0.20', port: 5432 } }), clientOf);
+  assert.equal(stranger.client, undefined, 'a client not of this node: its edge is counted on its own node');
 });

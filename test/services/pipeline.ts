@@ -2,11 +2,12 @@
 // that send real packets and assert the Service and mechanism the node's intervals attribute them to.
 import assert from 'node:assert/strict';
 import pino from 'pino';
+import { ConnectionSource } from '../../src/kernel/connections';
 import { ConntrackSource } from '../../src/kernel/conntrack-source';
 import { DropSource } from '../../src/kernel/drops';
 import { DEFAULT_BENIGN_REASONS } from '../../src/kernel/reasons';
 import { RulesSource } from '../../src/kubeproxy/source';
-import type { AttributedDrop } from '../../src/services/attribute';
+import type { AttributedDrop, ClientOf } from '../../src/services/attribute';
 import { ServiceIndex } from '../../src/services/index';
 import { NodeIntervals, type NodeInterval } from '../../src/node/interval';
 import { eventually } from '../helpers/env';
@@ -19,8 +20,15 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
+export interface PipelineOptions {
+  /** the connection tracker too */
+  connections?: boolean;
+  /** the workload a client address is, for the service graph */
+  clientOf?: ClientOf;
+}
+
 /** The sources (all up, or the test fails) and NodeIntervals for the node namespace `netns`. */
-export async function pipeline(netns: string): Promise<Pipeline> {
+export async function pipeline(netns: string, opts: PipelineOptions = {}): Promise<Pipeline> {
   const index = new ServiceIndex();
   const drops = new DropSource({
     btfPath: '', maxFlows: 16384, maxRetransmitFlows: 4096, samplesPerSecond: 0, ringBytes: 4096,
@@ -29,9 +37,13 @@ export async function pipeline(netns: string): Promise<Pipeline> {
   const conntrack = new ConntrackSource({ netns, unrepliedIntervalMs: 0, logger });
   const rules = new RulesSource({ netns, logger });
   rules.onServices((ports) => index.publish('rules', ports));
-  await Promise.all([drops.start(), conntrack.start(), rules.start()]);
-  for (const s of [drops, conntrack, rules].flatMap((x) => x.stats())) assert.equal(s.up, true, `${s.source} up: ${s.reason}`);
-  const intervals = new NodeIntervals({ index, drops, conntrack, rules, intervalMs: 0, netns, logger });
+  const connections = opts.connections ? new ConnectionSource({ btfPath: '', maxKeys: 4096, logger }) : undefined;
+  const sources = [drops, conntrack, rules, ...(connections ? [connections] : [])];
+  await Promise.all(sources.map((x) => x.start()));
+  for (const s of sources.flatMap((x) => x.stats())) assert.equal(s.up, true, `${s.source} up: ${s.reason}`);
+  const intervals = new NodeIntervals({
+    index, drops, conntrack, rules, intervalMs: 0, netns, logger, ...(connections && { connections }), ...(opts.clientOf && { clientOf: opts.clientOf }),
+  });
   const seen: NodeInterval[] = [];
   intervals.onInterval((list) => seen.push(...list));
   await intervals.collect(); // the first reading counts nothing: what came before is not ours
@@ -41,7 +53,7 @@ export async function pipeline(netns: string): Promise<Pipeline> {
     seen,
     async stop() {
       await intervals.stop();
-      await Promise.all([drops.stop(), conntrack.stop(), rules.stop()]);
+      await Promise.all(sources.map((x) => x.stop()));
     },
   };
 }

@@ -2,6 +2,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { JudgedFailure } from '../../correlate/correlator';
 import type { ProbeTotals } from '../../health/active-totals';
 import type { ListenOverflowObservation } from '../../observe/health';
+import { parseObjectKey } from '../../observe/objects';
 import type { AttributedThrottle } from '../../services/attribute';
 import { cappedCounter, type CapDeps } from './capped-counter';
 import { serviceLabels } from './service-labels';
@@ -55,6 +56,13 @@ export function healthMetrics(registry: Registry, deps: HealthMetricDeps) {
     overflow: { service: 'other' },
     ...deps,
   });
+  const dependencies = cappedCounter(registry, {
+    name: 'flapwatch_failure_dependencies_total',
+    help: 'Failed health checks that name a failing dependency (downstream evidence, or the payload), by the Service that failed and the dependency',
+    labelNames: ['namespace', 'service', 'dependency_namespace', 'dependency', 'verdict'] as const,
+    overflow: { service: 'other', dependency: 'other' },
+    ...deps,
+  });
   return {
     addThrottles(list: AttributedThrottle[]): void {
       for (const o of list) {
@@ -64,7 +72,12 @@ export function healthMetrics(registry: Registry, deps: HealthMetricDeps) {
     },
     addFailures(list: JudgedFailure[]): void {
       for (const { observation: o, incident } of list) {
-        failures.inc({ ...serviceLabels(incident.service ?? o.service), source: o.source, verdict: incident.verdict }, o.count ?? 1);
+        const service = serviceLabels(incident.service ?? o.service);
+        failures.inc({ ...service, source: o.source, verdict: incident.verdict }, o.count ?? 1);
+        for (const dep of incident.dependencies ?? []) {
+          const d = parseObjectKey(dep);
+          dependencies.inc({ ...service, dependency_namespace: d.namespace, dependency: d.name, verdict: incident.verdict }, o.count ?? 1);
+        }
       }
     },
     addOverflows(list: ListenOverflowObservation[]): void {

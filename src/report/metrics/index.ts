@@ -1,13 +1,16 @@
 // Every metric the daemon exports, on one registry: the collectors read their sources at scrape time, the
 // counters are fed by the calls below (one per kind of observation).
 import type { Registry } from 'prom-client';
+import { buildInfo } from '../../build-info';
 import type { JudgedFailure } from '../../correlate/correlator';
 import type { ProbeTotals } from '../../health/active-totals';
 import type { ConntrackReading } from '../../kernel/conntrack-source';
 import type { ListenOverflowObservation } from '../../observe/health';
 import type { SourceStats } from '../../observe/source';
+import type { MapSizes } from '../../kernel/memlock';
 import type { NodeInterval } from '../../node/interval';
 import type { AttributedThrottle } from '../../services/attribute';
+import { buildInfoMetric } from './build-info';
 import type { CapDeps } from './capped-counter';
 import { conntrackMetrics } from './conntrack';
 import { dnsMetrics } from './dns';
@@ -17,6 +20,8 @@ import { healthMetrics } from './health';
 import { kubeProxyMetrics } from './kubeproxy';
 import { retransmitsMetric } from './retransmits';
 import { sourceMetrics } from './sources';
+import { tracerMetrics } from './tracer';
+import { workloadMetrics, type WorkloadServices } from './workloads';
 
 export interface DaemonMetricDeps extends CapDeps {
   stats: () => SourceStats[];
@@ -24,6 +29,8 @@ export interface DaemonMetricDeps extends CapDeps {
   ruleProblems: () => ReadonlyMap<string, number>;
   ruleMissing: () => ReadonlyMap<string, number>;
   probeTotals: () => ProbeTotals | undefined;
+  mapSizes: () => MapSizes | undefined;
+  workloads: () => WorkloadServices[];
 }
 
 export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
@@ -35,6 +42,9 @@ export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   const rules = kubeProxyMetrics(registry, { ...deps, problems: deps.ruleProblems, missing: deps.ruleMissing });
   const health = healthMetrics(registry, deps);
   sourceMetrics(registry, deps);
+  tracerMetrics(registry, deps);
+  workloadMetrics(registry, deps);
+  buildInfoMetric(registry, buildInfo());
   return {
     interval(iv: NodeInterval): void {
       drops.add(iv.drops);
