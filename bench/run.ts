@@ -7,6 +7,7 @@ import { cascadeBench } from './cascade';
 import { clusterLabBench } from './cluster-lab';
 import { benchConntrack } from './conntrack';
 import { cpuBench } from './cpu';
+import { dnsBench } from './dns';
 import { dropStorm } from './drop-storm';
 import { imageSizeBench } from './image-size';
 import { kubeScaleBench } from './kube-scale';
@@ -24,6 +25,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   kube: kubeScaleBench,
   quiet: quietNode,
   cpu: cpuBench,
+  dns: dnsBench,
   image: imageSizeBench,
   cluster: clusterLabBench,
   rca: rcaSyntheticBench,
