@@ -161,11 +161,7 @@ class DrainWorker : public SkeletonWorker<DnsTracer, dns_bpf> {
   }
 
   Napi::Value Result(Napi::Env env) override {
-    Napi::Array rows = Napi::Array::New(env, rows_.size());
-    for (size_t i = 0; i < rows_.size(); i++) {
-      const fw_dns_key &k = rows_[i].first;
-      const fw_dns_counts &c = rows_[i].second;
-      Napi::Object o = Napi::Object::New(env);
+    Napi::Array rows = Objects(env, rows_, [env](Napi::Object o, const fw_dns_key &k, const fw_dns_counts &c) {
       o.Set("client", Napi::String::New(env, AddressText(k.family, k.client)));
       o.Set("server", Napi::String::New(env, AddressText(k.family, k.server)));
       o.Set("rcode", k.rcode == FW_DNS_NO_RCODE ? env.Null() : Napi::Number::New(env, k.rcode));
@@ -174,8 +170,7 @@ class DrainWorker : public SkeletonWorker<DnsTracer, dns_bpf> {
                   {"queries", c.queries}, {"retries", c.retries}, {"late", c.late}, {"unanswered", c.unanswered},
                   {"pending", c.pending}, {"answers", c.answers}, {"latencyNs", c.latency_ns}});
       o.Set("buckets", Numbers(env, c.buckets, FW_DNS_BUCKETS));
-      rows.Set(i, o);
-    }
+    });
     Napi::Object result = Napi::Object::New(env);
     result.Set("rows", rows);
     result.Set("counters", Counters(env, kStatNames, stats_, FW_DNS_STAT_MAX));
