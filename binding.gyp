@@ -12,15 +12,19 @@
             "native/bpf/aggregate.bpf.h",
             "native/bpf/connections.bpf.c",
             "native/bpf/connections.h",
+            "native/bpf/dns.bpf.c",
+            "native/bpf/dns.h",
             "native/bpf/drops.bpf.c",
             "native/bpf/drops.h",
             "native/bpf/families.h",
             "native/bpf/skb_conntrack.bpf.h",
             "native/bpf/task_netns.bpf.c",
-            "native/bpf/task_netns.h"
+            "native/bpf/task_netns.h",
+            "native/bpf/tuple.h"
           ],
           "outputs": [
             "<(SHARED_INTERMEDIATE_DIR)/bpf/connections.skel.h",
+            "<(SHARED_INTERMEDIATE_DIR)/bpf/dns.skel.h",
             "<(SHARED_INTERMEDIATE_DIR)/bpf/drops.skel.h",
             "<(SHARED_INTERMEDIATE_DIR)/bpf/task_netns.skel.h"
           ],
@@ -40,6 +44,7 @@
         "native/src/conntrack_events.cc",
         "native/src/conntrack_groups.cc",
         "native/src/conntrack_netlink.cc",
+        "native/src/dns_tracer.cc",
         "native/src/drop_tracer.cc",
         "native/src/errors.cc",
         "native/src/fd_watch.cc",

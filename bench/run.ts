@@ -8,6 +8,7 @@ import { clusterLabBench } from './cluster-lab';
 import { connectStorm } from './connect-storm';
 import { benchConntrack } from './conntrack';
 import { cpuBench } from './cpu';
+import { dnsBench } from './dns';
 import { dropStorm } from './drop-storm';
 import { edgesBench } from './edges';
 import { handmadeBench } from './handmade';
@@ -31,6 +32,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   kube: kubeScaleBench,
   quiet: quietNode,
   cpu: cpuBench,
+  dns: dnsBench,
   image: imageSizeBench,
   cluster: clusterLabBench,
   rca: rcaSyntheticBench,

@@ -13,6 +13,7 @@ declare -A need=(
   [bpftrace]=bpftrace [/usr/bin/time]=time [capsh]=libcap2-bin [make]=make [g++]=g++ [python3]=python3
   [openssl]=openssl [nfacct]=nfacct [/usr/lib/$(uname -m)-linux-gnu/libasan.so.8]=libasan8
   [promtool]=prometheus [prometheus]=prometheus [kubectl]=kubernetes-client
+  [dnsmasq]=dnsmasq-base [dnsperf]=dnsperf [resperf]=dnsperf
   [buildah]=buildah [podman]=podman [skopeo]=skopeo [runc]=runc [mmdebstrap]=mmdebstrap
 )
 missing=()

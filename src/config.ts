@@ -113,6 +113,19 @@ export const runOptions = {
   ...tracerOptions,
   ...nodeOptions,
   ...clusterOptions,
+  dns: {
+    type: 'boolean',
+    default: true,
+    describe: "Follow DNS over UDP and TCP port 53 from each query to its answer in the kernel, for every socket of the node (cgroup_skb on --cgroup-mount's cgroup v2 hierarchy, or the device tracepoints)",
+  },
+  'dns-hook': {
+    type: 'string',
+    choices: ['auto', 'cgroup_skb', 'tracepoints'] as const,
+    default: 'auto',
+    describe: 'Where DNS is seen: auto = cgroup_skb when the kernel (6.3+) and a cgroup v2 hierarchy allow it, else the device tracepoints',
+  },
+  'max-dns-queries': { type: 'number', default: 16384, describe: 'DNS queries waiting for their answer the kernel follows at most (full, it refuses new ones, counted)' },
+  'max-dns-flows': { type: 'number', default: 4096, describe: 'Capacity of the in-kernel DNS aggregation by client, server and rcode (LRU: evictions counted)' },
   'samples-per-second': { type: 'number', default: 100, describe: 'Cap on per-packet drop samples sent to user space for logs; 0 turns samples off' },
   'ring-bytes': { type: 'number', default: 262144, describe: 'Size of the sample ring buffer: a power of two, at least 4096' },
   listen: { type: 'string', default: `0.0.0.0:${DEFAULT_PORT}`, describe: 'HTTP address for /metrics, /healthz and /readyz (host:port, [v6]:port)' },
@@ -165,7 +178,17 @@ export interface ClusterConfig {
   peers: { service: { namespace: string; name: string }; timeoutMs: number } | null;
 }
 
+/** What the DNS source needs; null in RunConfig: DNS is not followed. */
+export interface DnsConfig {
+  /** the host's cgroup mount, whose cgroup v2 hierarchy cgroup_skb attaches to */
+  cgroupMount: string;
+  hook: 'auto' | 'cgroup_skb' | 'tracepoints';
+  maxQueries: number;
+  maxFlows: number;
+}
+
 export interface RunConfig extends SourcesConfig, ClusterConfig {
+  dns: DnsConfig | null;
   samplesPerSecond: number;
   ringBytes: number;
   listen: { host: string; port: number };
@@ -266,6 +289,12 @@ export function runConfig(argv: Argv, env: NodeJS.ProcessEnv = process.env): Run
   return {
     ...sourcesConfig(argv),
     ...clusterConfig(argv, env),
+    dns: argv.dns === false ? null : {
+      cgroupMount: String(argv['cgroup-mount'] ?? '/sys/fs/cgroup'),
+      hook: (argv['dns-hook'] ?? 'auto') as DnsConfig['hook'],
+      maxQueries: num(argv, 'max-dns-queries', int(1, 1 << 22), 'an integer from 1 to 4194304'),
+      maxFlows: num(argv, 'max-dns-flows', int(1, 1 << 22), 'an integer from 1 to 4194304'),
+    },
     samplesPerSecond: num(argv, 'samples-per-second', int(0, 1_000_000), 'an integer from 0 to 1000000'),
     ringBytes: num(argv, 'ring-bytes', (n) => int(4096, 1 << 30)(n) && (n & (n - 1)) === 0, 'a power of two from 4096 to 1073741824'),
     listen: parseListen(String(argv.listen)),

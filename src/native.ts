@@ -89,17 +89,103 @@ export interface StartInfo {
 }
 
 /**
- * The lifecycle every class of the addon shares (DropTracer, ConntrackWatch, ConnTracker, NetnsIterator). start()
- * rejects with code EALREADY ("<Class>.start: already started") while the object is started or a start is under
- * way, even one that stop() cancelled; once stop() has run and any start under way has ended, start() works again.
- * stop() is idempotent, and during a start it frees what that start opens when it ends. A method that needs a
- * started object fails with code EINVAL ("<Class>.drain: not started"). These errors have the NativeError shape,
- * `syscall` naming the method.
+ * The lifecycle every class of the addon shares (DropTracer, DnsTracer, ConntrackWatch, ConnTracker,
+ * NetnsIterator). start() rejects with code EALREADY ("<Class>.start: already started") while the object is started
+ * or a start is under way, even one that stop() cancelled; once stop() has run and any start under way has ended,
+ * start() works again. stop() is idempotent, and during a start it frees what that start opens when it ends. A
+ * method that needs a started object fails with code EINVAL ("<Class>.drain: not started"). These errors have the
+ * NativeError shape, `syscall` naming the method.
  */
 export interface NativeDropTracer {
   start(options: TracerOptions): Promise<StartInfo>;
   /** rejects with code EBUSY while a drain is running */
   drain(): Promise<DrainResult>;
+  /** detaches every program and frees every map; idempotent */
+  stop(): void;
+}
+
+/**
+ * The DNS tracer's counters, in the kernel's order: FW_DNS_STATS in native/bpf/dns.h names the same list (queries
+ * seen, answers matched, answers with no query waiting, queries entered in the pending map and refused by it,
+ * queries swept out unanswered, rows inserted in the aggregation and refused by it, port-53 packets too short).
+ */
+export const DNS_COUNTERS = [
+  'queries', 'answers', 'orphanAnswers', 'pendingAdded', 'pendingFull', 'expired', 'flows', 'mapFull', 'truncated',
+] as const;
+
+export type DnsCounters = Record<(typeof DNS_COUNTERS)[number], number>;
+
+/** Upper bounds of the latency buckets in µs, in order; FW_DNS_BOUNDS in native/bpf/dns.h is the same list. */
+export const DNS_LATENCY_BOUNDS_US: readonly number[] = [
+  250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000,
+];
+
+/** One row of the in-kernel aggregation: client netns × client × server (before DNAT) × rcode, since the last drain. */
+export interface DnsRow {
+  netns: number;
+  family: 4 | 6;
+  /** IP protocol number: 17 udp, 6 tcp */
+  proto: number;
+  /** the client's address as its socket sent from (before SNAT) */
+  client: string;
+  /** the server as the client sent to it (before DNAT): a ClusterIP, an endpoint, a node-local cache, an upstream */
+  server: string;
+  serverPort: number;
+  /** the answers' header rcode; null for the row of queries, whose answer fields are 0 */
+  rcode: number | null;
+  /** first sends */
+  queries: number;
+  /** sent again (same id, port and server) while unanswered */
+  retries: number;
+  /** not answered within 1 s (some are answered later) */
+  late: number;
+  /** not answered within 5 s: no longer waited for */
+  unanswered: number;
+  /** in flight when the drain swept: a level, not a count */
+  pending: number;
+  answers: number;
+  /** the answers' latencies summed, from the query's first send */
+  latencyNs: number;
+  /** answers per latency bucket (DNS_LATENCY_BOUNDS_US, and one above the last), not cumulative */
+  buckets: number[];
+}
+
+export interface DnsDrainResult {
+  rows: DnsRow[];
+  /** totals since start(), summed over CPUs */
+  counters: DnsCounters;
+}
+
+export type DnsHook = 'cgroup_skb' | 'tracepoints';
+
+export interface DnsTracerOptions {
+  /** kernel BTF for CO-RE; '' = the running kernel's */
+  btfPath: string;
+  /** the cgroup v2 root whose sockets cgroup_skb sees; '' = none (the tracepoints) */
+  cgroupPath: string;
+  /** 'auto': cgroup_skb where the kernel and cgroupPath allow it, else the device tracepoints */
+  hook: 'auto' | DnsHook;
+  /** capacity of the queries waiting for an answer: full, it refuses new ones (counted: pendingFull) */
+  maxQueries: number;
+  /** capacity of the aggregation (LRU) */
+  maxFlows: number;
+}
+
+export interface DnsStartInfo {
+  hook: DnsHook;
+  programs: string[];
+  /** what this kernel or host lacks, each with why */
+  missing: string[];
+  log: string[];
+  /** the kernel side's bucket bounds, µs: DNS_LATENCY_BOUNDS_US unless the two sides were built apart */
+  latencyBoundsUs: number[];
+}
+
+/** Lifecycle as NativeDropTracer's. */
+export interface NativeDnsTracer {
+  start(options: DnsTracerOptions): Promise<DnsStartInfo>;
+  /** sweeps the pending queries (late at 1 s, unanswered at 5 s), then drains; rejects with code EBUSY while one runs */
+  drain(): Promise<DnsDrainResult>;
   /** detaches every program and frees every map; idempotent */
   stop(): void;
 }
@@ -261,6 +347,7 @@ export interface NativeError extends Error {
 export interface Addon {
   DropTracer: new () => NativeDropTracer;
   ConntrackWatch: new () => NativeConntrackWatch;
+  DnsTracer: new () => NativeDnsTracer;
   ConnTracker: new () => NativeConnTracker;
   NetnsIterator: new () => NativeNetnsIterator;
   conntrackStats(netnsPath: string): Promise<ConntrackStats>;

@@ -21,7 +21,19 @@ test('run is the default command, with documented defaults', async () => {
     samplesPerSecond: 100, ringBytes: 262144, listen: { host: '0.0.0.0', port: 9807 }, labelCap: 2000,
     kubernetes: null, nodeName: hostname(), kubelet: null, probes: [], probeConcurrency: 16, redactPayloads: true,
     listenOverflows: true, cpuThrottling: null, slackMs: 500, historyMs: 300_000, peers: null,
+    dns: { cgroupMount: '/sys/fs/cgroup', hook: 'auto', maxQueries: 16384, maxFlows: 4096 },
   });
+});
+
+test('DNS is followed unless --no-dns; its hook, capacities and the cgroup mount it attaches under are flags', async () => {
+  const off = await parse(['run', '--no-dns']);
+  if (off?.command !== 'run') throw new Error('run expected');
+  assert.equal(off.config.dns, null);
+  const set = await parse(['run', '--dns-hook', 'tracepoints', '--max-dns-queries', '100', '--max-dns-flows', '10', '--cgroup-mount', '/host/cgroup']);
+  if (set?.command !== 'run') throw new Error('run expected');
+  assert.deepEqual(set.config.dns, { cgroupMount: '/host/cgroup', hook: 'tracepoints', maxQueries: 100, maxFlows: 10 });
+  await assert.rejects(parse(['run', '--dns-hook', 'kprobe']), /dns-hook/);
+  await assert.rejects(parse(['run', '--max-dns-queries', '0']), /--max-dns-queries must be an integer from 1/);
 });
 
 test('--no-connections turns the connection tracker off; --netns-scope pid-namespace counts only this PID namespace\'s namespaces', async () => {

@@ -2,7 +2,7 @@
 #ifndef FLAPWATCH_DROPS_H
 #define FLAPWATCH_DROPS_H
 
-#include "families.h"
+#include "tuple.h"
 
 /* ct_flags: what the skb's conntrack entry said when the packet was dropped */
 #define FW_CT_PRESENT (1 << 0)
@@ -10,17 +10,6 @@
 #define FW_CT_DNAT (1 << 2)
 #define FW_CT_SNAT (1 << 3)
 #define FW_CT_REPLY (1 << 4) /* the packet travelled in the reply direction */
-
-/* Ports in host order. */
-struct fw_tuple {
-	__u8 saddr[16];
-	__u8 daddr[16];
-	__u16 sport;
-	__u16 dport;
-	__u8 family;
-	__u8 proto;
-	__u16 pad;
-};
 
 struct fw_drop_key {
 	struct fw_tuple t;

@@ -4,6 +4,7 @@
 #include "conn_tracker.h"
 #include "conntrack.h"
 #include "conntrack_events.h"
+#include "dns_tracer.h"
 #include "drop_tracer.h"
 #include "iptables_legacy.h"
 #include "kallsyms.h"
@@ -19,6 +20,7 @@ class Addon : public Napi::Addon<Addon> {
     DefineAddon(exports, {InstanceValue("DropTracer", DropTracer::Define(env), napi_enumerable),
                           InstanceValue("ConntrackWatch", ConntrackWatch::Define(env), napi_enumerable),
                           InstanceValue("ConnTracker", DefineConnTracker(env), napi_enumerable),
+                          InstanceValue("DnsTracer", DefineDnsTracer(env), napi_enumerable),
                           InstanceValue("NetnsIterator", DefineNetnsIterator(env), napi_enumerable),
                           InstanceMethod<&Addon::ResolveMethod>("resolveKernelAddresses"),
                           InstanceMethod<&Addon::ConntrackStatsMethod>("conntrackStats"),

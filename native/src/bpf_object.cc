@@ -17,6 +17,14 @@ bool BtfReadable(const std::string &custom, Failure &failure) {
   return false;
 }
 
+BtfPtr ParseBtf(const std::string &custom, Failure &failure) {
+  if (!BtfReadable(custom, failure)) return BtfPtr(nullptr, btf__free);
+  const char *path = BtfPath(custom);
+  BtfPtr btf(btf__parse(path, nullptr), btf__free);
+  if (!btf) failure = {"btf__parse", errno, std::string("reading BTF from ") + path};
+  return btf;
+}
+
 Napi::Error ErrorWithLog(Napi::Env env, const Failure &failure, const std::vector<std::string> &log) {
   Napi::Error error = MakeError(env, failure);
   error.Set("log", Strings(env, log));

@@ -2,9 +2,11 @@
 // before libbpf is asked; libbpf's messages captured for the application's logger; the memory the BTF parse
 // took given back.
 #pragma once
+#include <bpf/btf.h>
 #include <malloc.h>
 #include <napi.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,12 @@ const char *BtfPath(const std::string &custom);
 
 // False, with `failure` saying why, when the BTF at BtfPath(custom) cannot be read.
 bool BtfReadable(const std::string &custom, Failure &failure);
+
+using BtfPtr = std::unique_ptr<struct btf, void (*)(struct btf *)>;
+
+// The BTF at BtfPath(custom), parsed for a start that picks programs by what the kernel has; nullptr, with
+// `failure` saying why, when it cannot be read.
+BtfPtr ParseBtf(const std::string &custom, Failure &failure);
 
 // A failed start's error, with libbpf's messages as `log`.
 Napi::Error ErrorWithLog(Napi::Env env, const Failure &failure, const std::vector<std::string> &log);

@@ -50,21 +50,14 @@ class DrainWorker : public SkeletonWorker<ConnTracker, connections_bpf> {
   }
 
   Napi::Value Result(Napi::Env env) override {
-    Napi::Array connections = Napi::Array::New(env, entries_.size());
-    for (size_t i = 0; i < entries_.size(); i++) {
-      const fw_conn_key &k = entries_[i].first;
-      const fw_conn_counts &c = entries_[i].second;
-      Napi::Object o = Napi::Object::New(env);
+    Napi::Array connections = Objects(env, entries_, [env](Napi::Object o, const fw_conn_key &k, const fw_conn_counts &c) {
       o.Set("saddr", Napi::String::New(env, AddressText(k.family, k.saddr)));
       o.Set("daddr", Napi::String::New(env, AddressText(k.family, k.daddr)));
       SetNumbers(env, o,
                  {{"netns", k.netns}, {"family", k.family}, {"dport", k.dport}, {"attempted", c.attempted},
                   {"established", c.established}, {"failed", c.failed}, {"latencySumUs", c.latency_sum_us}});
-      Napi::Array slots = Napi::Array::New(env, FW_CONN_LATENCY_SLOTS);
-      for (uint32_t s = 0; s < FW_CONN_LATENCY_SLOTS; s++) slots.Set(s, Napi::Number::New(env, c.latency[s]));
-      o.Set("latencyUs", slots);
-      connections.Set(i, o);
-    }
+      o.Set("latencyUs", Numbers(env, c.latency, FW_CONN_LATENCY_SLOTS));
+    });
     Napi::Object result = Napi::Object::New(env);
     result.Set("connections", connections);
     result.Set("counters", Counters(env, kStatNames, stats_, FW_CONN_STAT_MAX));

@@ -73,14 +73,10 @@ class StartWorker : public PromiseWorker {
   }
 
   bool Load(Failure &failure) {
-    if (!BtfReadable(options_.btf_path, failure)) return false;
-    const char *btf_path = BtfPath(options_.btf_path);
-    std::unique_ptr<struct btf, void (*)(struct btf *)> btf(btf__parse(btf_path, nullptr), btf__free);
-    if (!btf) {
-      failure = {"btf__parse", errno, std::string("reading BTF from ") + btf_path};
-      return false;
-    }
-    LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = options_.btf_path.empty() ? nullptr : btf_path);
+    BtfPtr btf = ParseBtf(options_.btf_path, failure);
+    if (!btf) return false;
+    LIBBPF_OPTS(bpf_object_open_opts, open_opts,
+                .btf_custom_path = options_.btf_path.empty() ? nullptr : options_.btf_path.c_str());
     skel_ = DropsObject(drops_bpf__open_opts(&open_opts), drops_bpf__destroy);
     if (!skel_) {
       failure = {"bpf_object__open", errno, "opening the drop tracer"};

@@ -45,9 +45,28 @@ template <typename Owner, typename Skel>
 class SkeletonStartWorker : public PromiseWorker {
  public:
   SkeletonStartWorker(Owner *owner, Napi::Env env, const Skeleton<Skel> &ops, std::string btf_path,
-                      std::function<void(Skel *)> configure)
+                      std::function<void(Skel *)> configure = nullptr)
       : PromiseWorker(env, "flapwatch:bpf-start"), owner_(owner), ops_(ops), btf_path_(std::move(btf_path)),
         configure_(std::move(configure)) {}
+
+ protected:
+  // A class whose start decides more than sizes (which programs load, where they attach) overrides these three.
+  // Before the load: false, with `failure`, refuses the start.
+  virtual bool Configure(Skel *skel, Failure &) {
+    if (configure_) configure_(skel);
+    return true;
+  }
+  virtual bool Attach(Skel *skel, Failure &failure) {
+    if (int err = ops_.attach(skel)) {
+      failure = {"bpf_program__attach", -err, std::string("attaching ") + ops_.what};
+      return false;
+    }
+    return true;
+  }
+  // What start() resolves to beside libbpf's `log`.
+  virtual void Describe(Napi::Env, Napi::Object) {}
+
+  const std::string &btf_path() const { return btf_path_; }
 
  private:
   bool Run(Failure &failure) override {
@@ -62,16 +81,12 @@ class SkeletonStartWorker : public PromiseWorker {
       failure = {"bpf_object__open", errno, std::string("opening ") + ops_.what};
       return false;
     }
-    if (configure_) configure_(skel_.get());
+    if (!Configure(skel_.get(), failure)) return false;
     if (int err = ops_.load(skel_.get())) {
       failure = {"bpf_object__load", -err, std::string("loading ") + ops_.what + " needs " + ops_.needs};
       return false;
     }
-    if (int err = ops_.attach(skel_.get())) {
-      failure = {"bpf_program__attach", -err, std::string("attaching ") + ops_.what};
-      return false;
-    }
-    return true;
+    return Attach(skel_.get(), failure);
   }
 
   // A failed start frees what it made (the object detaches what it attached) when the worker goes.
@@ -84,6 +99,7 @@ class SkeletonStartWorker : public PromiseWorker {
   Napi::Value Result(Napi::Env env) override {
     Napi::Object info = Napi::Object::New(env);
     info.Set("log", Strings(env, log_));
+    Describe(env, info);
     return info;
   }
 
@@ -117,13 +133,19 @@ class SkeletonWrap : public Napi::ObjectWrap<Derived> {
 
   // start({btfPath, …}): `configure` sizes the maps and sets read-only globals before the load.
   Napi::Value StartWith(const Napi::CallbackInfo &info, std::function<void(Skel *)> configure) {
+    return StartUsing<SkeletonStartWorker<Derived, Skel>>(info, std::move(configure));
+  }
+
+  // start({btfPath, …}) by a Worker(owner, env, ops, btfPath, args…) derived from SkeletonStartWorker.
+  template <typename Worker, typename... Args>
+  Napi::Value StartUsing(const Napi::CallbackInfo &info, Args &&...args) {
     Napi::Env env = info.Env();
     if (!lifecycle_.CanStart()) return AlreadyStarted(env, (name_ + ".start").c_str());
     std::string btf_path = info[0].As<Napi::Object>().Get("btfPath").As<Napi::String>();
     lifecycle_.Starting();
     this->Ref();  // the JS object must outlive the worker
     auto *self = static_cast<Derived *>(this);
-    return (new SkeletonStartWorker<Derived, Skel>(self, env, ops_, std::move(btf_path), std::move(configure)))->Start();
+    return (new Worker(self, env, ops_, std::move(btf_path), std::forward<Args>(args)...))->Start();
   }
 
   // Queues Worker(owner, env, object, exclusive) on the started object; `exclusive`: one at a time (EBUSY). The

@@ -23,6 +23,12 @@ void SetNumbers(Napi::Env env, Napi::Object o, std::initializer_list<std::pair<c
   for (const auto &[name, value] : fields) o.Set(name, Napi::Number::New(env, value));
 }
 
+Napi::Array Numbers(Napi::Env env, const __u64 *values, size_t count) {
+  Napi::Array a = Napi::Array::New(env, count);
+  for (size_t i = 0; i < count; i++) a.Set(i, Napi::Number::New(env, values[i]));
+  return a;
+}
+
 Napi::Object Counters(Napi::Env env, const char *const *names, const __u64 *values, size_t count) {
   Napi::Object o = Napi::Object::New(env);
   for (size_t i = 0; i < count; i++) o.Set(names[i], Napi::Number::New(env, values[i]));

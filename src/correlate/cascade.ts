@@ -2,6 +2,7 @@
 // its payload says the dependency failed) is part of a cascade; the dependency's own recent failures say whether it
 // too only suffered from another one. The root is where the chain ends: the failing Service whose failures name no
 // further failing dependency. Cluster-wide, `flapwatch rca` asks Prometheus, which holds every node's figures.
+import { parseObjectKey, type EndpointView, type ServiceRef } from '../observe/objects';
 import type { ServiceIndex } from '../services/index';
 import type { Incident } from './incident';
 
@@ -23,6 +24,15 @@ export function dependenciesOf(i: Pick<Incident, 'downstream' | 'failedDependenc
     }
   }
   return [...named];
+}
+
+/** The endpoints of the Services a failure's payload names as failing: where its dependencies' pods are. */
+export function dependencyEndpoints(failure: { failedDependencies?: string[]; service?: ServiceRef | null }, index: ServiceIndex): EndpointView[] {
+  const deps = dependenciesOf({ downstream: [], failedDependencies: failure.failedDependencies ?? [], service: failure.service ?? null }, index);
+  return deps.flatMap((dep) => {
+    const { namespace, name } = parseObjectKey(dep);
+    return index.byName(namespace, name).flatMap((port) => port.endpoints);
+  });
 }
 
 /**

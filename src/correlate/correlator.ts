@@ -11,7 +11,8 @@ import { objectKey, parseObjectKey, type PodInfo, type PodRef, type ServiceRef }
 import type { ServiceIndex } from '../services/index';
 import { intervalItems, NO_ITEM, overflowItems, touches, type EvidenceItem } from './evidence';
 import type { Incident, PathResults } from './incident';
-import { cascadeOf, dependenciesOf } from './cascade';
+import { cascadeOf, dependenciesOf, dependencyEndpoints } from './cascade';
+import { DnsEvidence, dnsClients } from './dns';
 import { asksFor, remoteEvidence, type AskPeers, type PeerReply } from './remote';
 import { Timeline } from './timeline';
 import { judgeStarvation } from './starvation';
@@ -97,9 +98,12 @@ export class Correlator {
   /** the tracer's sampled drops, newest last, at most maxItemsPerInterval */
   private samples: DropSampleObservation[] = [];
   private cpuCovered = -Infinity;
+  private readonly dns: DnsEvidence;
 
   constructor(private readonly opts: CorrelatorOptions) {
     this.timeline = new Timeline({ historyMs: opts.historyMs, maxItems: opts.maxItemsPerInterval, maxProbes: opts.maxItemsPerInterval });
+    const podByIp = (ip: string) => [...opts.pods()].find((p) => p.ips.includes(ip));
+    this.dns = new DnsEvidence({ index: opts.index, historyMs: opts.historyMs, podAt: (ip) => opts.index.podAt(ip) ?? podByIp(ip) });
     this.incidentListeners = new Listeners(opts.onError);
     this.failureListeners = new Listeners(opts.onError);
   }
@@ -116,6 +120,7 @@ export class Correlator {
 
   addInterval(iv: NodeInterval): void {
     this.timeline.add(iv.start, iv.end, intervalItems(iv));
+    this.dns.add(iv);
     this.judgeReady(this.now());
   }
 
@@ -171,7 +176,8 @@ export class Correlator {
     const covered = this.timeline.coveredUntil;
     const listen = this.opts.listenIntervalMs;
     const cpu = this.opts.cpuIntervalMs;
-    const complete = (p: Pending) => covered >= p.to && (listen === undefined || this.listenCovered >= p.to) && (cpu === undefined || this.cpuCovered >= p.to);
+    const complete = (p: Pending) => covered >= p.to && (listen === undefined || this.listenCovered >= p.to) && (cpu === undefined || this.cpuCovered >= p.to)
+      && this.dns.settled(p.to, covered, () => dnsClients(this.subjectOf(p.obs), p.obs, this.opts.index));
     const ready = this.pending.filter((p) => complete(p) || now >= p.to + this.opts.maxWaitMs);
     if (!ready.length) return;
     this.pending = this.pending.filter((p) => !ready.includes(p));
@@ -289,8 +295,9 @@ export class Correlator {
   private incidentOf({ p, subject, items, told, incomplete }: Case, replies?: PeerReply[], paths?: ReadonlyMap<string, PathKind>): Incident {
     const { obs } = p;
     const buckets = this.timeline.between(p.from, p.to);
-    const placed = [...(replies && paths ? remoteEvidence(replies, paths) : []), ...this.starvedPods(p, told, subject)];
-    const j = judge(told, subject, items, placed);
+    const dns = this.dns.judge(p, dnsClients(subject, p.obs, this.opts.index), items);
+    const placed = [...(replies && paths ? remoteEvidence(replies, paths) : []), ...this.starvedPods(p, told, subject), ...dns.placed];
+    const j = judge(told, subject, dns.items, placed);
     // a --probe URL names no Service; its address may be a Service's all the same
     const service = (obs.service?.namespace ? obs.service : this.firstService(subject)) ?? obs.service;
     const probes = service ? probeResults(buckets.flatMap((b) => b.probes), objectKey(service)) : {};
@@ -336,10 +343,7 @@ export class Correlator {
     const add = (pod: PodRef | undefined, path: PathKind) => pod && !pods.has(objectKey(pod)) && pods.set(objectKey(pod), path);
     add(p.obs.pod, 'probe');
     for (const ip of [...subject.addrs, ...subject.probed, ...subject.endpoints]) add(index.podAt(ip), subject.viaService ? 'service' : 'probe');
-    for (const dep of dependenciesOf({ downstream: [], failedDependencies: p.obs.failedDependencies ?? [], service: p.obs.service ?? null }, index)) {
-      const { namespace, name } = parseObjectKey(dep);
-      for (const port of index.byName(namespace, name)) for (const e of port.endpoints) add(e.pod, 'downstream');
-    }
+    for (const e of dependencyEndpoints(p.obs, index)) add(e.pod, 'downstream');
     const out: PathEvidence[] = [];
     for (const [key, path] of pods) {
       const observations = this.throttles.filter((o) => o.pod && objectKey(o.pod) === key);

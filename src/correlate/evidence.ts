@@ -3,12 +3,13 @@
 // path (the pod they went to or came from); everything else about a flow is summed away.
 import type { NodeInterval } from '../node/interval';
 import type { Mechanism } from '../services/attribute';
+import type { DnsTrouble } from './dns';
 import type { Starvation } from './starvation';
 import type { HealthObservation, ListenOverflowObservation } from '../observe/health';
 import { hostPort } from '../observe/net';
 import { objectKey } from '../observe/objects';
 
-export type EvidenceKind = 'drop' | 'retransmit' | 'listen-overflow' | 'unanswered' | 'rule' | 'cpu-throttle';
+export type EvidenceKind = 'drop' | 'retransmit' | 'listen-overflow' | 'unanswered' | 'rule' | 'cpu-throttle' | 'dns-timeout' | 'dns-error';
 
 export interface EvidenceItem {
   kind: EvidenceKind;
@@ -30,10 +31,12 @@ export interface EvidenceItem {
   dst: string;
   /** listen overflows: the pod netns's own addresses */
   addrs?: readonly string[];
-  /** packets, segments, overflows, flows, or throttled CPU periods */
+  /** packets, segments, overflows, flows, throttled CPU periods, late DNS queries or DNS errors */
   count: number;
   /** cpu-throttle: how much the pod was held back against the probe's timeout */
   cpu?: Starvation;
+  /** dns-timeout, dns-error: the client's DNS to the server in the window */
+  dns?: DnsTrouble;
 }
 
 /** An active probe's result, kept per interval for the ClusterIP-vs-pod differential. */

@@ -11,7 +11,7 @@ import type { HealthObservation } from '../observe/health';
 import { MECHANISMS, type Mechanism } from '../services/attribute';
 import { AFTERMATH_REASONS, touches, type EvidenceItem } from './evidence';
 
-export const VERDICTS = [...MECHANISMS, 'listen-overflow', 'retransmits', 'cpu-throttled', 'none'] as const;
+export const VERDICTS = [...MECHANISMS, 'listen-overflow', 'retransmits', 'dns-timeout', 'dns-error', 'cpu-throttled', 'none'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 export type PathKind = 'probe' | 'service' | 'downstream';
@@ -75,24 +75,25 @@ function pathOf(i: EvidenceItem, s: Subject): PathKind | undefined {
   return undefined;
 }
 
-// A kernel drop whose reason the kernel left unspecified says least of all: a cause with a name (a full
-// accept queue) goes before it. Mechanisms keep the verdict order otherwise. Behind an HTTP answer it decides
-// nothing: downstream, it is the TCP stack discarding a segment for a TIME_WAIT or request socket (tcp_v4_rcv),
-// the aftermath of an earlier connection, which cannot make the application answer 503.
-const UNSPECIFIED_RANK = VERDICTS.indexOf('listen-overflow') + 0.5;
+// A kernel drop whose reason the kernel left unspecified says least of all: a cause with a name (a full accept
+// queue, loss beyond the node, DNS, CPU starvation) goes before it; the TCP stack discarding a segment of a closing
+// connection (tcp_v4_rcv, a TIME_WAIT socket) is what a probe that gave up leaves behind. Mechanisms keep the
+// verdict order otherwise. Behind an HTTP answer it decides nothing: downstream, it is the aftermath of an earlier
+// connection, which cannot make the application answer 503.
+const UNSPECIFIED_RANK = VERDICTS.indexOf('cpu-throttled') + 0.5;
 
 const TCP_RECEIVE = /^tcp_v[46]_rcv$/;
 
 /**
  * A free that follows from the failure on its own connection: the aftermath reasons anywhere, and on the probe's
- * path a segment from the checked side that TCP discarded without naming why (tcp_v4_rcv: the probe's socket had
- * already given up and closed when a slow pod's reply came).
+ * path (or, through a ClusterIP, the Service's) a segment from the checked side that TCP discarded without naming
+ * why (tcp_v4_rcv: the probe's socket had already given up and closed when a slow pod's reply came).
  */
 function isConsequence(i: EvidenceItem, path: PathKind, s: Subject): boolean {
   if (i.kind !== 'drop') return false;
   if (AFTERMATH_REASONS.has(i.reason)) return true;
   const fromChecked = s.addrs.has(i.saddr) || s.probed.has(i.saddr);
-  return path === 'probe' && fromChecked && i.reason === 'NOT_SPECIFIED' && TCP_RECEIVE.test(i.location);
+  return (path === 'probe' || path === 'service') && fromChecked && i.reason === 'NOT_SPECIFIED' && TCP_RECEIVE.test(i.location);
 }
 
 function rank(i: PathEvidence): number {
@@ -101,6 +102,7 @@ function rank(i: PathEvidence): number {
   if (i.kind === 'drop') return Math.min(...i.mechanisms.map((m) => MECHANISMS.indexOf(m)));
   if (i.kind === 'listen-overflow') return VERDICTS.indexOf('listen-overflow');
   if (i.kind === 'retransmit') return VERDICTS.indexOf('retransmits');
+  if (i.kind === 'dns-timeout' || i.kind === 'dns-error') return VERDICTS.indexOf(i.kind);
   if (i.kind === 'cpu-throttle') return VERDICTS.indexOf('cpu-throttled');
   return VERDICTS.length; // rules and unanswered flows support a verdict, never make one
 }
@@ -109,7 +111,7 @@ function verdictOf(i: PathEvidence): Verdict {
   return rank(i) === UNSPECIFIED_RANK ? 'kernel-drop' : (VERDICTS[rank(i)] ?? 'none');
 }
 
-/** `placed`: evidence already placed on a path (other nodes' answers, CPU starvation of the checked pods). */
+/** `placed`: evidence already placed on a path (other nodes' answers, CPU starvation of the checked pods, their DNS). */
 export function judge(failure: Pick<HealthObservation, 'kind'>, subject: Subject, items: Iterable<EvidenceItem>, placed: readonly PathEvidence[] = []): Judgement {
   const answered = failure.kind === 'http-status';
   const found: PathEvidence[] = [];

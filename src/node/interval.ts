@@ -1,4 +1,4 @@
-// NodeIntervals: the node's clock. Every interval, one look at the node — the drops, retransmits and connects
+// NodeIntervals: the node's clock. Every interval, one look at the node — the drops, retransmits, connects and DNS
 // drained from the kernel, the conntrack stats and the kube-proxy rule counters read at the same moment — attributed to
 // Services. The sources are read together so that a drop and its witnesses (a stat delta, a REJECT counter)
 // land in the same interval; never two intervals at once.
@@ -7,15 +7,18 @@ import type { Logger } from 'pino';
 import type { ConntrackGroup } from '../kernel/conntrack';
 import type { ConnectionSource } from '../kernel/connections';
 import type { ConntrackReading, ConntrackSource } from '../kernel/conntrack-source';
+import type { DnsSource } from '../kernel/dns';
 import type { DropSource } from '../kernel/drops';
 import type { RuleRise } from '../kubeproxy/rises';
 import type { RulesReading, RulesSource } from '../kubeproxy/source';
+import type { DnsObservation } from '../observe/dns';
 import type { ConnectionObservation, DropObservation, RetransmitObservation } from '../observe/kernel';
 import { Listeners } from '../observe/listeners';
 import { Periodic } from '../observe/periodic';
 import {
-  attributeConnection, attributeDrop, attributeGroup, attributeRetransmit, type AttributedConnection, type AttributedDrop,
-  type AttributedGroup, type AttributedRetransmit, type ClientOf, type IntervalEvidence,
+  attributeConnection, attributeDns, attributeDrop, attributeGroup, attributeRetransmit, type AttributedConnection,
+  type AttributedDns, type AttributedDrop, type AttributedGroup, type AttributedRetransmit, type ClientOf,
+  type IntervalEvidence,
 } from '../services/attribute';
 import type { ServiceIndex } from '../services/index';
 
@@ -28,6 +31,8 @@ export interface NodeInterval {
   retransmits: AttributedRetransmit[];
   /** TCP connects by client and destination; [] without a connection tracker */
   connections: AttributedConnection[];
+  /** each client's DNS to each server; absent when DNS is not followed */
+  dns?: AttributedDns[];
   /** absent when conntrack could not be read */
   conntrack?: ConntrackReading;
   /** flows still waiting for a reply, when this interval dumped them */
@@ -41,6 +46,7 @@ export interface NodeIntervalsOptions {
   index: ServiceIndex;
   drops: DropSource;
   connections?: ConnectionSource;
+  dns?: DnsSource;
   conntrack?: ConntrackSource;
   rules?: RulesSource;
   intervalMs: number;
@@ -71,6 +77,7 @@ export class NodeIntervals {
   private pendingDrops: DropObservation[] = [];
   private pendingRetransmits: RetransmitObservation[] = [];
   private pendingConnections: ConnectionObservation[] = [];
+  private pendingDns: DnsObservation[] = [];
   private last: number;
   /** this interval's witnesses, for the next one's drops (IntervalEvidence.before) */
   private before?: IntervalEvidence['before'];
@@ -84,6 +91,7 @@ export class NodeIntervals {
     opts.drops.onDrops((items) => this.pendingDrops.push(...items));
     opts.drops.onRetransmits((items) => this.pendingRetransmits.push(...items));
     opts.connections?.onConnections((items) => this.pendingConnections.push(...items));
+    opts.dns?.onDns((items) => this.pendingDns.push(...items));
     const onError = (err: unknown) => opts.logger.error({ err }, 'an interval failed');
     this.periodic = opts.intervalMs > 0 ? new Periodic(opts.intervalMs, () => this.collect(), 'intervals', onError) : undefined;
   }
@@ -116,15 +124,17 @@ export class NodeIntervals {
     // Drops first, then their witnesses: a drop's stat and rule counter rise before it is freed, so every drop
     // drained has them in the reads that follow. Read side by side, a drop between the stat read and the drain
     // came without its witness (which went to the next interval) and could not be told from table-full.
-    await Promise.all([this.opts.drops.drain(), this.opts.connections?.drain()]);
+    await Promise.all([this.opts.drops.drain(), this.opts.connections?.drain(), this.opts.dns?.drain()]);
     const [conntrack, rulesReading] = await Promise.all([this.opts.conntrack?.read(), this.opts.rules?.read()]);
     const end = this.now();
     const drops = this.pendingDrops;
     const retransmits = this.pendingRetransmits;
     const connections = this.pendingConnections;
+    const dns = this.pendingDns;
     this.pendingDrops = [];
     this.pendingRetransmits = [];
     this.pendingConnections = [];
+    this.pendingDns = [];
     const rules = rulesReading?.rises ?? [];
     const evidence: IntervalEvidence = { netns: this.netns, conntrack: {}, rules, ...ruleLocation(rulesReading), ...(this.before && { before: this.before }) };
     for (const k of CT_WITNESSES) if (conntrack?.deltas[k] !== undefined) evidence.conntrack[k] = conntrack.deltas[k];
@@ -136,6 +146,7 @@ export class NodeIntervals {
       drops: drops.map((d) => attributeDrop(index, d, evidence, this.opts.clientOf)),
       retransmits: retransmits.map((r) => attributeRetransmit(index, r, this.opts.clientOf)),
       connections: connections.map((c) => attributeConnection(index, c, this.opts.clientOf)),
+      ...(this.opts.dns && { dns: dns.map((o) => attributeDns(index, o, this.opts.clientOf)) }),
       rules,
       ...(conntrack && { conntrack }),
       ...(conntrack?.unreplied && { unreplied: conntrack.unreplied.map((g) => attributeGroup(index, g)) }),

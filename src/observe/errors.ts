@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 
 // capability(7) numbers
 const BPF_CAPABILITIES = [38, 39]; // CAP_PERFMON, CAP_BPF
+const CAPABILITY_NUMBERS: Record<string, number> = { CAP_NET_ADMIN: 12, CAP_PERFMON: 38, CAP_BPF: 39 };
 
 /** Whether this process's effective capabilities include all of these (by number). */
 export function hasCapabilities(caps: readonly number[], status = '/proc/self/status'): boolean {
@@ -38,8 +39,10 @@ export function describeSystemError(err: unknown, doing: string, needs = 'CAP_BP
   const message = String(e.message ?? '').split('\n')[0];
   const code = typeof e.code === 'string' ? e.code : '';
   const call = typeof e.syscall === 'string' && e.syscall ? ` (${e.syscall})` : '';
-  if (code === 'EPERM' && call.includes('bpf') && holds(BPF_CAPABILITIES)) {
-    return `EPERM ${doing}${call} although the process holds CAP_BPF and CAP_PERFMON: the container runtime's seccomp `
+  // the runtime is to blame only when the process holds every capability the call needs (a cgroup attach: NET_ADMIN too)
+  const needed = [...needs.matchAll(/CAP_\w+/g)].map((m) => CAPABILITY_NUMBERS[m[0]]).filter((n): n is number => n !== undefined);
+  if (code === 'EPERM' && call.includes('bpf') && holds([...new Set([...BPF_CAPABILITIES, ...needed])])) {
+    return `EPERM ${doing}${call} although the process holds ${needs}: the container runtime's seccomp `
       + "profile blocks bpf() (podman's and CRI-O's default did until containers-common 0.60): give the pod a seccomp profile that allows it (README: A missing capability)";
   }
   if (code === 'EPERM' || code === 'EACCES') {

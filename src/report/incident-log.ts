@@ -23,7 +23,7 @@ export function logIncidents(logger: Logger, incidents: Incident[]): void {
       peers: i.peers,
       failure: i.failure,
       window: { from: iso(i.window.from), to: iso(i.window.to) },
-      evidence: i.evidence.slice(0, 5).map(({ path, kind, service, mechanisms, reason, location, detail, dst, count, node, examples }) => ({ path, kind, service, mechanisms, reason, location, detail, dst, count, node, examples })),
+      evidence: i.evidence.slice(0, 5).map(({ path, kind, service, mechanisms, reason, location, detail, dst, count, node, examples, dns }) => ({ path, kind, service, mechanisms, reason, location, detail, dst, count, node, examples, dns })),
       downstream: i.downstream,
       cascade: i.cascade,
       probes: i.probes,

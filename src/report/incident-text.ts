@@ -1,6 +1,7 @@
 // An incident in plain words, message first: what failed, then what the network did on its path (or that it
 // did nothing), with counts, places and the window.
 import type { Incident } from '../correlate/incident';
+import type { DnsTrouble } from '../correlate/dns';
 import type { PathEvidence } from '../correlate/verdict';
 
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10}s`;
@@ -21,20 +22,37 @@ export function describeEvidence(e: PathEvidence): string {
   return e.consequence ? `${said} (a consequence of the failure: the check had already given up)` : said;
 }
 
+/** How a drop lost its packets: `dropped by a netfilter rule (…)`, `rejected: the Service has no endpoints (…)` */
+function dropped(d: Pick<PathEvidence, 'mechanisms' | 'detail' | 'location' | 'reason'>): string {
+  const m = d.mechanisms[0];
+  const also = d.mechanisms.length > 1 ? ` (or ${d.mechanisms.slice(1).join(', ')}: the evidence cannot tell)` : '';
+  if (m === 'no-endpoints') return `rejected: the Service has no endpoints (${d.detail})`;
+  if (m === 'conntrack-table-full') return `dropped: conntrack table full${also}`;
+  if (m === 'conntrack-insert-failed') return `lost to conntrack insert failures${also}`;
+  if (m === 'conntrack-invalid') return `dropped as conntrack INVALID (${d.detail})${also}`;
+  if (m === 'netfilter-drop') return `dropped by a netfilter rule (${d.detail}, ${d.location})${also}`;
+  return `dropped by the kernel: ${d.reason} in ${d.location}`;
+}
+
+/** `5 DNS queries from shop/api-0 to kube-system/kube-dns (10.96.0.10:53) unanswered for 1 s (2 for 5 s): …` */
+function dnsTimeout(e: PathEvidence, t: DnsTrouble): string {
+  const longer = t.unanswered ? ` (${t.unanswered} for 5 s)` : '';
+  const why = t.dropped.length
+    ? `, explained by the node: ${t.dropped.map((d) => `${plural(d.count, 'packet')} ${dropped(d)}`).join('; ')}`
+    : ', and no packet of them dropped on this node: the DNS server did not answer, or they were lost beyond this node';
+  return `${plural(e.count, 'DNS query', 'DNS queries')} from ${t.client}${towards(e)} unanswered for 1 s${longer}${why}`;
+}
+
+function dnsError(e: PathEvidence, t: DnsTrouble): string {
+  const answers = [t.servfail && `${t.servfail} SERVFAIL`, t.nxdomain && !t.noerror && `${t.nxdomain} NXDOMAIN and no name found`].filter(Boolean).join(', ');
+  return `DNS queries from ${t.client}${towards(e)} answered ${answers}: the name did not resolve`;
+}
+
 function describeItem(e: PathEvidence): string {
   const where = towards(e);
   switch (e.kind) {
-    case 'drop': {
-      const m = e.mechanisms[0];
-      const also = e.mechanisms.length > 1 ? ` (or ${e.mechanisms.slice(1).join(', ')}: the evidence cannot tell)` : '';
-      const what = plural(e.count, 'packet');
-      if (m === 'no-endpoints') return `${what}${where} rejected: the Service has no endpoints (${e.detail})`;
-      if (m === 'conntrack-table-full') return `${what}${where} dropped: conntrack table full${also}`;
-      if (m === 'conntrack-insert-failed') return `${what}${where} lost to conntrack insert failures${also}`;
-      if (m === 'conntrack-invalid') return `${what}${where} dropped as conntrack INVALID (${e.detail})${also}`;
-      if (m === 'netfilter-drop') return `${what}${where} dropped by a netfilter rule (${e.detail}, ${e.location})${also}`;
-      return `${what}${where} dropped by the kernel: ${e.reason} in ${e.location}`;
-    }
+    case 'drop':
+      return `${plural(e.count, 'packet')}${where} ${dropped(e)}`;
     case 'listen-overflow':
       return `SYNs lost to a full accept queue: ${e.detail}${e.service ? ` (${e.service})` : ''}`;
     case 'retransmit':
@@ -45,6 +63,10 @@ function describeItem(e: PathEvidence): string {
       return `${plural(e.count, 'flow')}${where} died without a reply`;
     case 'rule':
       return `${plural(e.count, 'packet')} on kube-proxy's ${e.detail}${e.service ? ` (${e.service})` : ''}`;
+    case 'dns-timeout':
+      return dnsTimeout(e, e.dns!);
+    case 'dns-error':
+      return dnsError(e, e.dns!);
     case 'cpu-throttle': {
       const c = e.cpu!;
       return `${e.detail} was CPU-throttled in ${c.throttledPeriods} of ${c.periods} periods (${Math.round(100 * c.throttledShare)}%): `

@@ -6,6 +6,7 @@ import type { RuleRise } from '../kubeproxy/rises';
 import type { ConnectionObservation, DropObservation, RetransmitObservation } from '../observe/kernel';
 import { protocolOf, type Address } from '../observe/net';
 import type { CpuThrottleObservation } from '../observe/cpu';
+import type { DnsObservation } from '../observe/dns';
 import { parseObjectKey, servicePortName, type PodRef, type ServicePort, type ServiceRef, type Workload } from '../observe/objects';
 import type { ServiceIndex } from './index';
 
@@ -161,6 +162,14 @@ export type AttributedThrottle = CpuThrottleObservation & { services: ServiceRef
 
 export function attributeThrottle(index: ServiceIndex, o: CpuThrottleObservation, ipsOf: (pod: PodRef) => readonly string[]): AttributedThrottle {
   return { ...o, services: o.pod ? index.servicesOf(ipsOf(o.pod)).map(parseObjectKey) : [] };
+}
+
+/** A client's DNS to a server: the DNS Service the server is (its ClusterIP, or an endpoint of it), the client's workload. */
+export type AttributedDns = DnsObservation & Pick<Attribution, 'client'> & { service: ServicePort | null };
+
+export function attributeDns(index: ServiceIndex, o: DnsObservation, clientOf?: ClientOf): AttributedDns {
+  const client = clientOf?.(o.clientIp);
+  return { ...o, service: index.serviceAt(o.server.ip, o.server.port, o.proto) ?? null, ...(client && { client }) };
 }
 
 export function attributeGroup<G extends { daddr: string; dport: number; proto: number }>(index: ServiceIndex, g: G): AttributedGroup<G> {

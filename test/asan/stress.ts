@@ -1,12 +1,14 @@
 // Run by scripts/test-asan.sh (npm run test:asan) with the addon built under AddressSanitizer/LeakSanitizer:
-// every native entry, its error paths and its teardown while the kernel is still handing events over (drops,
-// connects), a few hundred rounds. ASan stops the process at the first memory error; LSan reports leaks at exit.
-// Not a node:test file: the sanitizers, not assertions, are the judges here (the kernel tests check the results).
+// every native entry (the drop and DNS tracers, the connection tracker, the task iterator, conntrack, legacy
+// iptables), its error paths and its teardown while the kernel is still handing events over (drops, connects, DNS),
+// a few hundred rounds. ASan stops the process at the first memory error; LSan reports leaks at exit. Not a node:test
+// file: the sanitizers, not assertions, are the judges here (the kernel tests check the results).
 // usage: node --expose-gc dist/test/asan/stress.js ADDON.node ROUNDS
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { Addon, DropSample } from '../../src/native';
+import { cgroup2Root } from '../../src/kernel/dns';
+import type { Addon, DnsTracerOptions, DropSample } from '../../src/native';
 import { conntrackLab, type ConntrackLab } from '../kernel/conntrack-lab';
 import { nsRun, run } from '../lab/netns';
 import { buildUdpflood } from '../lab/udpflood';
@@ -31,6 +33,32 @@ function burst(flood: string, ns: string, dst: string, count: number): ChildProc
 
 const exited = (child: ChildProcess) =>
   child.exitCode !== null ? Promise.resolve() : new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+const DNS: DnsTracerOptions = { btfPath: '', cgroupPath: cgroup2Root('/sys/fs/cgroup'), hook: 'auto', maxQueries: 512, maxFlows: 128 };
+
+/** Zero-filled datagrams to port 53 of 300 addresses: queries (QR clear) the sweep keeps, rows the drain reads. */
+async function dnsRound(flood: string, ns: string, round: number): Promise<number> {
+  const tracer = new native.DnsTracer();
+  const options = { ...DNS, hook: round % 3 === 2 ? 'tracepoints' as const : 'auto' as const };
+  const started = tracer.start(options);
+  await rejectsWith(tracer.start(options), 'EALREADY');
+  if (round % 10 === 7) {
+    tracer.stop(); // during the start
+    await started;
+    return 0;
+  }
+  await started;
+  const child = spawn('ip', ['netns', 'exec', ns, flood, '-d', '10.98.0.1', '-p', '53', '-a', '300', '-s', '40', '-c', '2000'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 5));
+  const drain = tracer.drain();
+  await rejectsWith(tracer.drain(), 'EBUSY');
+  if (round % 2) tracer.stop(); // the maps stay until the drain in flight lets go of them
+  const { rows } = await drain;
+  await exited(child);
+  tracer.stop();
+  await rejectsWith(tracer.drain(), 'EINVAL');
+  return rows.length;
+}
 
 const rejectsWith = async (p: Promise<unknown>, code: string) => assert.rejects(p, (err: { code?: string }) => err.code === code);
 
@@ -136,6 +164,8 @@ async function errorPaths(): Promise<void> {
   await rejectsWith(native.conntrackStats('/run/netns/fwasan-missing'), 'ENOENT');
   await rejectsWith(new native.ConntrackWatch().start({ netnsPath: '/run/netns/fwasan-missing', maxGroups: 1 }), 'ENOENT');
   await rejectsWith(native.resolveKernelAddresses('/nonexistent/kallsyms', [1n]), 'ENOENT');
+  await rejectsWith(new native.DnsTracer().start({ ...DNS, cgroupPath: '/nonexistent/cgroup' }), 'ENOENT');
+  await rejectsWith(new native.DnsTracer().start({ ...DNS, cgroupPath: '', hook: 'cgroup_skb' }), 'EOPNOTSUPP');
   await rejectsWith(new native.ConnTracker().start({ ...CONNECTIONS, btfPath: '/nonexistent/vmlinux' }), 'ENOENT');
   await assert.rejects(new native.NetnsIterator().start({ btfPath: '/etc/hostname' }), /bpf_object__open|bpf_object__load/);
 }
@@ -149,6 +179,8 @@ async function main(): Promise<void> {
     // the drop rule: UDP to 10.97.0.0/16 leaves through lo and is dropped on output, after conntrack saw it
     await nsRun(lab.ns, 'ip', ['route', 'add', '10.97.0.0/16', 'dev', 'lo']);
     await nsRun(lab.ns, 'nft', ['add', 'rule', 'inet', 'fwct', 'out', 'ip', 'daddr', '10.97.0.0/16', 'drop']);
+    // DNS queries leave through lo, unanswered
+    await nsRun(lab.ns, 'ip', ['route', 'add', '10.98.0.0/16', 'dev', 'lo']);
     const services = makeServices(50, { variety: true });
     await loadIptables(rules, 'legacy', renderIptables(services, { clusterCIDR: '10.0.0.0/8', kubeletMarkDrop: true }));
     await loadIptables(rules, 'legacy', '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s fd00::/64 -p tcp -m tcp --dport 80 -j REJECT --reject-with tcp-reset\nCOMMIT\n', 'ipv6');
@@ -156,9 +188,11 @@ async function main(): Promise<void> {
     const started = Date.now();
     let samples = 0;
     let text = 0;
+    let dnsRows = 0;
     let keys = 0;
     for (let round = 0; round < ROUNDS; round++) {
       samples += await tracerRound(flood, lab.ns, round);
+      dnsRows += await dnsRound(flood, lab.ns, round);
       keys += await connectionsRound(lab.ns, round);
       await iteratorRound(round);
       await conntrackRound(flood, lab);
@@ -170,8 +204,9 @@ async function main(): Promise<void> {
       }
     }
     assert.ok(samples > 0, 'samples arrived while tracers were stopped');
+    assert.ok(dnsRows > 0, 'DNS rows drained');
     assert.ok(keys > 0, 'connects were drained');
-    console.log(`asan stress: ${ROUNDS} rounds in ${((Date.now() - started) / 1000).toFixed(0)} s, ${samples} samples, ${keys} connection keys, ${(text / 2 ** 20).toFixed(1)} MiB of rules text`);
+    console.log(`asan stress: ${ROUNDS} rounds in ${((Date.now() - started) / 1000).toFixed(0)} s, ${samples} samples, ${dnsRows} DNS rows, ${keys} connection keys, ${(text / 2 ** 20).toFixed(1)} MiB of rules text`);
   } finally {
     await run('ip', ['netns', 'del', rules]).catch(() => undefined);
     await lab.remove().catch(() => undefined);

@@ -282,6 +282,16 @@ test('an unspecified kernel drop says less than a full accept queue; a late repl
   assert.equal(other.incidents[0]!.verdict, 'kernel-drop');
 });
 
+test('through the ClusterIP too: the late reply, from the ClusterIP once NAT is undone, to a probe that gave up decides nothing', () => {
+  const { c, incidents } = setup();
+  const late = attributedDrop({ tuple: { family: 4, proto: 6, saddr: '10.96.0.10', daddr: '10.77.1.1', sport: 80, dport: 45000 }, ct: { ...DNAT, reply: true }, service: WEB, direction: 'from_service', reasonName: 'NOT_SPECIFIED', reason: 2, location: 'tcp_v4_rcv', mechanisms: ['kernel-drop'], detail: 'NOT_SPECIFIED' });
+  judgeWith(c, { drops: [late] });
+  c.addHealth([failure({ source: 'active', at: 5_600, path: 'cluster_ip', service: { namespace: 'shop', name: 'web' }, target: { ip: '10.96.0.10', port: 80 }, pod: undefined })]);
+  const active = incidents.find((i) => i.path === 'cluster_ip')!;
+  assert.equal(active.verdict, 'none');
+  assert.equal(active.evidence[0]!.consequence, true);
+});
+
 test('a probe that timed out on a pod held back by its CPU quota: cpu-throttled, unless the network explains it', () => {
   const throttle = (throttledMs: number): CpuThrottleObservation => ({
     at: 5000, since: 4000, pod: { namespace: 'shop', name: 'web-1' }, uid: 'u1', throttledIn: 'pod', periods: 10, throttledPeriods: 9, throttledMs, usageMs: 100, containers: [],

@@ -97,7 +97,7 @@ describe('the DaemonSet\'s capabilities, in a sandbox like its container', { ski
 
     test('starts its kernel sources', async () => {
       const samples = await d.samples();
-      for (const source of ['drops', 'retransmits']) assert.equal(sampleValue(samples, 'flapwatch_source_up', { source }), 1, source);
+      for (const source of ['drops', 'retransmits', 'dns']) assert.equal(sampleValue(samples, 'flapwatch_source_up', { source }), 1, source);
       for (const l of d.logs().filter((x) => x.up === false)) {
         assert.doesNotMatch(String(l.reason), /EPERM|EACCES|ermission|capabilit/i, `a source is down for lack of a privilege: ${l.msg}`);
       }
@@ -130,6 +130,18 @@ describe('the DaemonSet\'s capabilities, in a sandbox like its container', { ski
 
     test('BPF: the tracer cannot load', async () => assert.match(await daemonWithout('BPF'), /drops source down: .*(EPERM|CAP_BPF)/));
     test('PERFMON: the tracing programs cannot load', async () => assert.match(await daemonWithout('PERFMON'), /drops source down: .*(EPERM|CAP_PERFMON|CAP_BPF)/));
+
+    test('NET_ADMIN: the DNS programs (cgroup_skb, a networking type) cannot load', async () => {
+      const port = await freePort();
+      const d = daemonProcess(spawnSandboxed(without('NET_ADMIN'), [node, CLI, 'run', '--listen', `127.0.0.1:${port}`]), port);
+      try {
+        await d.ready();
+        assert.equal(sampleValue(await d.samples(), 'flapwatch_source_up', { source: 'dns' }), 0);
+        assert.match(String(d.logs().find((l) => l.source === 'dns')?.msg), /dns source down: EPERM .*CAP_NET_ADMIN/);
+      } finally {
+        assert.equal(await d.stop(), 0);
+      }
+    });
 
     test('NET_ADMIN: no conntrack over netlink, no nft rules', () => {
       const ct = runSandboxed(without('NET_ADMIN'), [node, '-e', CONNTRACK]);

@@ -13,7 +13,7 @@ export interface MetricContract {
 
 export const SOURCES = [
   'drops', 'drop_samples', 'retransmits', 'conntrack', 'kubeproxy', 'kubernetes', 'kubelet', 'active_probes', 'listen_overflows',
-  'cpu_throttling', 'connections', 'netns_scope',
+  'cpu_throttling', 'connections', 'netns_scope', 'dns',
 ] as const;
 
 export const MECHANISMS = [
@@ -26,7 +26,9 @@ export const MECHANISM_VALUES: readonly string[] = [
   ...MECHANISMS.flatMap((a, i) => MECHANISMS.slice(i + 1).map((b) => `${a}+${b}`)),
 ];
 
-export const VERDICTS = [...MECHANISMS, 'listen-overflow', 'retransmits', 'cpu-throttled', 'none'] as const;
+export const VERDICTS = [...MECHANISMS, 'listen-overflow', 'retransmits', 'dns-timeout', 'dns-error', 'cpu-throttled', 'none'] as const;
+
+export const DNS_RESULTS = ['answered', 'nxdomain', 'servfail', 'other_rcode', 'unanswered'] as const;
 
 export const CONNTRACK_STATS = [
   'found', 'invalid', 'insert', 'insert_failed', 'drop', 'early_drop', 'error', 'search_restart', 'clash_resolve', 'chaintoolong',
@@ -74,6 +76,8 @@ export const METRICS: readonly MetricContract[] = [
   },
   { name: 'flapwatch_listen_overflows_total', type: 'counter', labels: ['namespace', 'pod'] },
   { name: 'flapwatch_pod_cpu_throttled_seconds_total', type: 'counter', labels: ['namespace', 'service'] },
+  { name: 'flapwatch_dns_queries_total', type: 'counter', labels: ['namespace', 'service', 'result'], values: { result: DNS_RESULTS } },
+  { name: 'flapwatch_dns_latency_seconds', type: 'histogram', labels: ['namespace', 'service'] },
   { name: 'flapwatch_edge_drops_total', type: 'counter', labels: [...EDGE, 'mechanism'], values: { mechanism: MECHANISM_VALUES } },
   { name: 'flapwatch_edge_retransmits_total', type: 'counter', labels: EDGE },
   { name: 'flapwatch_failure_dependencies_total', type: 'counter', labels: ['namespace', 'service', 'dependency_namespace', 'dependency', 'verdict'], values: { verdict: VERDICTS } },

@@ -5,38 +5,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eventually, kernelSkip } from '../helpers/env';
-import { startCluster, type Cluster, type IncidentLine } from './cluster';
+import { startCluster, type Cluster } from './cluster';
+import { scenario as runScenario, type Done } from './scenario';
 
 let cluster: Cluster;
 
-/** Waits until web's new incidents satisfy `done` (a predicate of one, or of them all), then for web's probes to pass again after `undo`. */
-async function scenario(
-  inject: () => Promise<() => Promise<void>>,
-  done: ((i: IncidentLine) => boolean) | { all: (found: IncidentLine[]) => boolean },
-  what: string,
-): Promise<IncidentLine[]> {
-  const seen = cluster.incidents().length;
-  const undo = await inject();
-  let found: IncidentLine[] = [];
-  try {
-    await eventually(() => {
-      found = cluster.incidents().slice(seen).filter((i) => i.service === 'web');
-      return 'all' in done ? done.all(found) : found.some(done);
-    }, what, 30_000).catch((err: Error) => {
-      throw new Error(`${err.message}; web's incidents: ${JSON.stringify(found.map((i) => [i.verdict, i.msg]), null, 1)}`);
-    });
-  } finally {
-    await undo();
-  }
-  // quiet again: three kubelet rounds in a row pass for both pods
-  await eventually(() => cluster.probeResults.every((r) => r.slice(-3).length === 3 && r.slice(-3).every(Boolean)), 'web to pass its probes again', 30_000);
-  return found;
-}
+const scenario = (inject: () => Promise<() => Promise<void>>, done: Done, what: string) => runScenario(cluster, inject, done, what);
 
 describe('health-check failures in the lab, end to end', { skip: kernelSkip, timeout: 600_000 }, () => {
   before(async () => {
     cluster = await startCluster();
-    await eventually(() => cluster.probeResults.every((r) => r.length >= 2 && r.every(Boolean)), 'web to pass its probes', 20_000);
+    await eventually(() => cluster.probeResults.every((r) => r.length >= 2 && r.every(Boolean)), 'the probed pods to pass their probes', 20_000);
   });
 
   test('the start-up line of active probes: up, with the annotated Services already read from the API', () => {
@@ -120,11 +99,11 @@ describe('health-check failures in the lab, end to end', { skip: kernelSkip, tim
     assert.ok(all.length >= 6);
     // the daemon's own probes are failures by definition; kubelet's incidents each stand for one its prober saw
     const kubelets = all.filter((i) => i.path === undefined);
-    const phantom = kubelets.filter((i) => !cluster.failures.some((f) => i.pod === `shop/web-${f.pod}` && Math.abs(Date.parse(i.at) - f.at) <= 2500));
+    const phantom = kubelets.filter((i) => !cluster.failures.some((f) => i.pod === `shop/${f.pod}` && Math.abs(Date.parse(i.at) - f.at) <= 2500));
     assert.ok(kubelets.length > 0);
     assert.deepEqual(phantom, []);
     for (const i of all) {
-      assert.match(i.msg, /^shop\/web(-\d)? .* failed \(/);
+      assert.match(i.msg, /^shop\/(web|api)(-\d)? .* failed \(/);
       assert.ok(i.sources.length >= 1);
     }
   });

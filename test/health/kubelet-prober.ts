@@ -14,6 +14,7 @@ export interface ProbedPod {
   port: number;
   path: string;
   container?: string; // default 'app'
+  uid?: string; // default uid-NAME
 }
 
 export interface KubeletProberOptions {
@@ -49,7 +50,7 @@ export class KubeletProber {
   }
 
   private series(p: ProbedPod, result: ProbeSeries['result']): ProbeSeries {
-    return { namespace: p.namespace, pod: p.name, container: p.container ?? 'app', probe_type: 'Readiness', result, pod_uid: `uid-${p.name}` };
+    return { namespace: p.namespace, pod: p.name, container: p.container ?? 'app', probe_type: 'Readiness', result, pod_uid: p.uid ?? `uid-${p.name}` };
   }
 
   private async probeOnce(i: number): Promise<void> {

@@ -1,5 +1,12 @@
 // Kubernetes objects as the API server returns them, built small for tests and the benchmark.
+import { createHash } from 'node:crypto';
 import type { KubeObject } from './fake-store';
+
+/** A pod's metadata.uid: a UUID, as the API server makes them (kubelet names the pod's cgroup after it), fixed by its name. */
+export function podUid(name: string): string {
+  const h = createHash('sha256').update(name).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
 
 export interface PortSpec {
   name?: string;
@@ -59,7 +66,7 @@ export function endpointSlice(namespace: string, svc: string, name: string, port
       addresses: [e.ip],
       conditions: { ready: e.ready ?? true, serving: e.ready ?? true, terminating: false },
       nodeName: e.node,
-      ...(e.pod && { targetRef: { kind: 'Pod', namespace, name: e.pod, uid: `uid-${e.pod}` } }),
+      ...(e.pod && { targetRef: { kind: 'Pod', namespace, name: e.pod, uid: podUid(e.pod) } }),
       zone: 'zone-a',
     })),
   };
@@ -69,7 +76,7 @@ export function pod(namespace: string, name: string, node: string, ip: string, c
   return {
     kind: 'Pod',
     apiVersion: 'v1',
-    metadata: { name, namespace, labels: extra.labels ?? { app: name.replace(/-[^-]+$/, '') } },
+    metadata: { name, namespace, uid: podUid(name), labels: extra.labels ?? { app: name.replace(/-[^-]+$/, '') } },
     spec: { nodeName: node, containers, ...(extra.hostNetwork && { hostNetwork: true }), restartPolicy: 'Always' },
     status: { phase: extra.phase ?? 'Running', podIP: ip, podIPs: [{ ip }], hostIP: extra.hostIP ?? '192.168.0.1' },
   };

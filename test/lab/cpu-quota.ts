@@ -197,19 +197,21 @@ export interface StarvedPod extends PodQuota {
 
 /**
  * Puts the processes of a lab pod (those in its network namespace: its server) into a quota cgroup of its own,
- * so that a /health that needs CPU answers late. Undo puts them back and removes the cgroups.
+ * so that a /health that needs CPU answers late. Undo puts them back and removes the cgroups: the pod's alone when
+ * the tree was given (a daemon reading it already knows its --cgroup-root), the whole tree otherwise.
  */
-export async function starveLabPod(lab: Lab, podIndex: number, opts: QuotaOptions): Promise<StarvedPod> {
+export async function starveLabPod(lab: Lab, podIndex: number, opts: QuotaOptions, tree?: KubeletCgroups): Promise<StarvedPod> {
   const ns = lab.pods[podIndex];
   if (ns === undefined) throw new Error(`starveLabPod: no pod ${podIndex}`);
   const pids = (await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean).map(Number);
   if (pids.length === 0) throw new Error(`starveLabPod: nothing runs in ${ns}`);
-  const cgroups = await KubeletCgroups.create();
+  const cgroups = tree ?? await KubeletCgroups.create();
+  const destroy = () => (tree ? Promise.resolve() : cgroups.destroy());
   try {
     const pod = await cgroups.addPod(pids, opts);
-    return { ...pod, root: cgroups.root, cgroupRoot: cgroups.cgroupRoot, undo: once(() => pod.undo().then(() => cgroups.destroy())) };
+    return { ...pod, root: cgroups.root, cgroupRoot: cgroups.cgroupRoot, undo: once(() => pod.undo().then(destroy)) };
   } catch (err) {
-    await cgroups.destroy();
+    await destroy();
     throw err;
   }
 }

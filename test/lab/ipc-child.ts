@@ -24,9 +24,10 @@ export class IpcChild {
     });
   }
 
-  static spawn(argv: readonly string[], what: string): IpcChild {
+  /** `env`: added to this process's environment */
+  static spawn(argv: readonly string[], what: string, env: Record<string, string> = {}): IpcChild {
     const [cmd, ...args] = argv;
-    const child = spawn(cmd as string, args, { detached: true, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = spawn(cmd as string, args, { detached: true, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, ...env } });
     child.unref();
     child.channel?.unref();
     return new IpcChild(child, what);

@@ -11,7 +11,7 @@ import { IpcChild } from './ipc-child';
 import { netnsInode, nsRun, RunResult, run, sysctlSet } from './netns';
 import { PidNamespace } from './pid-namespace';
 import type { Command } from './pod-server';
-import { create, once, onSweep, release, removeHostLinks, removeHostLinksSync, removeNetns, removeNetnsSync, STATE_DIR, type Undo } from './registry';
+import { create, filesDir, once, onSweep, release, removeHostLinks, removeHostLinksSync, removeNetns, removeNetnsSync, STATE_DIR, type Undo } from './registry';
 
 export type { Undo } from './registry';
 
@@ -35,7 +35,7 @@ export interface ServiceOptions {
   namespace?: string; // default "default"
   portName?: string;
   protocol?: Protocol; // default tcp
-  clusterIP?: string; // default 10.96.<lab>.<10 + index>; must lie in 10.96.0.0/16
+  clusterIP?: string; // default: an earlier port's of the same Service, else 10.96.<lab>.<10 + index>; in 10.96.0.0/16
   port?: number; // default 80
   endpoints?: Endpoint[]; // default every pod at podPort; [] renders the "has no endpoints" REJECT
 }
@@ -48,6 +48,10 @@ export interface LabOptions {
   /** pods whose /health calls a Service's /health through its ClusterIP (an application with a dependency) */
   /** the dependency's call gives up after timeoutMs (default the pod server's, 800); a pod may have several */
   dependencies?: { pod: number; service: string; timeoutMs?: number }[];
+  /** pods whose /health first resolves a name through the system resolver (glibc, the pod's resolv.conf) */
+  resolves?: { pod: number; name: string }[];
+  /** a resolv.conf in every namespace of the lab, as kubelet writes one: the nameserver is this Service's ClusterIP */
+  resolvConf?: { service: string; search: string[] };
   /** where this node sits in a ClusterLab; a lone lab has none */
   cluster?: NodePlacement;
 }
@@ -84,10 +88,20 @@ function restoreConntrackMax(): void {
   ctSaved = undefined;
 }
 
+/** Where `ip netns exec NS` finds the files it mounts over /etc (resolv.conf). */
+const etcOf = (ns: string) => `/etc/netns/${ns}`;
+
+/** The lab's namespaces' /etc/netns directories. */
+function removeEtc(prefix: string): void {
+  if (!fs.existsSync('/etc/netns')) return;
+  for (const f of fs.readdirSync('/etc/netns')) if (f.startsWith(`${prefix}-`)) fs.rmSync(etcOf(f), { recursive: true, force: true });
+}
+
 // A lab killed while it held nf_conntrack_max small left the value to restore in PREFIX.ctmax.
 onSweep((prefix) => {
   const ctMarker = path.join(STATE_DIR, `${prefix}.ctmax`);
   if (fs.existsSync(ctMarker)) fs.writeFileSync(CT_MAX, fs.readFileSync(ctMarker, 'utf8'));
+  removeEtc(prefix);
 });
 
 export class Lab {
@@ -108,6 +122,8 @@ export class Lab {
   private readonly podIps: string[];
   private readonly servers: IpcChild[] = [];
   private readonly dependencies: { pod: number; service: string; timeoutMs?: number }[];
+  private readonly resolves: Map<number, string>;
+  private readonly resolvConf: LabOptions['resolvConf'];
   private hostLinked: { hostIp: string; nodeIp: string } | undefined;
   /** fault rules (iptables arguments after -I) that a re-sync of kube-proxy's rules must keep */
   private readonly faults = new Set<string[]>();
@@ -126,17 +142,25 @@ export class Lab {
     this.podPort = opts.podPort ?? 8080;
     this.kubeProxy = opts.kubeProxy ?? 'iptables-nft';
     this.dependencies = opts.dependencies ?? [];
+    this.resolves = new Map((opts.resolves ?? []).map((d) => [d.pod, d.name]));
+    this.resolvConf = opts.resolvConf;
     this.iptablesCmd = this.kubeProxy === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
     const allPods = this.pods.map((_, podIndex) => ({ podIndex, port: this.podPort }));
-    this.services = (opts.services ?? [{ name: 'web', portName: 'http' }]).map((s, i) => ({
-      namespace: s.namespace ?? 'default',
-      name: s.name,
-      portName: s.portName,
-      protocol: s.protocol ?? 'tcp',
-      clusterIP: s.clusterIP ?? `10.96.${this.subnet}.${10 + i}`,
-      port: s.port ?? 80,
-      endpoints: s.endpoints ?? allPods,
-    }));
+    this.services = [];
+    for (const [i, s] of (opts.services ?? [{ name: 'web', portName: 'http' }]).entries()) {
+      const namespace = s.namespace ?? 'default';
+      // another port of a Service listed before has its ClusterIP
+      const same = this.services.find((x) => x.namespace === namespace && x.name === s.name);
+      this.services.push({
+        namespace,
+        name: s.name,
+        portName: s.portName,
+        protocol: s.protocol ?? 'tcp',
+        clusterIP: s.clusterIP ?? same?.clusterIP ?? `10.96.${this.subnet}.${10 + i}`,
+        port: s.port ?? 80,
+        endpoints: s.endpoints ?? allPods,
+      });
+    }
   }
 
   static async create(opts: LabOptions = {}): Promise<Lab> {
@@ -186,10 +210,14 @@ export class Lab {
     return this.probe(fromNs, ['echo', ip, String(port), String(bytes), String(timeoutMs)], timeoutMs);
   }
 
-  /** Drops forwarded packets to the pod with probability p (filter FORWARD, before kube-proxy's chains). */
-  async dropOnPath(podIndex: number, probability: number): Promise<Undo> {
+  /**
+   * Drops forwarded packets to the pod with probability p (filter FORWARD, before kube-proxy's chains); only those
+   * to one port of one protocol when `to` says so (the queries to a DNS server).
+   */
+  async dropOnPath(podIndex: number, probability: number, to?: { protocol: Protocol; port: number }): Promise<Undo> {
     if (!(probability > 0 && probability <= 1)) throw new Error(`Lab: probability must be in (0, 1], got ${probability}`);
-    return this.fault(['FORWARD', '-d', this.podIp(podIndex), '-m', 'statistic', '--mode', 'random',
+    const port = to ? ['-p', to.protocol, '--dport', String(to.port)] : [];
+    return this.fault(['FORWARD', '-d', this.podIp(podIndex), ...port, '-m', 'statistic', '--mode', 'random',
       '--probability', String(probability), '-j', 'DROP']);
   }
 
@@ -294,12 +322,22 @@ export class Lab {
     return this.destroying;
   }
 
+  /**
+   * A file or directory of the lab's own in the state directory (a DNS server's records): removed with the lab,
+   * or by the next create() after a SIGKILL.
+   */
+  stateFile(name: string): string {
+    if (!/^[a-z0-9.-]+$/.test(name)) throw new Error(`Lab: bad state file name ${JSON.stringify(name)}`);
+    return path.join(filesDir(this.prefix), name);
+  }
+
   /** For the exit handler: no awaiting there. */
   destroySync(): void {
     this.pidns?.stopSync();
     for (const s of this.servers) s.killSync();
     removeHostLinksSync(this.prefix);
     for (const ns of this.namespaces()) removeNetnsSync(ns);
+    removeEtc(this.prefix);
     if (ctSaved?.owner === this) restoreConntrackMax();
     release(this);
   }
@@ -314,6 +352,7 @@ export class Lab {
     const results = await Promise.allSettled(this.namespaces().map(removeNetns));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+    removeEtc(this.prefix);
     release(this);
   }
 
@@ -359,8 +398,18 @@ export class Lab {
     // REJECT answers with ICMP, which is rate-limited: without this, counted rejects turn into timeouts.
     for (const ns of [this.node, ...this.pods]) await sysctlSet(ns, 'net.ipv4.icmp_ratelimit', 0);
     await this.sync();
+    if (this.resolvConf) this.writeResolvConf(this.resolvConf);
     if (this.placement) this.pidns = await PidNamespace.start(this.node);
     await Promise.all(this.pods.map((_, i) => this.startServer(i)));
+  }
+
+  // kubelet's resolv.conf for a pod of dnsPolicy ClusterFirst: ndots:5 sends a short name through the search list
+  private writeResolvConf({ service, search }: NonNullable<LabOptions['resolvConf']>): void {
+    const text = `nameserver ${this.service(service).clusterIP}\nsearch ${search.join(' ')}\noptions ndots:5\n`;
+    for (const ns of this.namespaces()) {
+      fs.mkdirSync(etcOf(ns), { recursive: true });
+      fs.writeFileSync(path.join(etcOf(ns), 'resolv.conf'), text);
+    }
   }
 
   /** A full kube-proxy sync: every rule rewritten (counters restart, as on a real node), the lab's faults kept. */
@@ -389,8 +438,11 @@ export class Lab {
     });
     const timeoutMs = Math.max(0, ...deps.map((d) => d.timeoutMs ?? 0));
     if (timeoutMs) depends.push('--depends-timeout', String(timeoutMs));
-    const argv = [process.execPath, POD_SERVER, '--port', String(this.podPort), '--name', pod, ...depends];
-    const server = IpcChild.spawn(this.pidns ? this.pidns.enter(argv, pod) : ['ip', 'netns', 'exec', pod, ...argv], `pod-server ${pod}`);
+    const name = this.resolves.get(i);
+    const resolve = name ? ['--resolve', name] : [];
+    const argv = [process.execPath, POD_SERVER, '--port', String(this.podPort), '--name', pod, ...depends, ...resolve];
+    // a lookup the resolver waits on holds a thread of libuv's pool for seconds: room for every probe in flight
+    const server = IpcChild.spawn(this.pidns ? this.pidns.enter(argv, pod) : ['ip', 'netns', 'exec', pod, ...argv], `pod-server ${pod}`, { UV_THREADPOOL_SIZE: '64' });
     this.servers[i] = server;
     await server.reply(0); // id 0: the server listens
     // any answer will do: a pod whose dependency is not up yet (on another node, say) answers 503

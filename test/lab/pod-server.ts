@@ -1,10 +1,12 @@
 // A pod's HTTP server: `GET /health` answers 200 or 503; the lab steers it over the IPC channel it was spawned with.
 // With --depends NAME=URL (repeatable), /health first calls each URL (a dependency's /health, through its ClusterIP,
 // on a new connection each time, as an application's health check does) and fails with the dependencies' errors,
-// its payload's checks naming each. The lab can
-// make /health spend CPU time first (health-cpu), as a handler that computes does. `POST /echo` answers with the
-// request's body.
-// Usage: node pod-server.js --port P --name POD [--depends NAME=URL ...] [--depends-timeout MS]
+// its payload's checks naming each. With --resolve NAME, /health first resolves NAME through the system resolver
+// (getaddrinfo: glibc, the namespace's resolv.conf, A and AAAA in parallel) and fails, as `dns`, when that does not
+// work within the dependency's timeout. The lab can make /health spend CPU time first (health-cpu), as a handler
+// that computes does. `POST /echo` answers with the request's body.
+// Usage: node pod-server.js --port P --name POD [--depends NAME=URL ...] [--resolve NAME] [--depends-timeout MS]
+import * as dns from 'node:dns';
 import * as http from 'node:http';
 import { Worker } from 'node:worker_threads';
 
@@ -24,6 +26,7 @@ const depends = process.argv.flatMap((a, i) => (a === '--depends' ? [process.arg
   const eq = d.indexOf('=');
   return { name: d.slice(0, eq), url: d.slice(eq + 1) };
 });
+const resolveName = arg('resolve', '');
 const dependsTimeout = Number(arg('depends-timeout', '800'));
 let healthy = true;
 let healthCpuMs = 0;
@@ -53,6 +56,19 @@ function checkDependency(url: string): Promise<string> {
   });
 }
 
+/** '' when the name resolved, else the resolver's error (EAI_AGAIN, ENOTFOUND, …) or ETIMEOUT. */
+function checkName(): Promise<string> {
+  if (!resolveName) return Promise.resolve('');
+  return new Promise((resolve) => {
+    // the lookup cannot be cancelled: it goes on in libuv's pool, its answer unheard
+    const timer = setTimeout(() => resolve('ETIMEOUT'), dependsTimeout);
+    dns.lookup(resolveName, { all: true }, (err) => {
+      clearTimeout(timer);
+      resolve(err ? (err.code ?? err.message) : '');
+    });
+  });
+}
+
 const server = http.createServer((req, res) => {
   if (req.method === 'POST' && req.url === '/echo') {
     req.pipe(res); // large bodies both ways, for the overlay's MTU
@@ -62,13 +78,16 @@ const server = http.createServer((req, res) => {
     res.writeHead(404).end();
     return;
   }
-  void spendCpu(healthCpuMs).then(() => Promise.all(depends.map((d) => checkDependency(d.url)))).then((errors) => {
-    const ok = healthy && errors.every((e) => !e);
+  void spendCpu(healthCpuMs).then(() => Promise.all([checkName(), ...depends.map((d) => checkDependency(d.url))])).then(([dnsError, ...errors]) => {
+    const ok = healthy && !dnsError && errors.every((e) => !e);
     // without dependencies, failHealth is the application saying its own database is down
-    const checks = depends.length
-      ? Object.fromEntries(depends.map((d, i) => [d.name, errors[i] ? { status: 'down', error: errors[i] } : { status: healthy ? 'up' : 'down' }]))
-      : { db: { status: healthy ? 'up' : 'down' } };
-    const body = ok ? { status: 'ok', pod, ...(depends.length && { checks }) } : { status: 'fail', pod, checks };
+    const checks = {
+      ...(depends.length
+        ? Object.fromEntries(depends.map((d, i) => [d.name, errors[i] ? { status: 'down', error: errors[i] } : { status: healthy ? 'up' : 'down' }]))
+        : { db: { status: healthy ? 'up' : 'down' } }),
+      ...(resolveName && { dns: dnsError ? { status: 'down', name: resolveName, error: dnsError } : { status: 'up', name: resolveName } }),
+    };
+    const body = ok ? { status: 'ok', pod, ...((depends.length || resolveName) && { checks }) } : { status: 'fail', pod, checks };
     res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
 });

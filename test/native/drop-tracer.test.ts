@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addon, TRACER_COUNTERS, type DropSample, type NativeDropTracer, type NativeError, type TracerOptions } from '../../src/native';
 import { eventually, kernelSkip, programIdsHeldBy, unloaded } from '../helpers/env';
-import { alreadyStarted, notStarted } from '../helpers/lifecycle';
+import { alreadyStarted, notStarted, startsWhileStarting } from '../helpers/lifecycle';
 import { nsRun, run } from '../lab/netns';
 import { udpflood } from '../lab/udpflood';
 
@@ -80,14 +80,7 @@ test('DropTracer on the real kernel', { skip: kernelSkip }, async (t) => {
   });
 
   await t.test('start() while a start is under way is refused, even after stop(); nothing stays loaded', async () => {
-    const tracer = new (addon().DropTracer)();
-    const first = tracer.start(options());
-    const second = tracer.start(options());
-    tracer.stop();
-    await assert.rejects(second, alreadyStarted('DropTracer'));
-    await first;
-    await assert.rejects(tracer.drain(), notStarted);
-    assert.deepEqual(programIdsHeldBy(process.pid), []);
+    await startsWhileStarting('DropTracer', new (addon().DropTracer)(), options());
   });
 
   await t.test('stop() while samples stream in: no sample after it, nothing left loaded', async (tt) => {

@@ -13,6 +13,7 @@ import type { AttributedThrottle } from '../../services/attribute';
 import { buildInfoMetric } from './build-info';
 import type { CapDeps } from './capped-counter';
 import { conntrackMetrics } from './conntrack';
+import { dnsMetrics } from './dns';
 import { dropsMetric } from './drops';
 import { edgeMetrics } from './edges';
 import { healthMetrics } from './health';
@@ -34,6 +35,7 @@ export interface DaemonMetricDeps extends CapDeps {
 
 export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   const drops = dropsMetric(registry, deps);
+  const dns = dnsMetrics(registry, deps);
   const edges = edgeMetrics(registry, deps);
   const retransmits = retransmitsMetric(registry, deps);
   const conntrack = conntrackMetrics(registry, { ...deps, current: deps.conntrack });
@@ -46,6 +48,7 @@ export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
   return {
     interval(iv: NodeInterval): void {
       drops.add(iv.drops);
+      if (iv.dns) dns.add(iv.dns);
       edges.add(iv);
       retransmits.add(iv.retransmits);
       conntrack.add(iv);
