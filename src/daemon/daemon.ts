@@ -8,16 +8,14 @@ import { Correlator } from '../correlate/correlator';
 import { createLogger } from '../log';
 import { nodeSources } from '../node/sources';
 import { describe } from '../observe/errors';
-import type { ListenOverflowObservation } from '../observe/health';
 import type { Source, SourceStats } from '../observe/source';
 import { apiRoutes } from '../report/api';
 import { startHttp, type HttpServer } from '../report/http';
-import { logIncidents } from '../report/incident-log';
 import { daemonMetrics } from '../report/metrics/index';
 import { createRegistry } from '../report/metrics/registry';
-import type { CpuThrottleObservation } from '../observe/cpu';
-import { attributeThrottle, type ClientOf } from '../services/attribute';
+import type { ClientOf } from '../services/attribute';
 import { clientsOf, workloadServices } from './clients';
+import { feed } from './feed';
 import { healthSources } from './health-sources';
 
 export interface Daemon {
@@ -76,42 +74,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     mapSizes: () => node.drops.mapSizes(),
     workloads: () => workloadServices(health.pods(), index),
   });
-  node.intervals.onInterval((list) => {
-    for (const iv of list) {
-      metrics.interval(iv);
-      correlator.addInterval(iv);
-    }
-  });
-  health.onHealth((items) => {
-    correlator.addHealth(items);
-    // a failure's window is complete once overflows are read past its end: read them then, not a scan later
-    const failed = items.filter((i) => !i.ok);
-    if (!failed.length) return;
-    const end = Math.max(...failed.map((i) => correlator.windowEnd(i)));
-    health.listen?.readBy(end);
-    health.cpu?.readBy(end);
-  });
-  let overflows: ListenOverflowObservation[] = [];
-  health.listen?.onObservations((items) => {
-    metrics.overflows(items);
-    overflows.push(...items);
-  });
-  let throttles: CpuThrottleObservation[] = [];
-  health.cpu?.onObservations((items) => {
-    metrics.throttles(items.map((o) => attributeThrottle(index, o, (pod) => health.kube?.pod(pod)?.ips ?? [])));
-    throttles.push(...items);
-  });
-  health.cpu?.onRead((at) => {
-    correlator.addCpuThrottles(throttles, at);
-    throttles = [];
-  });
-  health.listen?.onRead((at) => {
-    correlator.addListenOverflows(overflows, at);
-    overflows = [];
-  });
-  node.drops.onSamples((samples) => correlator.addSamples(samples));
-  correlator.onIncident((list) => logIncidents(logger, list));
-  correlator.onFailure((list) => metrics.failures(list));
+  feed(node, health, correlator, metrics, logger);
   const judge = setInterval(() => correlator.judgeReady(Date.now()), 1000);
   judge.unref();
 
