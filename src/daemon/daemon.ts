@@ -48,6 +48,10 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
   const listenIntervalMs = 5 * config.intervalMs;
   const health = healthSources({ ...config, index, listenIntervalMs, logger });
   clientOf = clientsOf(health.kube);
+  const readBy = (at: number) => {
+    health.listen?.readBy(at);
+    health.cpu?.readBy(at);
+  };
   const sources: Source[] = [...node.all, ...health.all];
   const correlator = new Correlator({
     index,
@@ -63,6 +67,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     maxIncidents: 500,
     ...(health.listen && { listenIntervalMs }),
     ...(health.cpu && { cpuIntervalMs: listenIntervalMs }),
+    readBy,
     onError: (err) => logger.error({ err }, 'an incident subscriber failed'),
   });
   const metrics = daemonMetrics(registry, {
@@ -87,9 +92,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     // a failure's window is complete once overflows are read past its end: read them then, not a scan later
     const failed = items.filter((i) => !i.ok);
     if (!failed.length) return;
-    const end = Math.max(...failed.map((i) => correlator.windowEnd(i)));
-    health.listen?.readBy(end);
-    health.cpu?.readBy(end);
+    readBy(Math.max(...failed.map((i) => correlator.windowEnd(i))));
   });
   let overflows: ListenOverflowObservation[] = [];
   health.listen?.onObservations((items) => {
