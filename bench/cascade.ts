@@ -7,6 +7,7 @@
 // nodes, as a confusion matrix of mechanism and node, and how long an incident that asked another node took.
 import { randomInt } from 'node:crypto';
 import { execFile } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ClusterLab, type ClusterLabOptions } from '../test/lab/cluster-lab';
@@ -108,6 +109,7 @@ interface Line {
   node?: string;
   between?: boolean;
   peers?: { asked: string[] };
+  sources?: string[];
   cascade?: { root: string };
 }
 
@@ -130,11 +132,16 @@ function localRanking(lines: Line[]): string[] {
   return [...votes].sort((a, b) => b[1] - a[1]).map(([s]) => s.slice(s.indexOf('/') + 1));
 }
 
-async function rcaRanking(prometheus: string, from: number, to: number): Promise<string[]> {
-  const window = `${Math.max(60, Math.ceil((to - from) / 1000) + 15)}s`;
-  const { stdout } = await run(process.execPath, [CLI, 'rca', '--prometheus', prometheus, '--at', new Date(to).toISOString(), '--window', window, '--json'], { timeout: 30_000 });
-  const body = JSON.parse(stdout) as { candidates: { namespace: string; service: string }[] };
-  return body.candidates.map((c) => c.service);
+/**
+ * `flapwatch rca` over the cascade: the window ends now (after the last scrape of its incidents) and starts just before
+ * the fault, so that the previous cascade (15 s of quiet earlier) stays out. Candidates are `namespace/name`.
+ */
+async function rcaRanking(prometheus: string, from: number): Promise<string[]> {
+  const at = Date.now();
+  const window = `${Math.ceil((at - from) / 1000) + 2}s`;
+  const { stdout } = await run(process.execPath, [CLI, 'rca', '--prometheus', prometheus, '--at', new Date(at).toISOString(), '--window', window, '--json'], { timeout: 30_000 });
+  const body = JSON.parse(stdout) as { candidates: { service: string }[] };
+  return body.candidates.map((c) => c.service.slice(c.service.indexOf('/') + 1));
 }
 
 const acAt = (ranking: string[], truth: string, k: number) => (ranking.slice(0, k).includes(truth) ? 1 : 0);
@@ -148,21 +155,30 @@ export async function cascadeBench(): Promise<Bench> {
     await kube.startDaemons();
     const prometheus = await kube.startPrometheus();
     const pairs = FAULTS.flatMap((f) => Object.keys(TREE).filter(f.applies).map((s) => ({ fault: f, service: s })));
-    const plan = shuffled(Array.from({ length: CASCADES }, (_, i) => pairs[i % pairs.length]!));
-    const lines = () => lab.nodes.flatMap((n) => kube.daemon(n.name).incidents() as unknown as Line[]);
+    // every pair as often as the others (±1), in random order: a short run draws from every fault too
+    const order = shuffled(pairs);
+    const plan = shuffled(Array.from({ length: CASCADES }, (_, i) => order[i % order.length]!));
+    /** the node whose daemon logged each line */
+    const reporter = new WeakMap<Line, string>();
+    const lines = () => lab.nodes.flatMap((n) => (kube.daemon(n.name).incidents() as unknown as Line[]).map((l) => (reporter.set(l, n.name), l)));
     await sleep(10_000);
     for (const { fault, service } of plan) {
       const seen = new Set(lines());
       const from = Date.now();
       const undo = await fault.inject(lab, kube, service);
       await sleep(12_000);
-      const to = Date.now();
-      await undo();
+            await undo();
       await sleep(3_000); // the last incidents of the cascade, and a scrape
       const found = lines().filter((l) => !seen.has(l) && Date.parse(l.at) >= from - 2000);
-      const rca = await rcaRanking(prometheus.url, from, to).catch(() => []);
-      const callers = found.filter((l) => l.service && callersOf(service).includes(l.service) && TREE[l.service]!.node !== TREE[service]!.node);
-      for (const l of found) if (l.peers?.asked.length) latencies.push(l.time - Date.parse(l.at));
+      const rca = await rcaRanking(prometheus.url, from).catch(() => []);
+      // a caller's verdict is its own node's: another node's probe of the caller sees the 503 and none of the calls
+      // the caller made (they leave from the caller's node), so it rightly says none, naming the dependency
+      const callers = found.filter((l) => l.service && callersOf(service).includes(l.service) && TREE[l.service]!.node !== TREE[service]!.node
+        && reporter.get(l) === nodeName(TREE[l.service]!.node));
+      // from the failure to its line; an incident first reported by an Event is left out: the lab's kubelet stamps
+      // its Events with the probe's start, so their time holds the probe's own wait (up to its timeout)
+      for (const l of found) if (l.peers?.asked.length && l.sources?.[0] !== 'event') latencies.push(l.time - Date.parse(l.at));
+      if (process.env.CASCADE_DUMP) appendFileSync(process.env.CASCADE_DUMP, `${JSON.stringify({ fault: fault.name, service, from, rca, lines: found })}\n`);
       results.push({ fault, service, local: localRanking(found), rca, callers });
       await sleep(15_000); // quiet again: probes pass, Prometheus's rate windows move past the cascade
     }

@@ -37,6 +37,11 @@ export interface CorrelatorOptions {
   listenIntervalMs?: number;
   /** how often pods' CPU throttling is read, when it is: judgements wait for the read after their window */
   cpuIntervalMs?: number;
+  /**
+   * asks the polled sources (overflows, CPU) for a read that covers `at`: another node's question about a window
+   * must not wait for their next scan, which its asker's timeout does not outlast
+   */
+  readBy?: (at: number) => void;
   historyMs: number;
   /** whether an address belongs to a network namespace of this host */
   onHost?: (ip: string) => boolean;
@@ -255,16 +260,12 @@ export class Correlator {
    */
   async evidenceAt(addrs: readonly string[], from: number, to: number, maxWaitMs: number): Promise<{ complete: boolean; items: EvidenceItem[] }> {
     const covered = () => this.timeline.coveredUntil >= to && (this.opts.listenIntervalMs === undefined || this.listenCovered >= to);
+    if (!covered()) this.opts.readBy?.(to);
     for (const end = this.now() + maxWaitMs; !covered() && this.now() < end;) await new Promise((r) => setTimeout(r, 50));
     const ips = new Set(addrs);
     const items: EvidenceItem[] = [];
-    for (const b of this.timeline.between(from, to + (this.opts.listenIntervalMs ?? 0))) {
-      for (const i of b.items.values()) {
-        // past the window only the overflow scans count: an overflow is counted at the scan after it
-        if (b.start >= to && i.kind !== 'listen-overflow') continue;
-        if (touches(i, ips)) items.push(i);
-      }
-    }
+    for (const b of this.timeline.between(from, to)) for (const i of b.items.values()) if (touches(i, ips)) items.push(i);
+    for (const i of this.overflowsAfter(to)) if (touches(i, ips)) items.push(i);
     return { complete: covered(), items: items.sort((a, b) => b.count - a.count).slice(0, 50) };
   }
 
@@ -277,15 +278,22 @@ export class Correlator {
     return (this.opts.now ?? Date.now)();
   }
 
+  /**
+   * Overflows counted by the scans after a window that ends at `to`: an overflow is counted at the scan after it,
+   * up to a scan interval late, and a scan newer than the last interval waits in the timeline for its bucket.
+   */
+  private overflowsAfter(to: number): EvidenceItem[] {
+    const listen = this.opts.listenIntervalMs;
+    if (!listen) return [];
+    const later = this.timeline.between(to, to + listen).filter((b) => b.start >= to);
+    return [...later.flatMap((b) => [...b.items.values()]), ...this.timeline.waiting(to, to + listen)].filter((i) => i.kind === 'listen-overflow');
+  }
+
   private caseOf(p: Pending, incomplete: boolean): Case {
     const { obs } = p;
     const buckets = this.timeline.between(p.from, p.to);
     const items: EvidenceItem[] = buckets.flatMap((b) => [...b.items.values()]);
-    const listen = this.opts.listenIntervalMs;
-    if (listen) {
-      const later = this.timeline.between(p.to, p.to + listen).filter((b) => !buckets.includes(b));
-      items.push(...later.flatMap((b) => [...b.items.values()].filter((i) => i.kind === 'listen-overflow')));
-    }
+    items.push(...this.overflowsAfter(p.to));
     // kubelet's counter says a probe failed, its Event says how: the report that says most describes the failure
     const told = [obs, ...p.extra].find((o) => o.kind !== 'unknown') ?? obs;
     return { p, subject: this.subjectOf(obs), items, told, incomplete };

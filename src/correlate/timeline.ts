@@ -68,6 +68,11 @@ export class Timeline {
     return this.buckets.at(-1)?.end ?? -Infinity;
   }
 
+  /** Items that arrived for a time in (from, to] that no bucket covers yet (an overflow scan after the last interval). */
+  waiting(from: number, to: number): EvidenceItem[] {
+    return this.pending.flatMap((p) => (p.item && p.at > from && p.at <= to ? [p.item] : []));
+  }
+
   /** Buckets overlapping [from, to]. */
   between(from: number, to: number): Bucket[] {
     return this.buckets.filter((b) => b.end > from && b.start < to);

@@ -15,7 +15,7 @@ import { daemonMetrics } from '../report/metrics/index';
 import { createRegistry } from '../report/metrics/registry';
 import type { ClientOf } from '../services/attribute';
 import { clientsOf, workloadServices } from './clients';
-import { feed } from './feed';
+import { feed, readBy } from './feed';
 import { healthSources } from './health-sources';
 
 export interface Daemon {
@@ -61,6 +61,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
     maxIncidents: 500,
     ...(health.listen && { listenIntervalMs }),
     ...(health.cpu && { cpuIntervalMs: listenIntervalMs }),
+    readBy: (at) => readBy(health, at),
     onError: (err) => logger.error({ err }, 'an incident subscriber failed'),
   });
   const metrics = daemonMetrics(registry, {

@@ -24,9 +24,7 @@ export function feed(node: NodeSources, health: HealthSources, correlator: Corre
     // a failure's window is complete once overflows are read past its end: read them then, not a scan later
     const failed = items.filter((i) => !i.ok);
     if (!failed.length) return;
-    const end = Math.max(...failed.map((i) => correlator.windowEnd(i)));
-    health.listen?.readBy(end);
-    health.cpu?.readBy(end);
+    readBy(health, Math.max(...failed.map((i) => correlator.windowEnd(i))));
   });
   let overflows: ListenOverflowObservation[] = [];
   health.listen?.onObservations((items) => {
@@ -49,4 +47,10 @@ export function feed(node: NodeSources, health: HealthSources, correlator: Corre
   node.drops.onSamples((samples) => correlator.addSamples(samples));
   correlator.onIncident((list) => logIncidents(logger, list));
   correlator.onFailure((list) => metrics.failures(list));
+}
+
+/** The reads that cover `at` (ms since the epoch) from the sources read on their own cadence: the evidence up to then. */
+export function readBy(health: HealthSources, at: number): void {
+  health.listen?.readBy(at);
+  health.cpu?.readBy(at);
 }

@@ -192,9 +192,6 @@ export class ActiveProber {
   private async probe(t: ProbeTarget): Promise<void> {
     const first = await this.send(t);
     const at = Date.now();
-    // Retried at once, on the same slot: a new connection, as a client library's retry would make.
-    const retry = first.ok ? undefined : await this.send(t);
-    this.counts.result(t, first.ok, retry?.ok);
     const obs: HealthObservation = {
       at,
       source: 'active',
@@ -210,12 +207,20 @@ export class ActiveProber {
       lookbackMs: t.timeoutMs + t.intervalMs,
       timeoutMs: t.timeoutMs,
     };
-    if (!first.ok) {
-      // Payloads are kept for failures only: that is where they explain something.
-      Object.assign(obs, first.body ? readHealthPayload(first.body, { redact: this.opts.redact ?? true }) : {});
-      obs.retry = { ok: retry?.ok ?? false, detail: retry?.detail ?? '' };
-      if (this.log.isLevelEnabled('debug')) this.log.debug({ probe: obs }, `${t.path} probe of ${t.service.namespace}/${t.service.name} at ${t.host}:${t.port} failed: ${first.detail}`);
+    if (first.ok) {
+      this.counts.result(t, true, undefined);
+      this.listeners.emit([obs]);
+      return;
     }
+    // Payloads are kept for failures only: that is where they explain something.
+    Object.assign(obs, first.body ? readHealthPayload(first.body, { redact: this.opts.redact ?? true }) : {});
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ probe: obs }, `${t.path} probe of ${t.service.namespace}/${t.service.name} at ${t.host}:${t.port} failed: ${first.detail}`);
+    // The failure goes out now, not after its retry (which may wait a whole timeout): the judge must not wait for
+    // it. The retry's outcome is filled in on the same observation when it ends; a judgement made before has none.
     this.listeners.emit([obs]);
+    // Retried at once, on the same slot: a new connection, as a client library's retry would make.
+    const retry = await this.send(t);
+    this.counts.result(t, false, retry.ok);
+    obs.retry = { ok: retry.ok, detail: retry.detail };
   }
 }

@@ -38,7 +38,10 @@ export interface HealthObservation {
   payload?: unknown;
   /** dependencies the payload says are down (`checks`/`details`/`dependencies` with a non-ok status) */
   failedDependencies?: string[];
-  /** active probes: the immediate retry after a failure, and whether it succeeded */
+  /**
+   * active probes: the immediate retry after a failure, and whether it succeeded; filled in on the observation
+   * already handed on, when the retry ends (a judgement made before then has none)
+   */
   retry?: { ok: boolean; detail: string };
   /** events that say how many times kubelet saw the failure (Event.count deltas, counter deltas) */
   count?: number;

@@ -15,7 +15,8 @@ const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 /** Bounds of a peer's question: a handful of pod addresses, a window within the history. */
 const PEER_ADDRS = 64;
-const PEER_WAIT_MS = 1500;
+// under the asker's default --peer-timeout (1 s): an answer that says it is incomplete beats none
+const PEER_WAIT_MS = 750;
 
 export function apiRoutes(correlator: Correlator, index: ServiceIndex, node: string): Record<string, (path: string, q: URLSearchParams) => unknown> {
   const limit = (q: URLSearchParams) => Math.min(Math.max(Number(q.get('limit') ?? 100) || 100, 1), 1000);

@@ -105,6 +105,30 @@ test('a failure the immediate retry hides, and one it does not', async () => {
   assert.equal(failed, seen.filter((o) => !o.ok).length);
 });
 
+test('a failure is handed on at once, not after its retry; the retry fills in when it ends', async () => {
+  let n = 0;
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((r) => { release = r; });
+  const s = await serve((_req, res) => {
+    n++;
+    // the first probe fails; its retry is held until the test has seen the failure
+    if (n === 1) res.writeHead(503).end('{"status":"fail"}');
+    else void held.then(() => res.writeHead(503).end('{"status":"fail"}'));
+  });
+  const { p, seen } = prober({ urls: [url(s.port, '/a', 200, 30_000)] });
+  p.start();
+  await eventually(() => seen.some((o) => !o.ok), 'the failure, while its retry is held');
+  const failure = seen.find((o) => !o.ok) as HealthObservation;
+  assert.equal(failure.retry, undefined, 'handed on before the retry ended');
+  await eventually(() => n === 2, 'the retry in flight');
+  assert.equal(failure.retry, undefined, 'nothing filled in while the retry is held');
+  release();
+  await eventually(() => failure.retry !== undefined, 'the retry filled in');
+  await p.stop();
+  await s.close();
+  assert.deepEqual(failure.retry, { ok: false, detail: 'HTTP 503 Service Unavailable' });
+});
+
 test('the global cap bounds probes in flight; a slow target skips turns instead of piling up', async () => {
   let open = 0;
   let maxOpen = 0;
