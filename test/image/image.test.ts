@@ -113,7 +113,7 @@ describe('the image, built with buildah and run with podman as the DaemonSet run
 
     const up = (await c.samples()).filter((s) => s.name === 'flapwatch_source_up');
     assert.deepEqual(Object.fromEntries(up.map((s) => [s.labels.source, s.value])),
-      { conntrack: 1, drop_samples: 1, drops: 1, kubeproxy: 1, listen_overflows: 1, retransmits: 1 });
+      { connections: 1, conntrack: 1, dns: 1, drop_samples: 1, drops: 1, kubeproxy: 1, listen_overflows: 1, retransmits: 1 });
     const startup = (await c.logs()).filter((l) => typeof l.source === 'string' && 'up' in l);
     assert.deepEqual(startup.filter((l) => l.up !== true || l.reason), [], 'no source down or up partly');
 
