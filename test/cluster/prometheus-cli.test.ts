@@ -33,6 +33,19 @@ function flapwatch(...args: string[]): Promise<Ran> {
 const near = (actual: number | undefined, expected: number, tolerance: number, what: string) =>
   assert.ok(actual !== undefined && Math.abs(actual - expected) <= tolerance * expected, `${what}: ${actual}, expected ${expected} ± ${tolerance * 100}%`);
 
+// A duration as `flapwatch graph` prints it ("704 µs", "3.9 ms"), back in seconds.
+const seconds = (printed: string) => {
+  const [, n, unit] = /^([\d.]+) (µs|ms|s)$/.exec(printed)!;
+  return Number(n) * { µs: 1e-6, ms: 1e-3, s: 1 }[unit as 'µs' | 'ms' | 's'];
+};
+
+// The quantiles interpolate within buckets whose rates Prometheus extrapolates from each series' own scrapes, so on
+// a loaded machine (late scrapes) they move by a few percent over a 1m window, as the failed share does.
+const printedQuantilesNear = (p50: string, p90: string) => {
+  near(seconds(p50), 0.000704, 0.1, 'p50');
+  near(seconds(p90), 0.0039424, 0.1, 'p90');
+};
+
 describe('the recording rules, flapwatch graph and flapwatch rca against a real Prometheus scraping three nodes', { skip: prometheusSkip }, () => {
   let dir: string;
   let nodes: MetricsServer[] = [];
@@ -128,8 +141,8 @@ describe('the recording rules, flapwatch graph and flapwatch rca against a real 
     near(db!.failedShare, 0.25 / 3, 0.01, 'the share of api → db connects that failed');
     near(db!.drops['netfilter-drop']! / db!.attempted, 0.5 / 3, 0.01, 'drops per connect');
     near(db!.retransmits / db!.attempted, 0.5 / 3, 0.01, 'retransmits per connect');
-    near(db!.connectP50, 0.000704, 0.01, 'p50');
-    near(db!.connectP90, 0.0039424, 0.01, 'p90');
+    near(db!.connectP50, 0.000704, 0.1, 'p50');
+    near(db!.connectP90, 0.0039424, 0.1, 'p90');
     assert.ok(cache!.retransmits > 0 && cache!.failed === 0 && cache!.connectP50 === undefined, JSON.stringify(cache));
     assert.deepEqual(out.backs.length, 4, 'api on two nodes backs api once');
   });
@@ -142,16 +155,18 @@ describe('the recording rules, flapwatch graph and flapwatch rca against a real 
     assert.match(lines[1]!, /^FAILED%\s+FAILED\s+CONNECTS\s+RETRANSMITS\s+P50\s+P90\s+CLIENT\s+SERVICE\s+DROPS$/);
     // 1 connect in 12 fails; Prometheus extrapolates each counter's increase to the window's edges from its own
     // scrapes, so a loaded machine's late scrapes move the share a little
-    const row = /^\s+(\d+\.\d)%\s+\d+\s+\d+\s+\d+\s+704 µs\s+3\.9 ms\s+shop\/Deployment\/api\s+shop\/db:pg\s+\d+ netfilter-drop$/.exec(lines[2]!);
+    const row = /^\s+(\d+\.\d)%\s+\d+\s+\d+\s+\d+\s+(\S+ µs)\s+(\S+ ms)\s+shop\/Deployment\/api\s+shop\/db:pg\s+\d+ netfilter-drop$/.exec(lines[2]!);
     assert.ok(row, lines[2]);
     near(Number(row[1]), 8.3, 0.15, 'the failed share of api → db');
+    printedQuantilesNear(row[2]!, row[3]!);
     assert.equal(lines.length, 6);
     const dot = await flapwatch('graph', '--prometheus', prometheus.url, '--since', '1m', '--format', 'dot');
     assert.equal(dot.code, 0, dot.stderr);
     assert.match(dot.stdout, /^digraph flapwatch \{\n/);
-    const edge = /"wl:shop\/Deployment\/api" -> "svc:shop\/db" \[label="pg: \d+ connects, (\d+\.\d)% failed\\ndropped \d+ netfilter-drop\\n\d+ retransmits\\nconnect p50 704 µs, p90 3\.9 ms", color=red, fontcolor=red\];/.exec(dot.stdout);
+    const edge = /"wl:shop\/Deployment\/api" -> "svc:shop\/db" \[label="pg: \d+ connects, (\d+\.\d)% failed\\ndropped \d+ netfilter-drop\\n\d+ retransmits\\nconnect p50 (\S+ µs), p90 (\S+ ms)", color=red, fontcolor=red\];/.exec(dot.stdout);
     assert.ok(edge, dot.stdout);
     near(Number(edge[1]), 8.3, 0.15, 'the failed share of api → db in dot');
+    printedQuantilesNear(edge[2]!, edge[3]!);
     assert.match(dot.stdout, /"svc:shop\/db" -> "wl:shop\/StatefulSet\/db" \[style=dashed, arrowhead=none\];/);
     const none = await flapwatch('graph', '--prometheus', prometheus.url, '--namespace', 'billing');
     assert.equal(none.code, 0, none.stderr);
