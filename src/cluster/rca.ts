@@ -9,7 +9,8 @@
 // - reach: the share of the other failing Services' failures that lead to it, through what they named or, when
 //   they named nothing, through their calls;
 // - pointed: how the failing Services that call it point at it: named it (1), lost packets to it (½), neither (0).
-// Ties go to more own failures, then the name.
+// Ties go to more own failures, then the name. A payload's word alone against a Service that passes its checks,
+// with no failed connect to it, names no dependency (see `unconfirmed`).
 import { objectKey } from '../observe/objects';
 import { dropsOf, servicesByWorkload, workloadKey, type ServiceGraph } from './graph';
 
@@ -66,6 +67,8 @@ export interface Candidate {
   own: { verdict: string; count: number; nodes: string[] }[];
   /** its failures that named a dependency */
   names: { dependency: string; count: number }[];
+  /** its failures whose payload named a Service that passed its checks, no connect to it failed: its own */
+  unconfirmed: { dependency: string; count: number }[];
   /** the failures of others that named it, with their verdicts */
   namedBy: { service: string; count: number; verdicts: string[] }[];
   /** the candidates it calls */
@@ -131,6 +134,7 @@ interface Cascade {
   /** the candidates each candidate calls: through the edges, or through a named dependency */
   out: Map<string, Set<string>>;
   names: Map<string, DependencyCount[]>;
+  unconfirmed: Map<string, DependencyCount[]>;
   namedBy: Map<string, DependencyCount[]>;
   totals: Map<string, number>;
   owns: Map<string, Candidate['own']>;
@@ -142,8 +146,12 @@ function cascadeOf(input: RcaInput): Cascade & { belowFloor: RcaResult['belowFlo
   const failures = new Map(all.filter((s) => s.failures >= floor).map((s) => [s.service, s.list]));
   const failing = [...failures.keys()].sort();
   const failingSet = new Set(failing);
-  const deps = input.dependencies.filter((d) => d.count > 0 && d.dependency !== d.service && failingSet.has(d.service));
   const calls = serviceCalls(input.graph);
+  const naming = input.dependencies.filter((d) => d.count > 0 && d.dependency !== d.service && failingSet.has(d.service));
+  // An application may blame every dependency it has when it fails for its own reasons: its payload's word (a
+  // `none` verdict: no loss on the way) is taken only for a Service that fails too, or that its connects failed to.
+  const unconfirmed = (d: DependencyCount) => d.verdict === 'none' && !failingSet.has(d.dependency) && !(calls.get(d.service)?.get(d.dependency)?.failed);
+  const deps = naming.filter((d) => !unconfirmed(d));
   const connectsFailed = failing.flatMap((s) => [...(calls.get(s) ?? [])].filter(([, t]) => t.failed > 0).map(([callee]) => callee));
   const candidates = new Set([...failing, ...deps.map((d) => d.dependency), ...connectsFailed]);
   const names = group(deps, (d) => d.service);
@@ -154,6 +162,7 @@ function cascadeOf(input: RcaInput): Cascade & { belowFloor: RcaResult['belowFlo
   }
   return {
     failing, failingSet, candidates, calls, out, names,
+    unconfirmed: group(naming.filter(unconfirmed), (d) => d.service),
     namedBy: group(deps, (d) => d.dependency),
     totals: new Map(failing.map((s) => [s, sum(failures.get(s)!, (f) => f.count)])),
     owns: new Map([...candidates].map((s) => [s, ownFailures(failures.get(s) ?? [], names.get(s) ?? [])])),
@@ -224,7 +233,8 @@ function candidate(c: Cascade, service: string, firstFailing: number | undefined
     terms,
     failures: total,
     own,
-    names: [...group(naming, (d) => d.dependency)].map(([dependency, list]) => ({ dependency, count: sum(list, (d) => d.count) })),
+    names: byDependency(naming),
+    unconfirmed: byDependency(c.unconfirmed.get(service) ?? []),
     namedBy: [...group(named, (d) => d.service)].map(([s, list]) => ({ service: s, count: sum(list, (d) => d.count), verdicts: [...new Set(list.map((d) => d.verdict))].sort() })),
     calls: [...c.out.get(service)!].sort(),
     reachedBy: credits.filter(([, n]) => n > 0).map(([x]) => x),
@@ -233,6 +243,8 @@ function candidate(c: Cascade, service: string, firstFailing: number | undefined
     ...(firstFailing !== undefined && { firstFailing }),
   };
 }
+
+const byDependency = (list: readonly DependencyCount[]) => [...group(list, (d) => d.dependency)].map(([dependency, l]) => ({ dependency, count: sum(l, (d) => d.count) }));
 
 /** The candidates, best first. */
 export function rankRoots(input: RcaInput): RcaResult {

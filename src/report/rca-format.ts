@@ -33,6 +33,7 @@ function evidence(c: Candidate): string[] {
     out.push(`${count(c.failures)} failures; naming no dependency: ${own || 'none'}`);
   } else out.push('its own checks did not fail');
   if (c.names.length) out.push(`its failures named: ${c.names.map((n) => `${n.dependency} ${count(n.count)}`).join(', ')}`);
+  if (c.unconfirmed.length) out.push(`its payload blamed, passing their checks, no connect to them failed (counted as its own): ${c.unconfirmed.map((n) => `${n.dependency} ${count(n.count)}`).join(', ')}`);
   if (c.namedBy.length) out.push(`named by: ${c.namedBy.map((n) => `${n.service} ${count(n.count)} (${n.verdicts.join(', ')})`).join(', ')}`);
   for (const t of c.inbound) {
     const what = [t.attempted > 0 ? `${count(t.failed)} of ${count(t.attempted)} connects failed` : '', t.retransmits > 0 ? `${count(t.retransmits)} retransmits` : '',

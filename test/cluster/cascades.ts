@@ -24,6 +24,8 @@ export interface Fault {
   kind: FaultKind;
   /** network faults: the verdict of the root's own failures */
   verdict?: string;
+  /** app faults: Services the root's payload says failed although they did not (an application blaming its dependencies) */
+  blames?: string[];
 }
 
 export interface CascadeOptions {
@@ -74,6 +76,7 @@ export function cascade(o: CascadeOptions): RcaInput {
   for (const f of o.faults) {
     if (f.kind === 'network') fail(f.root, f.verdict ?? 'netfilter-drop', n, 'node-b');
     if (f.kind === 'no-endpoints' || f.kind === 'app') fail(f.root, 'none', n, 'node-b');
+    for (const b of f.blames ?? []) name(f.root, b, 'none');
     // the root's callers: what they see of it
     const hop = f.kind === 'network' ? NETWORK_CALLER_VERDICT[f.verdict ?? ''] ?? f.verdict ?? 'netfilter-drop'
       : f.kind === 'no-endpoints' ? 'no-endpoints' : f.kind === 'overlay' ? 'retransmits' : 'none';
@@ -157,10 +160,12 @@ export interface Draw {
   unseen: number;
   /** a case has a second, independent root */
   secondRoot: number;
+  /** an app-level root's payload blames the Services it calls, which pass their checks */
+  blames: number;
 }
 
-export const DEFAULT_DRAW: Draw = { names: 0.7, spreads: 0.9, noisyEdge: 1 / 3, stray: 0.25, unseen: 0.1, secondRoot: 1 / 7 };
-export const HARSH_DRAW: Draw = { names: 0.3, spreads: 0.8, noisyEdge: 0.6, stray: 0.5, unseen: 0.25, secondRoot: 1 / 4 };
+export const DEFAULT_DRAW: Draw = { names: 0.7, spreads: 0.9, noisyEdge: 1 / 3, stray: 0.25, unseen: 0.1, secondRoot: 1 / 7, blames: 0.5 };
+export const HARSH_DRAW: Draw = { names: 0.3, spreads: 0.8, noisyEdge: 0.6, stray: 0.5, unseen: 0.25, secondRoot: 1 / 4, blames: 0.8 };
 
 /**
  * `count` cascades drawn at random: a dependency graph of 6 to 12 Services under frontend (a tree, some Services
@@ -194,7 +199,7 @@ export function synthetic(count: number, seed = 1, draw: Draw = DEFAULT_DRAW): S
     const edges = Object.entries(calls).flatMap(([from, list]) => list.map((to) => ({ from, to })));
     const input = cascade({
       calls,
-      faults: roots.map((root) => ({ root, kind, verdict: pick(NETWORK_VERDICTS) })),
+      faults: roots.map((root) => ({ root, kind, verdict: pick(NETWORK_VERDICTS), ...(kind === 'app' && rnd() < draw.blames && { blames: calls[root]! }) })),
       names: () => rnd() < draw.names,
       spreads: (_caller, _callee, first) => first || rnd() < draw.spreads,
       noise: edges.filter(() => rnd() < draw.noisyEdge).map((e) => ({ ...e, drops: 1 + Math.floor(rnd() * 3), retransmits: Math.floor(rnd() * 4) })),

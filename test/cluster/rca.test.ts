@@ -61,6 +61,26 @@ describe('rankRoots', () => {
     assert.ok(silent.candidates[0]!.score > silent.candidates[1]!.score + 0.2);
   });
 
+  test('an app-level root whose payload blames the Services it calls, which pass their checks: first, its failures its own', () => {
+    for (const root of ['api', 'db', 'frontend']) {
+      const r = rankRoots(cascade({ calls: SHOP, faults: [{ root, kind: 'app', blames: SHOP[root] }] }));
+      const first = r.candidates[0]!;
+      assert.equal(first.service, `shop/${root}`, root);
+      assert.deepEqual(first.names, []);
+      assert.deepEqual(first.unconfirmed, SHOP[root]!.map((d) => ({ dependency: `shop/${d}`, count: 10 })));
+      assert.deepEqual([first.terms.own, first.terms.independent], [1, 1]);
+      assert.ok(!r.candidates.some((c) => SHOP[root]!.includes(c.service.slice('shop/'.length))), 'the blamed are no candidates');
+    }
+    // stray drops on the way do not confirm it; failed connects do: db is named and a candidate
+    const dropped = rankRoots(cascade({ calls: SHOP, faults: [{ root: 'api', kind: 'app', blames: ['db'] }], noise: [{ from: 'api', to: 'db', drops: 3, retransmits: 2 }] }));
+    assert.equal(dropped.candidates[0]!.service, 'shop/api');
+    const lossy = cascade({ calls: SHOP, faults: [{ root: 'api', kind: 'app', blames: ['db'] }], noise: [{ from: 'api', to: 'db', failed: 3 }] });
+    const r = rankRoots(lossy);
+    const api = r.candidates.find((c) => c.service === 'shop/api')!;
+    assert.deepEqual(api.unconfirmed, []);
+    assert.ok(r.candidates.some((c) => c.service === 'shop/db'));
+  });
+
   test('a root whose own checks pass (loss on the overlay toward it): first, on its callers\' evidence', () => {
     const r = rankRoots(cascade({ calls: SHOP, faults: [{ root: 'db', kind: 'overlay' }], names: () => false }));
     assert.deepEqual(r.failing, ['shop/api', 'shop/frontend']);
