@@ -330,9 +330,10 @@ export interface NativeConntrackWatch {
   /**
    * Entries destroyed without ever seeing a reply since the previous drain (flows = unreplied), by original
    * destination; past maxGroups destinations the rest are summed under '*'. `overflows`: times the kernel
-   * dropped events because our queue was full, so deaths went uncounted.
+   * dropped events because our queue was full, so deaths went uncounted; `delivered`: events that reached
+   * user space (the socket's filter keeps answered entries' events in the kernel).
    */
-  drain(): ConntrackGroupColumns & { overflows: number };
+  drain(): ConntrackGroupColumns & { overflows: number; delivered: number };
   /** closes the socket; idempotent */
   stop(): void;
 }

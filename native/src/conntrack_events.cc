@@ -30,7 +30,8 @@ class StartWorker : public PromiseWorker {
  private:
   bool Run(Failure &failure) override {
     socket_ = std::make_unique<CtSocket>();
-    return socket_->Open(netns_path_, failure) && socket_->Subscribe(NFNLGRP_CONNTRACK_DESTROY, failure);
+    return socket_->Open(netns_path_, failure) && socket_->OnlyUnreplied(failure) &&
+           socket_->Subscribe(NFNLGRP_CONNTRACK_DESTROY, failure);
   }
   bool Finished(bool ok) override {
     bool kept = watch_->Started(ok ? std::move(socket_) : nullptr, failure_);
@@ -94,9 +95,11 @@ void ConntrackWatch::Read() {
   }
 }
 
-// Only DESTROY events arrive (the one group joined): an entry that never saw a reply died unanswered.
+// Only DESTROY events arrive (the one group joined), and of those only the unanswered (the socket's filter);
+// the status is checked again for an event whose status the filter could not find.
 int ConntrackWatch::OnEvent(const nlmsghdr *nlh, void *data) {
   auto *self = static_cast<ConntrackWatch *>(data);
+  self->delivered_++;
   CtGroupKey key;
   uint32_t status;
   if (ParseCt(nlh, key, status) && !(status & IPS_SEEN_REPLY)) self->deaths_.Add(key, status);
@@ -112,7 +115,9 @@ Napi::Value ConntrackWatch::Drain(const Napi::CallbackInfo &info) {
   std::sort(groups.begin(), groups.end(), Larger);
   Napi::Object result = GroupColumns(env, groups, rest);
   result.Set("overflows", Napi::Number::New(env, overflows_));
+  result.Set("delivered", Napi::Number::New(env, delivered_));
   overflows_ = 0;
+  delivered_ = 0;
   return result;
 }
 

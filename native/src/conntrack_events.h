@@ -40,6 +40,7 @@ class ConntrackWatch : public Napi::ObjectWrap<ConntrackWatch> {
   FdWatch watch_;  // after socket_: destroyed first, so the poll stops before the socket closes
   CtGroupTable deaths_;
   uint64_t overflows_ = 0;  // ENOBUFS since the last drain: the kernel dropped events
+  uint64_t delivered_ = 0;  // events the kernel's filter let through since the last drain
   std::vector<char> buf_;
 };
 

@@ -3,8 +3,10 @@
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/filter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -254,6 +256,29 @@ bool CtSocket::Run(nlmsghdr *request, int (*on_message)(const nlmsghdr *, void *
 bool CtSocket::Subscribe(unsigned group, Failure &failure) {
   if (mnl_socket_setsockopt(nl_, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0) {
     failure = {"setsockopt", errno, "joining a ctnetlink event group"};
+    return false;
+  }
+  return true;
+}
+
+bool CtSocket::OnlyUnreplied(Failure &failure) {
+  // Classic BPF over each event (one netlink message per skb): the kernel's netlink-attribute helper finds
+  // CTA_STATUS after the nfgenmsg header; an event without it is kept, as one with SEEN_REPLY unset.
+  constexpr uint32_t kAttrs = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg));
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_IMM, kAttrs),
+      BPF_STMT(BPF_LDX | BPF_IMM, CTA_STATUS),
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_NLATTR)),  // A = offset of CTA_STATUS, or 0
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 3, 0),
+      BPF_STMT(BPF_MISC | BPF_TAX, 0),
+      BPF_STMT(BPF_LD | BPF_W | BPF_IND, NLA_HDRLEN),  // the status, in network order as loads read it
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, IPS_SEEN_REPLY, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+      BPF_STMT(BPF_RET | BPF_K, 0),
+  };
+  sock_fprog program = {static_cast<unsigned short>(sizeof(code) / sizeof(code[0])), code};
+  if (setsockopt(fd(), SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) < 0) {
+    failure = {"setsockopt", errno, "filtering the conntrack events in the kernel"};
     return false;
   }
   return true;

@@ -29,6 +29,9 @@ class CtSocket {
            Failure &failure);
   // Joins a ctnetlink multicast group (NFNLGRP_CONNTRACK_*) to receive its events.
   bool Subscribe(unsigned group, Failure &failure);
+  // Lets through only events of entries that never saw a reply: the kernel keeps the rest (every answered
+  // connection) off the socket's queue, so a connect storm wakes nobody.
+  bool OnlyUnreplied(Failure &failure);
   int fd() const;
 
  private:

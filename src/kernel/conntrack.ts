@@ -27,6 +27,8 @@ export interface ConntrackDeaths {
   groups: ConntrackGroup[];
   /** times the kernel dropped events since the previous drain (our queue was full): deaths went uncounted */
   overflows: number;
+  /** events that reached user space since the previous drain: the unanswered ones, filtered in the kernel */
+  delivered: number;
 }
 
 export interface ConntrackDeathWatch {
@@ -91,7 +93,7 @@ export async function watchConntrackDeaths(options: { netns?: string; maxGroups?
   return {
     drain: () => {
       const drained = watch.drain();
-      return { groups: groups(drained), overflows: drained.overflows };
+      return { groups: groups(drained), overflows: drained.overflows, delivered: drained.delivered };
     },
     stop: () => watch.stop(),
   };
