@@ -45,12 +45,14 @@ export interface DropSample extends Omit<DropRecord, 'packets' | 'bytes'> {
 
 /**
  * The tracer's counters, in the kernel's order: FW_STATS in native/bpf/drops.h names the same list (drops seen,
- * flows inserted, inserts a full map refused; the same for retransmits; samples written, rate-limited, lost).
+ * flows inserted, inserts a full map refused; the same for retransmits; samples written, rate-limited, lost;
+ * segments TIME_WAIT sockets took and frees of a skipped reason, both counted apart from the drops).
  */
 export const TRACER_COUNTERS = [
   'drops', 'dropFlows', 'dropMapFull',
   'retransmits', 'retransmitFlows', 'retransmitMapFull',
   'samples', 'samplesLimited', 'samplesLost',
+  'timeWait', 'skipped',
 ] as const;
 
 /** Totals since start(), summed over CPUs, straight from the kernel side. */
@@ -73,6 +75,8 @@ export interface TracerOptions {
   samplesPerSecond: number;
   /** ring buffer size in bytes, a power of two ≥ 4096 */
   ringBytes: number;
+  /** drop reasons (names as enum skb_drop_reason spells them, with or without SKB_DROP_REASON_) counted, never aggregated */
+  skipReasons: string[];
   /** called on the event loop with the samples read since the last call */
   onSamples: (samples: DropSample[]) => void;
 }

@@ -23,6 +23,8 @@
 
 /* the cap on samples per second, divided among CPUs by user space: no shared counter on the hot path */
 const volatile __u32 samples_per_cpu_sec = 100;
+/* reasons (below 256) user space never reads: a bit per reason, set before load */
+const volatile __u64 skip_reasons[4] = {};
 
 FW_LRU_HASH(drops, struct fw_drop_key, struct fw_counter);
 FW_LRU_HASH(retransmits, struct fw_retrans_key, struct fw_counter);
@@ -154,6 +156,16 @@ static __always_inline bool sample_allowed(__u64 now)
 	return w->count++ < samples_per_cpu_sec;
 }
 
+static __always_inline bool skipped(__u32 reason)
+{
+	__u32 word = reason >> 6;
+
+	if (reason >= 256)
+		return false;
+	barrier_var(word); /* or clang drops the mask below, which the verifier needs to bound the index */
+	return (skip_reasons[word & 3] >> (reason & 63)) & 1;
+}
+
 static __always_inline int on_drop(struct sk_buff *skb, void *location, __u32 reason)
 {
 	struct fw_drop_key k = {};
@@ -162,6 +174,11 @@ static __always_inline int on_drop(struct sk_buff *skb, void *location, __u32 re
 	__u32 len;
 	__u64 now;
 
+	/* benign frees come with every closed socket: counted, never keyed by flow */
+	if (skipped(reason)) {
+		stat_add(FW_STAT_SKIPPED, 1);
+		return 0;
+	}
 	if (!parse_headers(skb, &k.t))
 		return 0;
 	dev = skb->dev;
@@ -193,7 +210,21 @@ static __always_inline int on_drop(struct sk_buff *skb, void *location, __u32 re
 	return 0;
 }
 
-/* Since v5.17 (c504e5c2f964) kfree_skb carries the drop reason. */
+/* Since v6.11 kfree_skb names the socket that received the packet. A segment a TIME_WAIT socket took (a late
+ * FIN or ACK of a closed connection, answered or ignored) is freed with no reason named: housekeeping, not loss,
+ * and a new tuple with every short connection. It is counted apart, never aggregated: a storm of short
+ * connections would otherwise fill the map and user space with one key per closed connection. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(kfree_skb_rx_sk, struct sk_buff *skb, void *location, enum skb_drop_reason reason, struct sock *rx_sk)
+{
+	if (reason == SKB_DROP_REASON_NOT_SPECIFIED && rx_sk && rx_sk->__sk_common.skc_state == TCP_TIME_WAIT) {
+		stat_add(FW_STAT_TIME_WAIT, 1);
+		return 0;
+	}
+	return on_drop(skb, location, reason);
+}
+
+/* v5.17 (c504e5c2f964) to v6.10: the reason, no socket. */
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(kfree_skb_reason, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {

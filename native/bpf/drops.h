@@ -53,7 +53,9 @@ struct fw_sample {
 	X(FW_STAT_RETRANS_MAP_FULL, retransmitMapFull)    /* insert refused */ \
 	X(FW_STAT_SAMPLES, samples)                       /* samples written to the ring buffer */ \
 	X(FW_STAT_SAMPLES_LIMITED, samplesLimited)        /* samples skipped by the rate limit */ \
-	X(FW_STAT_SAMPLES_LOST, samplesLost)              /* ring buffer full */
+	X(FW_STAT_SAMPLES_LOST, samplesLost)              /* ring buffer full */ \
+	X(FW_STAT_TIME_WAIT, timeWait)                    /* segments TIME_WAIT sockets took: not drops, not aggregated */ \
+	X(FW_STAT_SKIPPED, skipped)                       /* frees of a reason user space skips: not aggregated */
 
 enum fw_stat {
 #define FW_STAT_INDEX(index, name) index,

@@ -2,6 +2,7 @@
 
 #include <bpf/btf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -58,6 +59,17 @@ void ReadEnum(const struct btf *btf, __s32 id, std::vector<std::pair<double, std
   }
 }
 
+// A tracepoint's arguments as tp_btf programs see them: its btf_trace_ typedef points to a prototype whose first
+// parameter is the tracepoint's own context. -1 when the kernel has no such tracepoint.
+int TracepointArgs(const struct btf *btf, const char *typedef_name) {
+  __s32 id = btf__find_by_name_kind(btf, typedef_name, BTF_KIND_TYPEDEF);
+  if (id <= 0) return -1;
+  const struct btf_type *t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);  // the pointer
+  if (!t || !btf_is_ptr(t)) return -1;
+  t = btf__type_by_id(btf, t->type);
+  return t && btf_is_func_proto(t) ? btf_vlen(t) - 1 : -1;
+}
+
 // open → set read-only globals and sizes → load → attach. The kernel's BTF is parsed here once for what
 // decides the load (which hooks exist) and the drop reasons' names. libbpf parses it once more inside
 // bpf_object__load (CO-RE and tp_btf attach targets): its open options take a path, never a parsed btf, and
@@ -91,6 +103,7 @@ class StartWorker : public PromiseWorker {
       __u32 kind;
       bool required;
     } hooks[] = {
+        {skel->progs.kfree_skb_rx_sk, &skel->links.kfree_skb_rx_sk, "skb_drop_reason", BTF_KIND_ENUM, false},
         {skel->progs.kfree_skb_reason, &skel->links.kfree_skb_reason, "skb_drop_reason", BTF_KIND_ENUM, false},
         {skel->progs.kfree_skb_noreason, &skel->links.kfree_skb_noreason, "btf_trace_kfree_skb", BTF_KIND_TYPEDEF, true},
         {skel->progs.tcp_retransmit_skb, &skel->links.tcp_retransmit_skb, "btf_trace_tcp_retransmit_skb",
@@ -98,12 +111,18 @@ class StartWorker : public PromiseWorker {
         {skel->progs.tcp_retransmit_synack, &skel->links.tcp_retransmit_synack, "btf_trace_tcp_retransmit_synack",
          BTF_KIND_TYPEDEF, false},
     };
-    // kfree_skb has a reason since v5.17 (c504e5c2f964): load exactly one of the two variants.
+    // kfree_skb has a reason since v5.17 (c504e5c2f964) and the receiving socket since v6.11: load exactly one
+    // of the three variants.
     __s32 reason_enum = btf__find_by_name_kind(btf.get(), "skb_drop_reason", BTF_KIND_ENUM);
     bool has_reason = reason_enum > 0;
+    bool has_rx_sk = has_reason && TracepointArgs(btf.get(), "btf_trace_kfree_skb") >= 4;
     if (has_reason) ReadEnum(btf.get(), reason_enum, reasons_);
-    bpf_program__set_autoload(has_reason ? skel->progs.kfree_skb_noreason : skel->progs.kfree_skb_reason, false);
+    bpf_program__set_autoload(skel->progs.kfree_skb_rx_sk, has_rx_sk);
+    bpf_program__set_autoload(skel->progs.kfree_skb_reason, has_reason && !has_rx_sk);
+    bpf_program__set_autoload(skel->progs.kfree_skb_noreason, !has_reason);
     if (!has_reason) missing_.push_back("kfree_skb_reason: kernel < 5.17 gives no drop reason; every drop has reason 0");
+    if (has_reason && !has_rx_sk)
+      missing_.push_back("kfree_skb_rx_sk: kernel < 6.11 names no receiving socket; segments TIME_WAIT sockets take count as drops");
     for (auto &h : hooks) {
       if (bpf_program__autoload(h.prog) && btf__find_by_name_kind(btf.get(), h.needs, h.kind) <= 0) {
         bpf_program__set_autoload(h.prog, false);
@@ -115,6 +134,15 @@ class StartWorker : public PromiseWorker {
     bpf_map__set_max_entries(skel->maps.drops, options_.max_flows);
     bpf_map__set_max_entries(skel->maps.retransmits, options_.max_retransmit_flows);
     bpf_map__set_max_entries(skel->maps.samples, options_.ring_bytes);
+    for (const auto &[value, name] : reasons_) {
+      bool skipped = std::any_of(options_.skip_reasons.begin(), options_.skip_reasons.end(), [&](const std::string &s) {
+        return name == s || name == "SKB_DROP_REASON_" + s || name == "SKB_" + s;
+      });
+      if (skipped && value >= 0 && value < 256) {
+        auto bit = static_cast<unsigned>(value);
+        skel->rodata->skip_reasons[bit >> 6] |= 1ULL << (bit & 63);
+      }
+    }
     // each CPU keeps its own window (no shared counter on the hot path): the cap is split among them
     int ncpu = libbpf_num_possible_cpus();
     skel->rodata->samples_per_cpu_sec =
@@ -133,7 +161,7 @@ class StartWorker : public PromiseWorker {
         continue;
       }
       int err = errno;
-      if (h.prog == skel->progs.kfree_skb_reason || h.required) {
+      if (h.prog == skel->progs.kfree_skb_rx_sk || h.prog == skel->progs.kfree_skb_reason || h.required) {
         failure = {"bpf_program__attach", err, std::string("attaching ") + name + " to tp_btf/kfree_skb"};
         return false;
       }
@@ -243,6 +271,8 @@ Napi::Value DropTracer::Start(const Napi::CallbackInfo &info) {
   options.max_retransmit_flows = o.Get("maxRetransmitFlows").As<Napi::Number>().Uint32Value();
   options.samples_per_sec = o.Get("samplesPerSecond").As<Napi::Number>().Uint32Value();
   options.ring_bytes = o.Get("ringBytes").As<Napi::Number>().Uint32Value();
+  Napi::Array skip = o.Get("skipReasons").As<Napi::Array>();
+  for (uint32_t i = 0; i < skip.Length(); i++) options.skip_reasons.push_back(skip.Get(i).As<Napi::String>());
   on_samples_ = Napi::Persistent(o.Get("onSamples").As<Napi::Function>());
 
   lifecycle_.Starting();

@@ -23,6 +23,7 @@ struct TracerOptions {
   uint32_t max_retransmit_flows = 4096;
   uint32_t samples_per_sec = 100;
   uint32_t ring_bytes = 256 * 1024;
+  std::vector<std::string> skip_reasons;  // enum skb_drop_reason names, with or without their prefix
 };
 
 // Shared by the tracer and a drain in flight: stop() detaches at once, the maps go when the last holder lets go.

@@ -12,7 +12,7 @@ export async function runSnapshot(config: SnapshotConfig): Promise<number> {
   // No samples: a snapshot reports the aggregation only (4096 is the smallest ring the addon takes); the flows
   // still unreplied are read once, at the end.
   const logger = createLogger(config.logLevel, 2, config.logFormat);
-  const node = nodeSources({ ...config, unrepliedIntervalMs: 0, samplesPerSecond: 0, ringBytes: 4096, logger });
+  const node = nodeSources({ ...config, unrepliedIntervalMs: 0, samplesPerSecond: 0, ringBytes: 4096, keepBenign: true, logger });
   await Promise.all(node.all.map((s) => s.start()));
   const down = node.drops.stats().find((s) => s.source === 'drops' && !s.up);
   if (down) {
@@ -45,7 +45,7 @@ export async function runSnapshot(config: SnapshotConfig): Promise<number> {
   await Promise.all(node.all.map((s) => s.stop()));
   const { dropFlowsEvicted, dropMapFull, retransmitFlowsEvicted, retransmitMapFull } = node.drops.losses();
   const lost = { dropFlowsEvicted, dropMapFull, retransmitFlowsEvicted, retransmitMapFull };
-  const report = summary.report(Math.round((Date.now() - started) / 100) / 10, lost);
+  const report = summary.report(Math.round((Date.now() - started) / 100) / 10, lost, node.drops.timeWaitSegments());
   process.stdout.write(config.json ? formatJson(report) : formatTable(report));
   return 0;
 }

@@ -28,6 +28,8 @@ export interface DropSourceOptions {
   samplesPerSecond: number;
   ringBytes: number;
   benignReasons: readonly string[];
+  /** keep benign frees, flow by flow, for a person to see (snapshot); otherwise the kernel only counts them */
+  keepBenign?: boolean;
   /** this node's network namespaces; absent: every netns counts */
   scope?: NetnsFilter;
   logger: Logger;
@@ -112,6 +114,16 @@ export class DropSource extends DrainedSource {
     return this.capacity;
   }
 
+  /** Segments TIME_WAIT sockets took since start(): freed with no reason named, counted apart, never drops. */
+  timeWaitSegments(): number {
+    return this.counters.timeWait;
+  }
+
+  /** Benign frees since start() the kernel counted without keeping their flows (all of them unless keepBenign). */
+  benignSkipped(): number {
+    return this.counters.skipped;
+  }
+
   losses(): DropLosses {
     const c = this.counters;
     return {
@@ -139,6 +151,8 @@ export class DropSource extends DrainedSource {
         make: () => new ((this.opts.native ?? addon)().DropTracer)(),
         start: (tracer) => tracer.start({
           btfPath: this.opts.btfPath, ...sizes, samplesPerSecond,
+          // benign frees are never loss: the daemon would only read and discard one record per closed socket
+          skipReasons: this.opts.keepBenign ? [] : [...this.opts.benignReasons],
           onSamples: (samples) => this.samples.take(scope ? samples.filter((s) => scope.has(s.netns)) : samples),
         }),
         stopped: () => this.stopped,

@@ -33,6 +33,8 @@ export interface NodeSources {
 export interface NodeSourcesOptions extends SourcesConfig {
   samplesPerSecond: number;
   ringBytes: number;
+  /** keep benign frees flow by flow (snapshot shows them); the daemon never reads them */
+  keepBenign?: boolean;
   logger: Logger;
   /** the workload on this node an address is, for the service graph; none standalone */
   clientOf?: ClientOf;

@@ -44,6 +44,7 @@ export function formatTable(r: SnapshotReport): string {
   const l = r.lost;
   out.push('', `Not seen: ${l.dropFlowsEvicted} drop flows evicted, ${l.dropMapFull} drops refused by a full map, ` +
     `${l.retransmitFlowsEvicted} retransmit flows evicted, ${l.retransmitMapFull} retransmits refused by a full map.`);
+  if (r.timeWaitSegments) out.push(`Not drops: ${r.timeWaitSegments} segments TIME_WAIT sockets took (late FINs and ACKs of closed connections).`);
   return `${out.join('\n')}\n`;
 }
 

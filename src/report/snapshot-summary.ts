@@ -61,6 +61,8 @@ export interface SnapshotReport {
   /** node-wide rule packets (INVALID, localnet, …) by rule kind */
   nodeRulePackets: Record<string, number>;
   lost: SnapshotLosses;
+  /** segments TIME_WAIT sockets took (late FINs and ACKs of closed connections): housekeeping, not drops */
+  timeWaitSegments: number;
 }
 
 // A reply-direction packet travels away from the flow's original destination: keep its own daddr then.
@@ -136,7 +138,7 @@ export class SnapshotSummary {
     }
   }
 
-  report(durationSeconds: number, lost: SnapshotLosses): SnapshotReport {
+  report(durationSeconds: number, lost: SnapshotLosses, timeWaitSegments = 0): SnapshotReport {
     const byPackets = <T extends { packets: number }>(rows: Iterable<T>) => [...rows].sort((a, b) => b.packets - a.packets);
     const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
     const weight = (r: ServiceRow) => sum(r.drops) + r.retransmits + r.unrepliedFlows + sum(r.rulePackets);
@@ -149,6 +151,7 @@ export class SnapshotSummary {
       ...(this.conntrack && { conntrack: this.conntrack }),
       nodeRulePackets: this.nodeRules,
       lost,
+      timeWaitSegments,
     };
   }
 }

@@ -23,7 +23,7 @@ const native = require(addonPath) as Addon;
 // ASan is for this process: the tools the lab runs (ip, nft, conntrack, iptables) are not ours to judge
 delete process.env.LD_PRELOAD;
 
-const TRACER = { btfPath: '', maxFlows: 1024, maxRetransmitFlows: 256, samplesPerSecond: 100_000, ringBytes: 1 << 16 };
+const TRACER = { btfPath: '', maxFlows: 1024, maxRetransmitFlows: 256, samplesPerSecond: 100_000, ringBytes: 1 << 16, skipReasons: ['QUEUE_PURGE'] };
 const CONNECTIONS = { btfPath: '', maxKeys: 64, maxPending: 64 };
 
 /** A burst of UDP from the lab into its drop rule (kfree_skb) and to unanswered destinations (conntrack). */

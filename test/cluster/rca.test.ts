@@ -71,6 +71,10 @@ describe('rankRoots', () => {
       assert.deepEqual([first.terms.own, first.terms.independent], [1, 1]);
       assert.ok(!r.candidates.some((c) => SHOP[root]!.includes(c.service.slice('shop/'.length))), 'the blamed are no candidates');
     }
+    // a leaf blaming its own caller, which fails because of it: the calls say who depends on whom
+    const back = rankRoots(cascade({ calls: SHOP, faults: [{ root: 'cache', kind: 'app', blames: ['db'] }] }));
+    assert.equal(back.candidates[0]!.service, 'shop/cache');
+    assert.deepEqual(back.candidates[0]!.unconfirmed, [{ dependency: 'shop/db', count: 10 }]);
     // stray drops on the way do not confirm it; failed connects do: db is named and a candidate
     const dropped = rankRoots(cascade({ calls: SHOP, faults: [{ root: 'api', kind: 'app', blames: ['db'] }], noise: [{ from: 'api', to: 'db', drops: 3, retransmits: 2 }] }));
     assert.equal(dropped.candidates[0]!.service, 'shop/api');
