@@ -7,7 +7,7 @@
 import { fork } from 'node:child_process';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Registry } from 'prom-client';
+import { TextRegistry } from '../src/report/metrics/text-registry';
 import type { Workload } from '../src/observe/objects';
 import { CONNECT_LATENCY_SLOTS } from '../src/native';
 import { edgeMetrics } from '../src/report/metrics/edges';
@@ -72,7 +72,7 @@ async function child(cap: number, calls: number): Promise<Result> {
   const gc = (globalThis as { gc?: () => void }).gc!;
   gc();
   const baseRssMB = memoryMB(process.pid).rss;
-  const registry = new Registry();
+  const registry = new TextRegistry();
   const metrics = edgeMetrics(registry, { labelCap: cap });
   const edges = WORKLOADS * calls;
   const adds: number[] = [];
