@@ -2,6 +2,7 @@
 // its counters in one shared Float64Array; a scrape writes them straight to exposition text. An edge is up to 16
 // series and a node keeps up to --label-cap edges: prom-client keeps an object per series and builds another per
 // series at every scrape (bench/RESULTS.md, bench:edges).
+import { ByteWriter } from './byte-writer';
 import { familyHeader, labelText, escapeLabelValue, sampleValue } from './exposition';
 import type { TextFamilies } from './text-registry';
 
@@ -40,6 +41,8 @@ export class EdgeSeries implements TextFamilies {
   private readonly slots: number;
   private readonly sum: number;
   private values: Float64Array;
+  /** the last exposition's bytes: the next one's first guess */
+  private lastSize = 0;
 
   constructor(private readonly o: EdgeSeriesOptions) {
     if (o.connect.bounds.some((b, i) => i > 0 && b <= o.connect.bounds[i - 1]!)) throw new Error(`${o.connect.name}: bounds must increase`);
@@ -90,31 +93,34 @@ export class EdgeSeries implements TextFamilies {
     this.count(e, this.sum, CONNECT_BIT, sum);
   }
 
-  exposition(): string {
+  exposition(): Buffer {
     const { drops, retransmits, connections, connect } = this.o;
-    let out = familyHeader(drops.name, drops.help, 'counter');
+    const out = new ByteWriter(this.lastSize);
+    out.write(familyHeader(drops.name, drops.help, 'counter'));
     this.drops.forEach((m, e) => {
-      for (const [mechanism, n] of m ?? []) out += `${drops.name}{${this.labels[e]},mechanism="${escapeLabelValue(mechanism)}"} ${sampleValue(n)}\n`;
+      for (const [mechanism, n] of m ?? []) out.write(`${drops.name}{${this.labels[e]},mechanism="${escapeLabelValue(mechanism)}"} ${sampleValue(n)}\n`);
     });
-    out += `\n${familyHeader(retransmits.name, retransmits.help, 'counter')}`;
-    this.each(RETRANSMITS_BIT, (labels, at) => (out += `${retransmits.name}{${labels}} ${sampleValue(this.values[at + RETRANSMITS]!)}\n`));
-    out += `\n${familyHeader(connections.name, connections.help, 'counter')}`;
+    out.write(`\n${familyHeader(retransmits.name, retransmits.help, 'counter')}`);
+    this.each(RETRANSMITS_BIT, (labels, at) => out.write(`${retransmits.name}{${labels}} ${sampleValue(this.values[at + RETRANSMITS]!)}\n`));
+    out.write(`\n${familyHeader(connections.name, connections.help, 'counter')}`);
     this.each((1 << RESULTS.length) - 1, (labels, at, present) => {
       RESULTS.forEach((result, r) => {
-        if (present & (1 << r)) out += `${connections.name}{${labels},result="${result}"} ${sampleValue(this.values[at + r]!)}\n`;
+        if (present & (1 << r)) out.write(`${connections.name}{${labels},result="${result}"} ${sampleValue(this.values[at + r]!)}\n`);
       });
     });
-    out += `\n${familyHeader(connect.name, connect.help, 'histogram')}`;
+    out.write(`\n${familyHeader(connect.name, connect.help, 'histogram')}`);
     const les = [...connect.bounds.map(sampleValue), '+Inf'];
     this.each(CONNECT_BIT, (labels, at) => {
       let total = 0;
       les.forEach((le, i) => {
         total += this.values[at + BUCKETS + i]!;
-        out += `${connect.name}_bucket{${labels},le="${le}"} ${sampleValue(total)}\n`;
+        out.write(`${connect.name}_bucket{${labels},le="${le}"} ${sampleValue(total)}\n`);
       });
-      out += `${connect.name}_sum{${labels}} ${sampleValue(this.values[at + this.sum]!)}\n${connect.name}_count{${labels}} ${sampleValue(total)}\n`;
+      out.write(`${connect.name}_sum{${labels}} ${sampleValue(this.values[at + this.sum]!)}\n${connect.name}_count{${labels}} ${sampleValue(total)}\n`);
     });
-    return out;
+    const bytes = out.bytes();
+    this.lastSize = bytes.length;
+    return bytes;
   }
 
   private count(e: number, slot: number, bit: number, n: number): void {

@@ -7,8 +7,8 @@ import { Registry } from 'prom-client';
 export interface TextFamilies {
   /** every family name it writes, so that no other metric of the registry can take one */
   readonly names: readonly string[];
-  /** each family whole (HELP, TYPE, then all its samples), every line ending in a newline */
-  exposition(): string;
+  /** each family whole (HELP, TYPE, then all its samples), every line ending in a newline, as UTF-8 */
+  exposition(): Buffer;
 }
 
 /** Prometheus text format only (prom-client's OpenMetrics renames counters, which pre-rendered text cannot follow). */
@@ -30,9 +30,14 @@ export class TextRegistry extends Registry {
 
   /** getMetricsAsJSON and getSingleMetric see prom-client's metrics only. */
   override async metrics(): Promise<string> {
-    let text = await super.metrics();
-    for (const t of this.texts) text += `\n${t.exposition()}`;
-    return text;
+    return (await this.exposition()).join('');
+  }
+
+  /** The whole exposition in pieces, for a response to send one after the other without joining them. */
+  async exposition(): Promise<(string | Buffer)[]> {
+    const out: (string | Buffer)[] = [await super.metrics()];
+    for (const t of this.texts) out.push('\n', t.exposition());
+    return out;
   }
 }
 
