@@ -6,10 +6,12 @@
 // bench/handmade.ts. The same file is the children: `node kube-scale.js serve|source|informers|bare`.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_BACKOFF } from '../src/kube/backoff';
+import { median } from './daemon';
 import { DAEMON_ENV, DAEMON_NODE_FLAGS, memoryMB } from './proc';
 import type { Bench } from './types';
 
@@ -47,6 +49,8 @@ const start = (role: string, args: string[] = [], execArgv: string[] = []) =>
 /** V8 grows the young generation to 2 × 16 MB during the sync and keeps it: the daemon's one big lever. */
 const SMALL_YOUNG = DAEMON_NODE_FLAGS;
 const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
+const FEED_EDGES = path.join(__dirname, 'feed-edges.js');
+const SCRAPES = 5;
 
 export interface KubeVariant {
   name: string;
@@ -155,13 +159,41 @@ async function ask(child: ChildProcess, type: string): Promise<Msg> {
   return reply;
 }
 
+interface DaemonRun {
+  idle: number;
+  peak: number;
+  /** VmHWM over SCRAPES scrapes of /metrics, reset just before them */
+  scrapePeak: number;
+  /** RSS once the scrapes are done */
+  scraped: number;
+  scrapeMs: number;
+  edgeSeries: number;
+  relistPeak: number;
+  syncS: number;
+}
+
+/** Scrapes `url` once: how long it took and its flapwatch_edge_* samples. */
+function scrape(url: string): Promise<{ ms: number; edgeSeries: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ ms: performance.now() - t0, edgeSeries: text.split('\n').filter((l) => l.startsWith('flapwatch_edge_')).length }));
+    }).once('error', reject);
+  });
+}
+
 /**
  * The whole daemon, as a DaemonSet runs it (in-cluster, its node flags, every source on: the drop tracer, conntrack,
  * kube-proxy's rules, listen overflows, active probes), against the same API server: RSS once synced and idle, and
- * its peak (VmHWM) over the sync. Needs root for the tracer; without, that part of its memory is missing.
+ * its peak (VmHWM) over the sync, over scrapes of its /metrics and over a full relist. With `edges`, the service
+ * graph's load is fed to its edge metrics at start (bench/feed-edges.ts). Needs root for the tracer; without, that
+ * part of its memory is missing.
  */
-async function runDaemon({ server, port, dir }: ApiServer): Promise<{ idle: number; peak: number; relistPeak: number; syncS: number }> {
-  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, CLI, 'run', '--listen', '127.0.0.1:0', '--node-name', NODE,
+async function runDaemon({ server, port, dir }: ApiServer, edges: boolean): Promise<DaemonRun> {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...(edges ? ['-r', FEED_EDGES] : []), CLI, 'run', '--listen', '127.0.0.1:0', '--node-name', NODE,
     '--serviceaccount-dir', path.join(dir, 'serviceaccount'), '--kubelet-url', 'none'], {
     env: { ...process.env, ...DAEMON_ENV, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -181,19 +213,30 @@ async function runDaemon({ server, port, dir }: ApiServer): Promise<{ idle: numb
       child.once('exit', (code) => reject(new Error(`the daemon exited ${code}:\n${out.slice(-2000)}`)));
     });
     const syncS = (performance.now() - t0) / 1000;
+    const metricsUrl = `http://127.0.0.1:${/serving \/metrics.* on 127\.0\.0\.1:(\d+)/.exec(out)![1]}/metrics`;
     await sleep(IDLE_MS);
     const { rss, peak } = memoryMB(child.pid!);
+    writeFileSync(`/proc/${child.pid}/clear_refs`, '5');
+    const scrapes = [];
+    for (let i = 0; i < SCRAPES; i++) scrapes.push(await scrape(metricsUrl));
+    const scrapePeak = memoryMB(child.pid!).peak;
+    await sleep(IDLE_MS);
+    const scraped = memoryMB(child.pid!).rss;
     // a full relist after 410 Gone (every watch cut, the store compacted): the peak it costs the daemon
     writeFileSync(`/proc/${child.pid}/clear_refs`, '5');
     await ask(server, 'relist');
     await sleep(IDLE_MS); // the source relists in about 2 s (the table above): this covers it
-    return { idle: rss, peak, relistPeak: memoryMB(child.pid!).peak, syncS };
+    return {
+      idle: rss, peak, scrapePeak, scraped, scrapeMs: median(scrapes.map((s) => s.ms)), edgeSeries: scrapes[0]!.edgeSeries,
+      relistPeak: memoryMB(child.pid!).peak, syncS,
+    };
   } finally {
     await stop(child);
   }
 }
 
 export async function kubeScaleBench(): Promise<Bench> {
+  const { INTERVALS, WORKLOADS } = await import('./edge-load'); // not in the children: their RSS is measured
   return withApiServer(async (api) => {
     const { bareRss } = api;
     const runs: KubeRun[] = [];
@@ -205,7 +248,8 @@ export async function kubeScaleBench(): Promise<Bench> {
       `${f(r.relistS, 2)} s, peak ${f(r.relistPeakRss)}`, `${f(r.burstS, 2)} s, ${r.burstSeen}`,
     ]);
     const [plain, small] = runs as [KubeRun, KubeRun];
-    const daemon = await runDaemon(api);
+    const daemon = await runDaemon(api, false);
+    const graph = await runDaemon(api, true);
     const share = (x: number) => `${f(x - bareRss)} MB (${f(x)} MB, bare node ${f(bareRss)} MB)`;
     return {
       title: `Kubernetes API: ${SERVICES.toLocaleString('en-US')} Services, 50,000 endpoints in EndpointSlices of ≤ 100, over HTTPS from the fake API server`,
@@ -216,8 +260,19 @@ export async function kubeScaleBench(): Promise<Bench> {
         { what: 'the whole daemon (flapwatch run, in-cluster, every source on), synced and idle, ≤ 150 MB RSS', ok: daemon.idle <= 150, value: `${f(daemon.idle)} MB, synced in ${f(daemon.syncS, 1)} s` },
         { what: 'the whole daemon at its peak over start-up and the sync ≤ 150 MB', ok: daemon.peak <= 150, value: `${f(daemon.peak)} MB` },
         { what: 'the whole daemon at its peak over a full relist after 410 Gone ≤ 150 MB', ok: daemon.relistPeak <= 150, value: `${f(daemon.relistPeak)} MB` },
+        {
+          what: `the whole daemon with the service graph of ${WORKLOADS.toLocaleString('en-US')} client workloads at the default --label-cap (every edge series fed), synced and idle, ≤ 150 MB RSS`,
+          ok: graph.idle <= 150, value: `${f(graph.idle)} MB, ${graph.edgeSeries.toLocaleString('en-US')} flapwatch_edge_* series`,
+        },
+        {
+          what: `the same daemon at its peak over ${SCRAPES} scrapes of its /metrics ≤ 150 MB`,
+          ok: graph.scrapePeak <= 150, value: `${f(graph.scrapePeak)} MB (a scrape answered in ${f(graph.scrapeMs, 0)} ms, median); ${f(graph.scraped)} MB once scraped`,
+        },
+        { what: 'the same daemon at its peak over start-up and the sync, and over a full relist, ≤ 150 MB', ok: Math.max(graph.peak, graph.relistPeak) <= 150, value: `${f(graph.peak)} MB, ${f(graph.relistPeak)} MB` },
       ],
       notes: [
+        `without the service graph the daemon's /metrics answers in ${f(daemon.scrapeMs, 0)} ms, its RSS peaks at ${f(daemon.scrapePeak)} MB over ${SCRAPES} scrapes and stays at ${f(daemon.scraped)} MB`,
+        `the service graph: ${WORKLOADS.toLocaleString('en-US')} client workloads each calling a Service of the ${SERVICES.toLocaleString('en-US')}, ${INTERVALS} intervals of their connects (a tenth with a retransmit and a drop) fed to the daemon's own edge metrics at start (bench/feed-edges.ts, node -r), before the sync; bench edges has the edge series alone`,
         `with node's default flags the source's share is ${share(plain.idleRss)}: the daemon runs with ${SMALL_YOUNG.join(' ')}`,
         `${SERVICES - BIG} Services with ${SMALL_ENDPOINTS} endpoints and ${BIG} with ${BIG_ENDPOINTS} (three slices each); every fourth Service has two ports; endpoints spread over ${NODES} nodes; ${NODE}'s 500 pods with probes, ${OTHER_PODS} pods elsewhere (the field selector leaves them on the server), 1,200 Unhealthy Events`,
         'kubeconfig loads @kubernetes/client-node for its credential plugins: that is its whole extra cost; a DaemonSet runs in-cluster and never loads it',

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { TextRegistry } from './metrics/text-registry';
 
 export interface HttpOptions {
   host: string;
@@ -38,8 +39,13 @@ async function handle(o: HttpOptions, req: IncomingMessage, res: ServerResponse)
       : send(res, 200, `${JSON.stringify(body, null, 1)}\n`, 'application/json');
   }
   switch (url.pathname) {
-    case '/metrics':
-      return send(res, 200, await o.registry.metrics(), o.registry.contentType);
+    case '/metrics': {
+      if (!(o.registry instanceof TextRegistry)) return send(res, 200, await o.registry.metrics(), o.registry.contentType);
+      const pieces = await o.registry.exposition();
+      res.writeHead(200, { 'content-type': o.registry.contentType });
+      for (const p of pieces) res.write(p);
+      return void res.end();
+    }
     case '/healthz':
       return send(res, 200, 'ok\n');
     case '/readyz':

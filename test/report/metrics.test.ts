@@ -12,6 +12,7 @@ import { ServiceIndex } from '../../src/services/index';
 import type { ConntrackReading } from '../../src/kernel/conntrack-source';
 import { retransmitsMetric } from '../../src/report/metrics/retransmits';
 import { sourceMetrics } from '../../src/report/metrics/sources';
+import { TextRegistry } from '../../src/report/metrics/text-registry';
 import { attributedConnection as connection, attributedDrop as drop, attributedRetransmit as retransmit, WEB } from '../fixtures/observations';
 
 /** The sample lines of one metric family, without HELP/TYPE. */
@@ -146,7 +147,7 @@ test('the registry carries the standard process metrics, unprefixed', async () =
 });
 
 test('service graph edges: drops by mechanism and retransmits of this node\'s workloads, by Service port; no client, no edge', async () => {
-  const registry = new Registry();
+  const registry = new TextRegistry();
   const edges = edgeMetrics(registry, { labelCap: 100 });
   const web = { namespace: 'shop', kind: 'Deployment', name: 'web' };
   edges.add({
@@ -180,7 +181,7 @@ test('the kernel\'s log2 slots land under the first bound that holds all of them
 });
 
 test('service graph edges: connects by result and their handshake times, per workload and Service port', async () => {
-  const registry = new Registry();
+  const registry = new TextRegistry();
   const edges = edgeMetrics(registry, { labelCap: 100 });
   const web = { namespace: 'shop', kind: 'Deployment', name: 'web' };
   edges.add({
@@ -210,7 +211,7 @@ test('service graph edges: connects by result and their handshake times, per wor
 });
 
 test('one cap for every edge metric: an edge is in all of them or folded in all, its client kind kept', async () => {
-  const registry = new Registry();
+  const registry = new TextRegistry();
   const capped: string[] = [];
   const edges = edgeMetrics(registry, { labelCap: 1, onCapReached: (m) => capped.push(m) });
   const a = { namespace: 'shop', kind: 'Deployment', name: 'a' };

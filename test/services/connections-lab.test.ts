@@ -4,9 +4,9 @@
 // intervals to the client's workload and the Service, and exported as edges.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Registry } from 'prom-client';
 import type { Workload } from '../../src/observe/objects';
 import { CONNECT_BOUNDS_S, edgeMetrics } from '../../src/report/metrics/edges';
+import { TextRegistry } from '../../src/report/metrics/text-registry';
 import { kernelSkip } from '../helpers/env';
 import { Lab } from '../lab/lab';
 import { sysctlSet } from '../lab/netns';
@@ -17,7 +17,7 @@ const CLIENT: Workload = { namespace: 'lab', kind: 'Deployment', name: 'client' 
 describe('connects in the lab, per edge', { skip: kernelSkip, timeout: 120_000 }, () => {
   let lab: Lab;
   let p: Pipeline;
-  const registry = new Registry();
+  const registry = new TextRegistry();
   const edges = edgeMetrics(registry, { labelCap: 100 });
   let fed = 0;
 

@@ -1,9 +1,9 @@
-import { Counter, type Registry } from 'prom-client';
 import type { Workload } from '../../observe/objects';
 import type { AttributedConnection, AttributedDrop, AttributedRetransmit } from '../../services/attribute';
 import { LabelCap } from '../label-cap';
-import { BucketedHistogram } from './bucketed-histogram';
 import type { CapDeps } from './capped-counter';
+import { EdgeSeries, RESULTS } from './edge-series';
+import type { TextRegistry } from './text-registry';
 
 export const EDGE_LABELS = ['client_namespace', 'client_kind', 'client_workload', 'namespace', 'service', 'port'] as const;
 type EdgeLabels = Record<(typeof EDGE_LABELS)[number], string>;
@@ -42,35 +42,38 @@ export function connectBuckets(slots: readonly number[]): number[] {
  * metric: an edge is in all of them or folded in all of them. Prometheus sums them across nodes
  * (deploy/prometheus/flapwatch-rules.yaml).
  */
-export function edgeMetrics(registry: Registry, deps: CapDeps) {
+export function edgeMetrics(registry: TextRegistry, deps: CapDeps) {
   const cap = new LabelCap({
     labelNames: EDGE_LABELS,
     cap: deps.labelCap,
     overflow: OVERFLOW,
     onCapReached: () => deps.onCapReached?.('flapwatch_edge_* (service graph edges)'),
   });
-  const counter = <N extends string>(name: string, help: string, extra: readonly N[]) =>
-    new Counter({ name, help, labelNames: [...EDGE_LABELS, ...extra], registers: [registry] });
-  const drops = counter('flapwatch_edge_drops_total', 'Packets from a workload of this node to a Service that the kernel dropped, by mechanism (benign frees excluded)', ['mechanism']);
-  const retransmits = counter('flapwatch_edge_retransmits_total', 'TCP segments (SYNs included) a workload of this node retransmitted to a Service', []);
-  const connections = counter('flapwatch_edge_connections_total', 'TCP connects from a workload of this node to a Service, by result: attempted (SYN sent), established, failed (refused, reset or timed out)', ['result']);
-  const connect = new BucketedHistogram(registry, {
-    name: 'flapwatch_edge_connect_seconds',
-    help: 'Time from a TCP connect\'s SYN to its established state, from a workload of this node to a Service (SYN retransmissions included)',
+  const series = new EdgeSeries({
     labelNames: EDGE_LABELS,
-    bounds: CONNECT_BOUNDS_S,
+    drops: { name: 'flapwatch_edge_drops_total', help: 'Packets from a workload of this node to a Service that the kernel dropped, by mechanism (benign frees excluded)' },
+    retransmits: { name: 'flapwatch_edge_retransmits_total', help: 'TCP segments (SYNs included) a workload of this node retransmitted to a Service' },
+    connections: { name: 'flapwatch_edge_connections_total', help: 'TCP connects from a workload of this node to a Service, by result: attempted (SYN sent), established, failed (refused, reset or timed out)' },
+    connect: {
+      name: 'flapwatch_edge_connect_seconds',
+      help: 'Time from a TCP connect\'s SYN to its established state, from a workload of this node to a Service (SYN retransmissions included)',
+      bounds: CONNECT_BOUNDS_S,
+    },
   });
+  registry.registerText(series);
+  const edge = (client: Workload, service: { namespace: string; name: string; portName: string }) => {
+    const labels = cap.admit(edgeLabels(client, service));
+    return series.edge(EDGE_LABELS.map((n) => labels[n]));
+  };
   return {
     add(list: { drops: AttributedDrop[]; retransmits: AttributedRetransmit[]; connections: AttributedConnection[] }): void {
-      for (const d of list.drops) {
-        if (d.loss && d.client && d.service) drops.inc({ ...cap.admit(edgeLabels(d.client, d.service)), mechanism: d.mechanisms.join('+') }, d.packets);
-      }
-      for (const r of list.retransmits) if (r.client && r.service) retransmits.inc(cap.admit(edgeLabels(r.client, r.service)), r.packets);
+      for (const d of list.drops) if (d.loss && d.client && d.service) series.addDrops(edge(d.client, d.service), d.mechanisms.join('+'), d.packets);
+      for (const r of list.retransmits) if (r.client && r.service) series.addRetransmits(edge(r.client, r.service), r.packets);
       for (const c of list.connections) {
         if (!c.client || !c.service) continue;
-        const edge = cap.admit(edgeLabels(c.client, c.service));
-        for (const result of ['attempted', 'established', 'failed'] as const) if (c[result] > 0) connections.inc({ ...edge, result }, c[result]);
-        if (c.latencyUs.some((n) => n > 0)) connect.add(edge, connectBuckets(c.latencyUs), c.latencySumUs / 1e6);
+        const e = edge(c.client, c.service);
+        for (const result of RESULTS) if (c[result] > 0) series.addConnections(e, result, c[result]);
+        if (c.latencyUs.some((n) => n > 0)) series.addConnect(e, connectBuckets(c.latencyUs), c.latencySumUs / 1e6);
       }
     },
   };

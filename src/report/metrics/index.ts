@@ -1,6 +1,5 @@
 // Every metric the daemon exports, on one registry: the collectors read their sources at scrape time, the
 // counters are fed by the calls below (one per kind of observation).
-import type { Registry } from 'prom-client';
 import { buildInfo } from '../../build-info';
 import type { JudgedFailure } from '../../correlate/correlator';
 import type { ProbeTotals } from '../../health/active-totals';
@@ -20,6 +19,7 @@ import { healthMetrics } from './health';
 import { kubeProxyMetrics } from './kubeproxy';
 import { retransmitsMetric } from './retransmits';
 import { sourceMetrics } from './sources';
+import type { TextRegistry } from './text-registry';
 import { tracerMetrics } from './tracer';
 import { workloadMetrics, type WorkloadServices } from './workloads';
 
@@ -33,7 +33,7 @@ export interface DaemonMetricDeps extends CapDeps {
   workloads: () => WorkloadServices[];
 }
 
-export function daemonMetrics(registry: Registry, deps: DaemonMetricDeps) {
+export function daemonMetrics(registry: TextRegistry, deps: DaemonMetricDeps) {
   const drops = dropsMetric(registry, deps);
   const dns = dnsMetrics(registry, deps);
   const edges = edgeMetrics(registry, deps);
