@@ -7,7 +7,7 @@ import { Listeners } from '../observe/listeners';
 import { hostPort, type Protocol } from '../observe/net';
 import type { CpuThrottleObservation } from '../observe/cpu';
 import type { DropSampleObservation } from '../observe/kernel';
-import { objectKey, parseObjectKey, type PodInfo, type PodRef, type ServiceRef } from '../observe/objects';
+import { objectKey, parseObjectKey, type PodLookup, type PodRef, type ServiceRef } from '../observe/objects';
 import type { ServiceIndex } from '../services/index';
 import { intervalItems, NO_ITEM, overflowItems, touches, type EvidenceItem } from './evidence';
 import type { Incident, PathResults } from './incident';
@@ -21,7 +21,7 @@ import { judge, type PacketExample, type PathEvidence, type PathKind, type Subje
 export interface CorrelatorOptions {
   index: ServiceIndex;
   /** this node's pods (none in standalone mode) */
-  pods: () => Iterable<PodInfo>;
+  pods: PodLookup;
   /** how far after a failure evidence still counts (the packets of a timed-out probe may be dropped late) */
   slackMs: number;
   /** judge anyway this long after a window's end when the evidence does not come (kernel sources down) */
@@ -107,8 +107,7 @@ export class Correlator {
 
   constructor(private readonly opts: CorrelatorOptions) {
     this.timeline = new Timeline({ historyMs: opts.historyMs, maxItems: opts.maxItemsPerInterval, maxProbes: opts.maxItemsPerInterval });
-    const podByIp = (ip: string) => [...opts.pods()].find((p) => p.ips.includes(ip));
-    this.dns = new DnsEvidence({ index: opts.index, historyMs: opts.historyMs, podAt: (ip) => opts.index.podAt(ip) ?? podByIp(ip) });
+    this.dns = new DnsEvidence({ index: opts.index, historyMs: opts.historyMs, podAt: (ip) => opts.index.podAt(ip) ?? opts.pods.podByIp(ip) });
     this.incidentListeners = new Listeners(opts.onError);
     this.failureListeners = new Listeners(opts.onError);
   }
@@ -383,8 +382,7 @@ export class Correlator {
     const { index } = this.opts;
     const addrs = new Set<string>();
     const dsts = new Set<string>();
-    const key = obs.pod && objectKey(obs.pod);
-    const pod = key ? [...this.opts.pods()].find((p) => objectKey(p) === key) : undefined;
+    const pod = obs.pod && this.opts.pods.pod(obs.pod);
     // a hostNetwork pod's addresses are the node's: only the probed port tells its packets apart
     if (pod && !pod.hostNetwork && obs.path !== 'cluster_ip') for (const ip of pod.ips) addrs.add(ip);
     if (pod?.hostNetwork) for (const p of pod.probes) if ('port' in p.handler) for (const ip of pod.ips) dsts.add(hostPort({ ip, port: p.handler.port }));

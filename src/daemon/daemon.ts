@@ -49,7 +49,7 @@ export function createDaemon(config: RunConfig, logger: Logger): Daemon {
   const sources: Source[] = [...node.all, ...health.all];
   const correlator = new Correlator({
     index,
-    pods: health.pods,
+    pods: health.podLookup,
     slackMs: config.slackMs,
     maxWaitMs: MAX_WAIT_MS + config.intervalMs,
     sourcePrecisionMs: { event: 1000 }, // Event timestamps are whole seconds

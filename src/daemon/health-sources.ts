@@ -13,7 +13,7 @@ import { podByUid, probeLookup } from '../health/pods';
 import type { KubeSource } from '../kube/source';
 import type { HealthObservation } from '../observe/health';
 import { Listeners } from '../observe/listeners';
-import type { PodInfo, PodRef } from '../observe/objects';
+import type { PodInfo, PodLookup, PodRef } from '../observe/objects';
 import type { Source } from '../observe/source';
 import type { ServiceIndex } from '../services/index';
 
@@ -25,6 +25,8 @@ export interface HealthSources {
   listen?: ListenOverflowReader;
   /** this node's pods, as the API knows them (none standalone) */
   pods: () => PodInfo[];
+  /** the same, looked up by name or address */
+  podLookup: PodLookup;
   onHealth(listener: (items: HealthObservation[]) => void): () => void;
   all: Source[];
 }
@@ -92,6 +94,7 @@ export function healthSources(o: HealthSourcesOptions): HealthSources {
     ...(active && { active }),
     ...(listen && { listen }),
     pods,
+    podLookup: { pod: (ref) => kube?.pod(ref), podByIp: (ip) => kube?.podByIp(ip) },
     onHealth: (listener) => health.add(listener),
     all,
   };

@@ -93,6 +93,13 @@ export interface Workload {
   name: string;
 }
 
+/** This node's pods, by name and by the address of their own network namespace (indexed: KubeSource). */
+export interface PodLookup {
+  pod(ref: PodRef): PodInfo | undefined;
+  /** hostNetwork pods share the node's addresses: an address names a pod only with a netns of its own */
+  podByIp(ip: string): PodInfo | undefined;
+}
+
 /** A pod on this node, keeping only what attribution and correlation need. */
 export interface PodInfo extends PodRef {
   uid: string;

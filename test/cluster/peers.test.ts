@@ -14,13 +14,14 @@ import { startHttp } from '../../src/report/http';
 import { ServiceIndex } from '../../src/services/index';
 import { attributedRetransmit } from '../fixtures/observations';
 import { servicePort } from '../fixtures/service-port';
+import { podLookup } from '../helpers/pods';
 
 const DB_POD = '10.244.2.20';
 const interval = (start: number, over: Partial<NodeInterval> = {}): NodeInterval => ({ start, end: start + 1000, drops: [], retransmits: [], connections: [], rules: [], diedUnreplied: [], ...over });
 
 test('node-a asks node-b about its pod: the answer holds node-b\'s evidence for it and nothing else', async () => {
   // node-b's daemon, with a retransmission toward its pod and one toward another address
-  const b = new Correlator({ index: new ServiceIndex(), pods: () => [], slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 100, maxIncidents: 10, onError: (err) => assert.fail(String(err)) });
+  const b = new Correlator({ index: new ServiceIndex(), pods: podLookup(), slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 100, maxIncidents: 10, onError: (err) => assert.fail(String(err)) });
   const toPod = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: '10.244.2.1', daddr: DB_POD, sport: 1, dport: 5432 }, service: null, direction: 'node', packets: 2 });
   const other = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: '10.244.2.1', daddr: '10.244.2.99', sport: 1, dport: 80 }, service: null, direction: 'node', packets: 7 });
   for (let t = 4000; t <= 6000; t += 1000) b.addInterval(interval(t, t === 4000 ? { retransmits: [toPod, other] } : {}));

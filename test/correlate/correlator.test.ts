@@ -13,6 +13,7 @@ import type { CpuThrottleObservation } from '../../src/observe/cpu';
 import type { DropSampleObservation } from '../../src/observe/kernel';
 import { describeEvidence, incidentMessage } from '../../src/report/incident-text';
 import { attributedDrop, attributedRetransmit } from '../fixtures/observations';
+import { podLookup } from '../helpers/pods';
 
 const WEB_POD = '10.77.1.10';
 const DB_POD = '10.77.1.20';
@@ -25,7 +26,7 @@ function setup(now = { t: 10_000 }, onHost?: (ip: string) => boolean) {
   const index = new ServiceIndex();
   index.publish('kubernetes', [WEB, DB]);
   const c = new Correlator({
-    index, pods: () => PODS, slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
+    index, pods: podLookup(PODS), slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
     now: () => now.t, onError: (err) => assert.fail(String(err)), sourceDelayMs: { kubelet: 2000 }, ...(onHost && { onHost }),
   });
   const incidents: Incident[] = [];
@@ -238,7 +239,7 @@ test('with listen overflows read every N ms, a judgement waits for the scan afte
   const index = new ServiceIndex();
   index.publish('kubernetes', [WEB, DB]);
   const c = new Correlator({
-    index, pods: () => PODS, slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
+    index, pods: podLookup(PODS), slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
     listenIntervalMs: 2000, now: () => now.t, onError: (err) => assert.fail(String(err)),
   });
   const incidents: Incident[] = [];
@@ -300,7 +301,7 @@ test('a probe that timed out on a pod held back by its CPU quota: cpu-throttled,
     const index = new ServiceIndex();
     index.publish('kubernetes', [WEB, DB]);
     const c = new Correlator({
-      index, pods: () => PODS, slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
+      index, pods: podLookup(PODS), slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
       now: () => 10_000, onError: (err) => assert.fail(String(err)), cpuIntervalMs: 5000,
     });
     const incidents: Incident[] = [];

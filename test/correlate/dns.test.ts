@@ -11,6 +11,7 @@ import type { PodInfo, ServicePort } from '../../src/observe/objects';
 import { incidentMessage } from '../../src/report/incident-text';
 import { ServiceIndex } from '../../src/services/index';
 import { attributedDns, attributedDrop, KUBE_DNS } from '../fixtures/observations';
+import { podLookup } from '../helpers/pods';
 
 const API_POD = '10.77.1.10';
 const DB_POD = '10.77.1.20';
@@ -23,7 +24,7 @@ function setup() {
   const index = new ServiceIndex();
   index.publish('kubernetes', [API, DB, KUBE_DNS]);
   const c = new Correlator({
-    index, pods: () => PODS, slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
+    index, pods: podLookup(PODS), slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
     now: () => 10_000, onError: (err) => assert.fail(String(err)),
   });
   const incidents: Incident[] = [];

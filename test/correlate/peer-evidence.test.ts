@@ -6,6 +6,7 @@ import { Correlator } from '../../src/correlate/correlator';
 import type { NodeInterval } from '../../src/node/interval';
 import type { ServicePort } from '../../src/observe/objects';
 import { ServiceIndex } from '../../src/services/index';
+import { podLookup } from '../helpers/pods';
 
 const DB_POD = '10.77.2.20';
 const DB: ServicePort = { namespace: 'shop', name: 'db', portName: 'pg', protocol: 'tcp', port: 5432, clusterIPs: ['10.96.0.20'], externalIPs: [], loadBalancerIPs: [], endpoints: [{ ip: DB_POD, port: 5432 }] };
@@ -16,7 +17,7 @@ test("a peer's question about a window the overflow scans do not cover yet asks 
   index.publish('kubernetes', [DB]);
   const asked: number[] = [];
   const c: Correlator = new Correlator({
-    index, pods: () => [], slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
+    index, pods: podLookup(), slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
     listenIntervalMs: 60_000, onError: (err) => assert.fail(String(err)),
     // the scan the question asked for: db's pod overflowed its accept queue in the window
     readBy: (at) => {
@@ -39,7 +40,7 @@ test('a question the scans already cover asks for nothing', async () => {
   index.publish('kubernetes', [DB]);
   const asked: number[] = [];
   const c = new Correlator({
-    index, pods: () => [], slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
+    index, pods: podLookup(), slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100,
     listenIntervalMs: 60_000, onError: (err) => assert.fail(String(err)), readBy: (at) => asked.push(at),
   });
   const now = Date.now();

@@ -11,6 +11,7 @@ import type { ServicePort } from '../../src/observe/objects';
 import { incidentMessage } from '../../src/report/incident-text';
 import { ServiceIndex } from '../../src/services/index';
 import { attributedRetransmit } from '../fixtures/observations';
+import { podLookup } from '../helpers/pods';
 
 const WEB_POD = '10.244.1.10';
 const DB_POD = '10.244.2.20';
@@ -32,7 +33,7 @@ async function judged(reply: (q: PeerAsk) => PeerReply): Promise<{ incident: Inc
     return asks.map(reply);
   };
   const c = new Correlator({
-    index, pods: () => [{ namespace: 'shop', name: 'web-1', workload: { namespace: 'shop', kind: 'Deployment', name: 'web' }, uid: 'u', nodeName: 'node-a', ips: [WEB_POD], hostNetwork: false, probes: [] }],
+    index, pods: podLookup([{ namespace: 'shop', name: 'web-1', workload: { namespace: 'shop', kind: 'Deployment', name: 'web' }, uid: 'u', nodeName: 'node-a', ips: [WEB_POD], hostNetwork: false, probes: [] }]),
     slackMs: 500, maxWaitMs: 5000, historyMs: 120_000, maxItemsPerInterval: 1000, maxIncidents: 100, now: () => 10_000,
     onError: (err) => assert.fail(String(err)), node: 'node-a', askPeers,
   });

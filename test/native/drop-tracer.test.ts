@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { addon, TRACER_COUNTERS, type DropRecord, type DropSample, type NativeDropTracer, type NativeError, type TracerOptions } from '../../src/native';
 import { eventually, kernelSkip, programIdsHeldBy, unloaded } from '../helpers/env';
 import { alreadyStarted, notStarted, startsWhileStarting } from '../helpers/lifecycle';
@@ -19,6 +19,23 @@ const options = (over: Partial<TracerOptions> = {}): TracerOptions => ({
   onSamples: () => undefined,
   ...over,
 });
+
+/** A netns of this test's own with lo up, removed after it. */
+async function netns(t: TestContext, prefix: string): Promise<string> {
+  const ns = `${prefix}${process.pid}`;
+  await run('ip', ['netns', 'add', ns]);
+  t.after(() => run('ip', ['netns', 'del', ns]).catch(() => undefined));
+  await nsRun(ns, 'ip', ['link', 'set', 'lo', 'up']);
+  return ns;
+}
+
+/** A netns whose UDP to 10.97.0.0/16 an iptables DROP rule drops. */
+async function droppingNetns(t: TestContext, prefix: string): Promise<string> {
+  const ns = await netns(t, prefix);
+  await nsRun(ns, 'ip', ['route', 'add', '10.97.0.0/16', 'dev', 'lo']);
+  await nsRun(ns, 'iptables', ['-A', 'OUTPUT', '-d', '10.97.0.0/16', '-p', 'udp', '-j', 'DROP']);
+  return ns;
+}
 
 // Runs in a netns: a connection on lo; prints the client's port, closes it when stdin ends; the server closes on
 // the client's FIN.
@@ -105,12 +122,7 @@ test('DropTracer on the real kernel', { skip: kernelSkip }, async (t) => {
   });
 
   await t.test('stop() while samples stream in: no sample after it, nothing left loaded', async (tt) => {
-    const ns = `fwtracer${process.pid}`;
-    await run('ip', ['netns', 'add', ns]);
-    tt.after(() => run('ip', ['netns', 'del', ns]).catch(() => undefined));
-    await nsRun(ns, 'ip', ['link', 'set', 'lo', 'up']);
-    await nsRun(ns, 'ip', ['route', 'add', '10.97.0.0/16', 'dev', 'lo']);
-    await nsRun(ns, 'iptables', ['-A', 'OUTPUT', '-d', '10.97.0.0/16', '-p', 'udp', '-j', 'DROP']);
+    const ns = await droppingNetns(tt, 'fwtracer');
     const tracer = new (addon().DropTracer)();
     let batches = 0;
     let stopped = false;
@@ -134,12 +146,7 @@ test('DropTracer on the real kernel', { skip: kernelSkip }, async (t) => {
   });
 
   await t.test('skipped reasons are counted, never aggregated; the other reasons are', async (tt) => {
-    const ns = `fwskip${process.pid}`;
-    await run('ip', ['netns', 'add', ns]);
-    tt.after(() => run('ip', ['netns', 'del', ns]).catch(() => undefined));
-    await nsRun(ns, 'ip', ['link', 'set', 'lo', 'up']);
-    await nsRun(ns, 'ip', ['route', 'add', '10.97.0.0/16', 'dev', 'lo']);
-    await nsRun(ns, 'iptables', ['-A', 'OUTPUT', '-d', '10.97.0.0/16', '-p', 'udp', '-j', 'DROP']);
+    const ns = await droppingNetns(tt, 'fwskip');
     const inode = statSync(`/run/netns/${ns}`).ino;
     for (const skipReasons of [['NETFILTER_DROP'], ['SKB_DROP_REASON_NETFILTER_DROP'], []]) {
       const tracer = new (addon().DropTracer)();
@@ -161,10 +168,7 @@ test('DropTracer on the real kernel', { skip: kernelSkip }, async (t) => {
   });
 
   await t.test('a segment a TIME_WAIT socket takes is counted apart, not kept as a drop', async (tt) => {
-    const ns = `fwtw${process.pid}`;
-    await run('ip', ['netns', 'add', ns]);
-    tt.after(() => run('ip', ['netns', 'del', ns]).catch(() => undefined));
-    await nsRun(ns, 'ip', ['link', 'set', 'lo', 'up']);
+    const ns = await netns(tt, 'fwtw');
     const inode = statSync(`/run/netns/${ns}`).ino;
     const tracer = new (addon().DropTracer)();
     const { dropReasons } = await tracer.start(options());
