@@ -40,7 +40,7 @@ export const tracerOptions = {
   'benign-reasons': {
     type: 'string',
     default: DEFAULT_BENIGN_REASONS.join(','),
-    describe: "Drop reasons that are not loss (comma list; replaces the default; '' counts every reason)",
+    describe: "Drop reasons that are not loss (comma list; replaces the default; '' counts every reason). The daemon has the kernel count them without keeping their flows; snapshot shows them",
   },
 } as const satisfies Record<string, Options>;
 
