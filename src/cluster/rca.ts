@@ -150,11 +150,19 @@ function cascadeOf(input: RcaInput): Cascade & { belowFloor: RcaResult['belowFlo
   const naming = input.dependencies.filter((d) => d.count > 0 && d.dependency !== d.service && failingSet.has(d.service));
   // An application may blame every dependency it has when it fails for its own reasons: its payload's word (a
   // `none` verdict: no loss on the way) is taken only for a Service that fails too, or that its connects failed to;
-  // and where two failing Services blame each other, only in the direction their calls go.
-  const calledOnlyBack = (d: DependencyCount) => !!calls.get(d.dependency)?.has(d.service) && !calls.get(d.service)?.has(d.dependency)
-    && naming.some((x) => x.service === d.dependency && x.dependency === d.service);
+  // and where two failing Services blame each other, only in the direction their calls go or, where the window
+  // saw no calls either way (connections kept open), against the one that failed first.
+  const first = input.firstFailing ?? {};
+  const against = (d: DependencyCount) => {
+    if (!naming.some((x) => x.service === d.dependency && x.dependency === d.service)) return false;
+    const calls1 = !!calls.get(d.service)?.has(d.dependency);
+    const calls2 = !!calls.get(d.dependency)?.has(d.service);
+    if (calls1 !== calls2) return calls2;
+    const [mine, theirs] = [first[d.service], first[d.dependency]];
+    return mine !== undefined && theirs !== undefined && mine < theirs;
+  };
   const unconfirmed = (d: DependencyCount) => d.verdict === 'none'
-    && (failingSet.has(d.dependency) ? calledOnlyBack(d) : !calls.get(d.service)?.get(d.dependency)?.failed);
+    && (failingSet.has(d.dependency) ? against(d) : !calls.get(d.service)?.get(d.dependency)?.failed);
   const deps = naming.filter((d) => !unconfirmed(d));
   const connectsFailed = failing.flatMap((s) => [...(calls.get(s) ?? [])].filter(([, t]) => t.failed > 0).map(([callee]) => callee));
   const candidates = new Set([...failing, ...deps.map((d) => d.dependency), ...connectsFailed]);

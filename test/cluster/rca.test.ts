@@ -75,6 +75,13 @@ describe('rankRoots', () => {
     const back = rankRoots(cascade({ calls: SHOP, faults: [{ root: 'cache', kind: 'app', blames: ['db'] }] }));
     assert.equal(back.candidates[0]!.service, 'shop/cache');
     assert.deepEqual(back.candidates[0]!.unconfirmed, [{ dependency: 'shop/db', count: 10 }]);
+    // with no calls in the window (connections kept open), the one that failed first
+    const quiet = cascade({ calls: SHOP, faults: [{ root: 'cache', kind: 'app', blames: ['db'] }] });
+    quiet.graph.edges = [];
+    const [a, b] = rankRoots(quiet).candidates;
+    assert.deepEqual([a!.score, new Set([a!.service, b!.service])], [b!.score, new Set(['shop/cache', 'shop/db'])], 'without calls or times, a tie');
+    quiet.firstFailing = { 'shop/cache': 1000, 'shop/db': 6000, 'shop/api': 9000, 'shop/frontend': 12_000 };
+    assert.equal(rankRoots(quiet).candidates[0]!.service, 'shop/cache');
     // stray drops on the way do not confirm it; failed connects do: db is named and a candidate
     const dropped = rankRoots(cascade({ calls: SHOP, faults: [{ root: 'api', kind: 'app', blames: ['db'] }], noise: [{ from: 'api', to: 'db', drops: 3, retransmits: 2 }] }));
     assert.equal(dropped.candidates[0]!.service, 'shop/api');
