@@ -141,6 +141,7 @@ async function rcaRanking(prometheus: string, from: number): Promise<string[]> {
   const window = `${Math.ceil((at - from) / 1000) + 2}s`;
   const { stdout } = await run(process.execPath, [CLI, 'rca', '--prometheus', prometheus, '--at', new Date(at).toISOString(), '--window', window, '--json'], { timeout: 30_000 });
   const body = JSON.parse(stdout) as { candidates: { service: string }[] };
+  if (process.env.CASCADE_DUMP) appendFileSync(`${process.env.CASCADE_DUMP}.rca`, `${JSON.stringify(body)}\n`);
   return body.candidates.map((c) => c.service.slice(c.service.indexOf('/') + 1));
 }
 

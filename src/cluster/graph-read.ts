@@ -29,6 +29,14 @@ const connectQuantile = (quantile: number, q: Pick<GraphQuery, 'window' | 'names
 
 const edgeKey = (l: Record<string, string>) => EDGE_LABELS.map((k) => l[k] ?? '').join('\u0000');
 
+/** The client workload and the Service an edge series' labels name. */
+export function edgeEnds(l: Record<string, string>): Pick<GraphEdge, 'client' | 'service'> {
+  return {
+    client: { namespace: l.client_namespace ?? '', kind: l.client_kind ?? '', name: l.client_workload ?? '' },
+    service: { namespace: l.namespace ?? '', name: l.service ?? '' },
+  };
+}
+
 /** The service graph in the window ending at q.atMs. */
 export async function readGraph(prom: PrometheusClient, q: GraphQuery): Promise<ServiceGraph> {
   const at = q.atMs;
@@ -46,8 +54,7 @@ export async function readGraph(prom: PrometheusClient, q: GraphQuery): Promise<
     let e = edges.get(key);
     if (!e) {
       e = {
-        client: { namespace: l.client_namespace ?? '', kind: l.client_kind ?? '', name: l.client_workload ?? '' },
-        service: { namespace: l.namespace ?? '', name: l.service ?? '' },
+        ...edgeEnds(l),
         port: l.port ?? '',
         attempted: 0, established: 0, failed: 0, drops: {}, retransmits: 0,
       };

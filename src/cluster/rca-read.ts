@@ -1,6 +1,7 @@
 // What `flapwatch rca` reads from Prometheus for a window ending at a time: failures by Service, verdict and node,
 // the dependencies they named, the service graph, and when each Service was first seen failing.
-import { readGraph } from './graph-read';
+import { EDGE_LABELS } from '../report/metrics/edges';
+import { edgeEnds, readGraph } from './graph-read';
 import type { PrometheusClient } from './prometheus';
 import type { RcaInput } from './rca';
 
@@ -32,11 +33,13 @@ async function firstFailing(prom: PrometheusClient, q: RcaQuery): Promise<Record
 
 export async function readRca(prom: PrometheusClient, q: RcaQuery): Promise<RcaInput> {
   const w = q.window;
-  const [failures, dependencies, graph, first] = await Promise.all([
+  const [failures, dependencies, graph, first, ever] = await Promise.all([
     prom.query(`sum by (namespace, service, verdict, instance) (increase(flapwatch_health_failures_total[${w}]))`, q.atMs),
     prom.query(`sum by (namespace, service, dependency_namespace, dependency, verdict) (increase(flapwatch_failure_dependencies_total[${w}]))`, q.atMs),
     readGraph(prom, { window: w, atMs: q.atMs, namespace: '' }),
     firstFailing(prom, q),
+    // a counter a node's daemon still exports: that client called that Service since the daemon started
+    prom.query(`count by (${EDGE_LABELS.join(', ')}) (flapwatch_edge_connections_total{result="attempted"} > 0)`, q.atMs),
   ]);
   return {
     failures: failures
@@ -46,6 +49,7 @@ export async function readRca(prom: PrometheusClient, q: RcaQuery): Promise<RcaI
       .map((s) => ({ service: key(s.labels.namespace, s.labels.service), dependency: key(s.labels.dependency_namespace, s.labels.dependency), verdict: s.labels.verdict ?? '', count: s.value }))
       .filter((d) => d.service && d.dependency && d.count > 0),
     graph,
+    calledEver: ever.map((s) => edgeEnds(s.labels)),
     firstFailing: first,
   };
 }

@@ -12,7 +12,7 @@
 // Ties go to more own failures, then the name. A payload's word alone against a Service that passes its checks,
 // with no failed connect to it, names no dependency (see `unconfirmed`).
 import { objectKey } from '../observe/objects';
-import { dropsOf, servicesByWorkload, workloadKey, type ServiceGraph } from './graph';
+import { dropsOf, servicesByWorkload, workloadKey, type GraphEdge, type ServiceGraph } from './graph';
 
 /** Failed health checks of a Service (`ns/name`) in the window, by verdict and node. */
 export interface FailureCount {
@@ -35,6 +35,8 @@ export interface RcaInput {
   failures: FailureCount[];
   dependencies: DependencyCount[];
   graph: ServiceGraph;
+  /** the workload → Service calls any node counted before the window's end, however long ago */
+  calledEver?: Pick<GraphEdge, 'client' | 'service'>[];
   /** ms since the epoch each Service was first seen failing in the window, where known */
   firstFailing?: Record<string, number>;
 }
@@ -100,23 +102,27 @@ function group<T>(list: readonly T[], key: (x: T) => string): Map<string, T[]> {
   return out;
 }
 
+/** Each workload edge as the Services it links: the caller (a Service its client backs) and the callee. */
+function* serviceLinks<E extends Pick<GraphEdge, 'client' | 'service'>>(edges: readonly E[], backs: ServiceGraph['backs']): Generator<[string, string, E]> {
+  const owners = servicesByWorkload(backs);
+  for (const e of edges) {
+    const callee = objectKey(e.service);
+    for (const caller of owners.get(workloadKey(e.client)) ?? []) if (caller !== callee) yield [caller, callee, e];
+  }
+}
+
 /** Service → Service calls and the trouble on them, from the workload edges. */
 function serviceCalls(graph: ServiceGraph): Map<string, Map<string, InboundTrouble>> {
-  const owners = servicesByWorkload(graph.backs);
   const out = new Map<string, Map<string, InboundTrouble>>();
-  for (const e of graph.edges) {
-    const callee = objectKey(e.service);
-    for (const caller of owners.get(workloadKey(e.client)) ?? []) {
-      if (caller === callee) continue;
-      const calls = out.get(caller) ?? new Map<string, InboundTrouble>();
-      out.set(caller, calls);
-      const t = calls.get(callee) ?? { caller, attempted: 0, failed: 0, drops: {}, retransmits: 0 };
-      calls.set(callee, t);
-      t.attempted += e.attempted;
-      t.failed += e.failed;
-      t.retransmits += e.retransmits;
-      for (const [m, n] of Object.entries(e.drops)) t.drops[m] = (t.drops[m] ?? 0) + n;
-    }
+  for (const [caller, callee, e] of serviceLinks(graph.edges, graph.backs)) {
+    const calls = out.get(caller) ?? new Map<string, InboundTrouble>();
+    out.set(caller, calls);
+    const t = calls.get(callee) ?? { caller, attempted: 0, failed: 0, drops: {}, retransmits: 0 };
+    calls.set(callee, t);
+    t.attempted += e.attempted;
+    t.failed += e.failed;
+    t.retransmits += e.retransmits;
+    for (const [m, n] of Object.entries(e.drops)) t.drops[m] = (t.drops[m] ?? 0) + n;
   }
   return out;
 }
@@ -150,16 +156,17 @@ function cascadeOf(input: RcaInput): Cascade & { belowFloor: RcaResult['belowFlo
   const naming = input.dependencies.filter((d) => d.count > 0 && d.dependency !== d.service && failingSet.has(d.service));
   // An application may blame every dependency it has when it fails for its own reasons: its payload's word (a
   // `none` verdict: no loss on the way) is taken only for a Service that fails too, or that its connects failed to;
-  // and where two failing Services blame each other, only in the direction their calls go or, where the window
-  // saw no calls either way (connections kept open), against the one that failed first.
+  // and where two failing Services blame each other, only in the direction their calls go (in the window, else
+  // ever: connections kept open make no new connects) or, where no call says, against the one that failed first.
+  const ever = new Set([...serviceLinks(input.calledEver ?? [], input.graph.backs)].map(([a, b]) => `${a}>${b}`));
+  const called = (from: string, to: string) => [!!calls.get(from)?.has(to), ever.has(`${from}>${to}`)];
   const first = input.firstFailing ?? {};
   const against = (d: DependencyCount) => {
     if (!naming.some((x) => x.service === d.dependency && x.dependency === d.service)) return false;
-    const calls1 = !!calls.get(d.service)?.has(d.dependency);
-    const calls2 = !!calls.get(d.dependency)?.has(d.service);
-    if (calls1 !== calls2) return calls2;
-    const [mine, theirs] = [first[d.service], first[d.dependency]];
-    return mine !== undefined && theirs !== undefined && mine < theirs;
+    const [mine, back] = [called(d.service, d.dependency), called(d.dependency, d.service)];
+    for (const i of [0, 1]) if (mine[i] !== back[i]) return back[i]!;
+    const [t1, t2] = [first[d.service], first[d.dependency]];
+    return t1 !== undefined && t2 !== undefined && t1 < t2;
   };
   const unconfirmed = (d: DependencyCount) => d.verdict === 'none'
     && (failingSet.has(d.dependency) ? against(d) : !calls.get(d.service)?.get(d.dependency)?.failed);

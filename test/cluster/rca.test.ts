@@ -80,6 +80,9 @@ describe('rankRoots', () => {
     quiet.graph.edges = [];
     const [a, b] = rankRoots(quiet).candidates;
     assert.deepEqual([a!.score, new Set([a!.service, b!.service])], [b!.score, new Set(['shop/cache', 'shop/db'])], 'without calls or times, a tie');
+    // the calls any node ever counted say it, or else the one that failed first
+    const edges = cascade({ calls: SHOP, faults: [] }).graph.edges;
+    assert.equal(rankRoots({ ...quiet, calledEver: edges }).candidates[0]!.service, 'shop/cache');
     quiet.firstFailing = { 'shop/cache': 1000, 'shop/db': 6000, 'shop/api': 9000, 'shop/frontend': 12_000 };
     assert.equal(rankRoots(quiet).candidates[0]!.service, 'shop/cache');
     // stray drops on the way do not confirm it; failed connects do: db is named and a candidate
