@@ -11,7 +11,7 @@
 // - pointed: how the failing Services that call it point at it: named it (1), lost packets to it (½), neither (0).
 // Ties go to more own failures, then the name. A payload's word alone against a Service that passes its checks,
 // with no failed connect to it, names no dependency (see `unconfirmed`).
-import { objectKey } from '../observe/objects';
+import { isBarePods, objectKey } from '../observe/objects';
 import { dropsOf, servicesByWorkload, workloadKey, type GraphEdge, type ServiceGraph } from './graph';
 
 /** Failed health checks of a Service (`ns/name`) in the window, by verdict and node. */
@@ -104,7 +104,7 @@ function group<T>(list: readonly T[], key: (x: T) => string): Map<string, T[]> {
 
 /** Each workload edge as the Services it links: the caller (a Service its client backs) and the callee. */
 function* serviceLinks<E extends Pick<GraphEdge, 'client' | 'service'>>(edges: readonly E[], backs: ServiceGraph['backs']): Generator<[string, string, E]> {
-  const owners = servicesByWorkload(backs);
+  const owners = servicesByWorkload(backs.filter((b) => !isBarePods(b.workload)));
   for (const e of edges) {
     const callee = objectKey(e.service);
     for (const caller of owners.get(workloadKey(e.client)) ?? []) if (caller !== callee) yield [caller, callee, e];

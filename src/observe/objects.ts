@@ -93,6 +93,12 @@ export interface Workload {
   name: string;
 }
 
+/** Every pod of a namespace that no controller owns, as one workload: its labels stay bounded. */
+export const barePods = (namespace: string): Workload => ({ namespace, kind: 'Pod', name: 'none' });
+
+/** The bare pods of a namespace are no one workload: what one of them calls says nothing of another. */
+export const isBarePods = (w: Workload) => w.kind === 'Pod' && w.name === 'none';
+
 /** This node's pods, by name and by the address of their own network namespace (indexed: KubeSource). */
 export interface PodLookup {
   pod(ref: PodRef): PodInfo | undefined;

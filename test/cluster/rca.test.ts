@@ -95,6 +95,14 @@ describe('rankRoots', () => {
     assert.ok(r.candidates.some((c) => c.service === 'shop/db'));
   });
 
+  test("bare pods of a namespace are no one workload: their calls link no Service to another", () => {
+    const input = cascade({ calls: SHOP, faults: [{ root: 'db', kind: 'app' }], names: () => false });
+    const bare = { namespace: 'shop', kind: 'Pod', name: 'none' };
+    input.graph.backs = input.graph.backs.map((b) => ({ ...b, workload: bare }));
+    input.graph.edges = input.graph.edges.map((e) => ({ ...e, client: bare }));
+    assert.deepEqual(rankRoots(input).candidates.flatMap((c) => c.calls), []);
+  });
+
   test('a root whose own checks pass (loss on the overlay toward it): first, on its callers\' evidence', () => {
     const r = rankRoots(cascade({ calls: SHOP, faults: [{ root: 'db', kind: 'overlay' }], names: () => false }));
     assert.deepEqual(r.failing, ['shop/api', 'shop/frontend']);

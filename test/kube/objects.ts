@@ -72,11 +72,12 @@ export function endpointSlice(namespace: string, svc: string, name: string, port
   };
 }
 
-export function pod(namespace: string, name: string, node: string, ip: string, containers: Record<string, unknown>[] = [{ name: 'app', image: 'app:1' }], extra: { hostNetwork?: boolean; phase?: string; hostIP?: string; labels?: Record<string, string> } = {}): KubeObject {
+export function pod(namespace: string, name: string, node: string, ip: string, containers: Record<string, unknown>[] = [{ name: 'app', image: 'app:1' }], extra: { hostNetwork?: boolean; phase?: string; hostIP?: string; labels?: Record<string, string>; owner?: { kind: string; name: string } } = {}): KubeObject {
+  const owner = extra.owner && { apiVersion: 'apps/v1', kind: extra.owner.kind, name: extra.owner.name, uid: podUid(`${extra.owner.kind}/${extra.owner.name}`), controller: true };
   return {
     kind: 'Pod',
     apiVersion: 'v1',
-    metadata: { name, namespace, uid: podUid(name), labels: extra.labels ?? { app: name.replace(/-[^-]+$/, '') } },
+    metadata: { name, namespace, uid: podUid(name), labels: extra.labels ?? { app: name.replace(/-[^-]+$/, '') }, ...(owner && { ownerReferences: [owner] }) },
     spec: { nodeName: node, containers, ...(extra.hostNetwork && { hostNetwork: true }), restartPolicy: 'Always' },
     status: { phase: extra.phase ?? 'Running', podIP: ip, podIPs: [{ ip }], hostIP: extra.hostIP ?? '192.168.0.1' },
   };

@@ -152,7 +152,8 @@ export class ClusterKube {
     }
     for (const p of this.lab.allPods()) {
       const container = { name: 'app', image: 'app:1', ports: [{ containerPort: this.lab.podPort }], readinessProbe };
-      this.api.put('pods', pod(p.namespace, p.name, p.node.name, p.ip, [container], { hostIP: p.node.ip }));
+      // owned as in a cluster: a StatefulSet per Service (db-0, db-1), so that the service graph names workloads
+      this.api.put('pods', pod(p.namespace, p.name, p.node.name, p.ip, [container], { hostIP: p.node.ip, owner: { kind: 'StatefulSet', name: p.name.replace(/-\d+$/, '') } }));
     }
     // headless: one endpoint per node, the way peers find a node's daemon (spec.nodeName → endpoint → podIP)
     this.api.put('services', service(FLAPWATCH_NS, 'flapwatch', { clusterIP: 'None', ports: [{ name: 'metrics', port: DAEMON_PORT }], labels: FLAPWATCH_LABELS }));
