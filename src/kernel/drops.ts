@@ -119,11 +119,6 @@ export class DropSource extends DrainedSource {
     return this.counters.timeWait;
   }
 
-  /** Benign frees since start() the kernel counted without keeping their flows (all of them unless keepBenign). */
-  benignSkipped(): number {
-    return this.counters.skipped;
-  }
-
   losses(): DropLosses {
     const c = this.counters;
     return {
