@@ -28,6 +28,8 @@ export interface DnsTrouble {
   unanswered: number;
   noerror: number;
   nxdomain: number;
+  /** NXDOMAIN answered in a sweep that brought the client no NOERROR: names not found, not the search list at work */
+  notFound: number;
   servfail: number;
   /** packets of these queries (or their answers) the node dropped, by what dropped them: why they went unanswered */
   dropped: { mechanisms: Mechanism[]; reason: string; location: string; detail: string; count: number }[];
@@ -74,7 +76,11 @@ export class DnsEvidence {
    */
   judge(window: { from: number; to: number }, clients: ReadonlySet<string>, items: readonly EvidenceItem[]): { placed: PathEvidence[]; items: EvidenceItem[] } {
     const byPair = new Map<string, { o: AttributedDns; t: DnsTrouble }>();
+    // NXDOMAIN for every name a lookup tried is a name not found; NXDOMAIN beside NOERROR is the search list at work.
+    // Judged sweep by sweep: a window around a fault's start or end holds the NOERROR of before or after it.
     for (const k of this.kept) {
+      const found = new Set<string>();
+      for (const o of k.dns) if (o.answers.get(RCODE.NOERROR)) found.add(o.clientIp);
       // a late query was sent a second before the sweep that counted it; an answer came when it was counted
       const sentInWindow = k.start - DNS_LATE_MS < window.to && k.end - DNS_LATE_MS > window.from;
       const answeredInWindow = k.start < window.to && k.end > window.from;
@@ -82,7 +88,7 @@ export class DnsEvidence {
       for (const o of k.dns) {
         if (!clients.has(o.clientIp)) continue;
         const key = `${o.clientIp}|${hostPort(o.server)}|${o.service ? objectKey(o.service) : ''}`;
-        const pair = byPair.get(key) ?? byPair.set(key, { o, t: { client: this.clientName(o.clientIp), queries: 0, late: 0, unanswered: 0, noerror: 0, nxdomain: 0, servfail: 0, dropped: [] } }).get(key)!;
+        const pair = byPair.get(key) ?? byPair.set(key, { o, t: { client: this.clientName(o.clientIp), queries: 0, late: 0, unanswered: 0, noerror: 0, nxdomain: 0, notFound: 0, servfail: 0, dropped: [] } }).get(key)!;
         if (sentInWindow) {
           pair.t.late += o.late;
           pair.t.unanswered += o.unanswered;
@@ -91,13 +97,11 @@ export class DnsEvidence {
           pair.t.queries += o.queries;
           pair.t.noerror += o.answers.get(RCODE.NOERROR) ?? 0;
           pair.t.nxdomain += o.answers.get(RCODE.NXDOMAIN) ?? 0;
+          if (!found.has(o.clientIp)) pair.t.notFound += o.answers.get(RCODE.NXDOMAIN) ?? 0;
           pair.t.servfail += o.answers.get(RCODE.SERVFAIL) ?? 0;
         }
       }
     }
-    // NXDOMAIN for every name a lookup tried is a name not found; NXDOMAIN beside NOERROR is the search list at work
-    const noerrorOf = new Map<string, number>();
-    for (const { o, t } of byPair.values()) noerrorOf.set(o.clientIp, (noerrorOf.get(o.clientIp) ?? 0) + t.noerror);
     const placed: PathEvidence[] = [];
     const absorbed = new Set<EvidenceItem>();
     for (const { o, t } of byPair.values()) {
@@ -113,7 +117,7 @@ export class DnsEvidence {
         }
         placed.push({ ...base, kind: 'dns-timeout', count: t.late, dns: t });
       }
-      const errors = t.servfail + (noerrorOf.get(o.clientIp) ? 0 : t.nxdomain);
+      const errors = t.servfail + t.notFound;
       if (errors > 0) placed.push({ ...base, kind: 'dns-error', count: errors, dns: t });
     }
     return { placed, items: absorbed.size ? items.filter((i) => !absorbed.has(i)) : [...items] };

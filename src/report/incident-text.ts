@@ -44,7 +44,7 @@ function dnsTimeout(e: PathEvidence, t: DnsTrouble): string {
 }
 
 function dnsError(e: PathEvidence, t: DnsTrouble): string {
-  const answers = [t.servfail && `${t.servfail} SERVFAIL`, t.nxdomain && !t.noerror && `${t.nxdomain} NXDOMAIN and no name found`].filter(Boolean).join(', ');
+  const answers = [t.servfail && `${t.servfail} SERVFAIL`, t.notFound && `${t.notFound} NXDOMAIN and no name found`].filter(Boolean).join(', ');
   return `DNS queries from ${t.client}${towards(e)} answered ${answers}: the name did not resolve`;
 }
 

@@ -93,6 +93,18 @@ test('SERVFAIL: dns-error; NXDOMAIN only when no name was found (beside NOERROR 
   assert.equal(searchList.verdict, 'none');
 });
 
+test('NXDOMAIN judged drain by drain: a window across the fault\'s start or end still finds the name gone', () => {
+  const lookups = (nx: number, ok: number) => ({ dns: [attributedDns({ clientIp: API_POD, queries: nx + ok, answers: new Map([[3, nx], [0, ok]]) })] });
+  // window (2500, 6000]: the name resolved until 4000, then not at all
+  const start = judged({ 3000: lookups(3, 1), 4000: lookups(8, 0), 5000: lookups(8, 0) });
+  assert.equal(start.verdict, 'dns-error');
+  assert.equal(start.evidence[0]!.count, 16, 'the search list\'s NXDOMAIN beside the NOERROR before the fault does not count');
+  assert.match(incidentMessage(start), /answered 16 NXDOMAIN and no name found/);
+  // the name is back in the window's last drain
+  assert.equal(judged({ 3000: lookups(8, 0), 4000: lookups(8, 0), 5000: lookups(3, 1) }).verdict, 'dns-error');
+  assert.equal(judged({ 3000: lookups(3, 1), 4000: lookups(6, 2), 5000: lookups(3, 1) }).verdict, 'none', 'every drain found the name');
+});
+
 test('the order: a timeout before an error; a loss on the probe\'s own path before either', () => {
   const both = judged({ 5000: { dns: [{ ...late, answers: new Map([[2, 1]]) }] } });
   assert.equal(both.verdict, 'dns-timeout');
