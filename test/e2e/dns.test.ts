@@ -38,9 +38,9 @@ describe('DNS and CPU starvation in the lab, end to end', { skip: kernelSkip, ti
 
   test('(h) a kube-dns server stalls: dns-timeout, no packet dropped on this node', async () => {
     const [dns0] = cluster.dnsPods;
-    const found = await scenario(cluster, async () => cluster.dns.stall([dns0!]), (i) => i.verdict === 'dns-timeout', 'a dns-timeout incident of api', 'api');
-    const timeouts = found.filter((x) => x.verdict === 'dns-timeout');
-    assert.ok(timeouts.some((i) => /unanswered for 1 s.*and no packet of them dropped on this node: the DNS server did not answer/.test(i.msg)), JSON.stringify(timeouts.map((i) => i.msg)));
+    // the first failures' windows may still hold the drops of (g), seconds before: wait for one the stall alone explains
+    const stalled = (i: { verdict: string; msg: string }) => i.verdict === 'dns-timeout' && /unanswered for 1 s.*and no packet of them dropped on this node: the DNS server did not answer/.test(i.msg);
+    await scenario(cluster, async () => cluster.dns.stall([dns0!]), stalled, 'a dns-timeout incident of api with no packet dropped', 'api');
   });
 
   test('(i) kube-dns answers SERVFAIL: dns-error', async () => {
