@@ -84,12 +84,17 @@ const UNSPECIFIED_RANK = VERDICTS.indexOf('cpu-throttled') + 0.5;
 
 const TCP_RECEIVE = /^tcp_v[46]_rcv$/;
 
+/** A socket in these states has sent its FIN: what it retransmits then, the exchange no longer waits for. */
+const CLOSING_STATES: ReadonlySet<string> = new Set(['FIN_WAIT1', 'CLOSING', 'LAST_ACK']);
+
 /**
  * A free that follows from the failure on its own connection: the aftermath reasons anywhere, and on the probe's
  * path (or, through a ClusterIP, the Service's) a segment from the checked side that TCP discarded without naming
- * why (tcp_v4_rcv: the probe's socket had already given up and closed when a slow pod's reply came).
+ * why (tcp_v4_rcv: the probe's socket had already given up and closed when a slow pod's reply came). A retransmit
+ * of a closing socket too: a prober that gave up sends its FIN to a pod too slow to acknowledge it.
  */
 function isConsequence(i: EvidenceItem, path: PathKind, s: Subject): boolean {
+  if (i.kind === 'retransmit') return CLOSING_STATES.has(i.detail);
   if (i.kind !== 'drop') return false;
   if (AFTERMATH_REASONS.has(i.reason)) return true;
   const fromChecked = s.addrs.has(i.saddr) || s.probed.has(i.saddr);

@@ -152,6 +152,16 @@ test('retransmits alone: loss beyond this node', () => {
   assert.equal(incidents[0]!.verdict, 'retransmits');
 });
 
+test('a closing socket\'s retransmits (the FIN of a prober that gave up) are consequences, never the verdict', () => {
+  const { c, incidents } = setup();
+  const fin = attributedRetransmit({ tuple: { family: 4, proto: 6, saddr: '10.77.1.1', daddr: WEB_POD, sport: 5000, dport: 8080 }, service: WEB, direction: 'to_service', state: 'FIN_WAIT1', packets: 4 });
+  judgeWith(c, { retransmits: [fin] });
+  const [i] = incidents;
+  assert.equal(i!.verdict, 'none');
+  assert.equal(i!.evidence[0]!.consequence, true);
+  assert.match(describeEvidence(i!.evidence[0]!), /4 TCP retransmissions .*FIN_WAIT1.*a consequence of the failure/);
+});
+
 test('standalone: a --probe URL to a netns of this host whose accept queue overflowed is listen-overflow', () => {
   const { c, incidents } = setup();
   const url = failure({ source: 'active', pod: undefined, service: { namespace: '', name: 'http://10.9.0.5:8080/health' }, probe: 'GET /health', path: 'url', target: { ip: '10.9.0.5', port: 8080 } });
