@@ -277,10 +277,14 @@ export class Lab {
     });
   }
 
-  /** A tbf so small on the node's side of the pod's veth that all but a trickle toward the pod is dropped. */
+  /**
+   * A tbf so small on the node's side of the pod's veth that all but a trickle toward the pod is dropped. Its queue
+   * holds no full packet: one its tokens do not cover is dropped, not held back (a queue of 1600 bytes at 1 KB/s
+   * delayed the probes' packets by a second and more, and dropped few).
+   */
   async tbfDrop(podIndex: number): Promise<Undo> {
     const dev = `p${podIndex}`;
-    await run('tc', ['-n', this.node, 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', '8kbit', 'burst', '1600', 'limit', '1600']);
+    await run('tc', ['-n', this.node, 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', '8kbit', 'burst', '1600', 'limit', '100']);
     return once(async () => {
       await run('tc', ['-n', this.node, 'qdisc', 'del', 'dev', dev, 'root']);
     });
