@@ -78,14 +78,17 @@ async function quiet(c: Cluster): Promise<void> {
 }
 
 /**
- * The fault a failure reported at `at` belongs to. A failure just after a fault's end is still its own: its
- * probe was in flight, or kubelet's metrics (read every second) reported it late. One just before its start
- * too: a probe sent before the fault answered after it, and Events carry whole seconds.
+ * The fault a failure reported at `at` belongs to: the one active then, else the nearest just around it. A failure
+ * just after a fault's end is still its own: its probe was in flight, or kubelet's metrics (read every second)
+ * reported it late. One just before its start too: a probe sent before the fault answered after it, and Events
+ * carry whole seconds.
  */
 function faultAt(episodes: Episode[], at: number): Episode | undefined {
   const before = (PROBE.timeoutSeconds + EVENT_PRECISION_S) * 1000;
   const after = (PROBE.timeoutSeconds + PROBE.periodSeconds + KUBELET_INTERVAL_S) * 1000;
-  return episodes.find((e) => at >= e.from - before && at <= e.to + after);
+  const outside = (e: Episode) => Math.max(e.from - at, at - e.to, 0);
+  const near = episodes.filter((e) => at >= e.from - before && at <= e.to + after);
+  return near.sort((a, b) => outside(a) - outside(b))[0];
 }
 
 /** Fisher–Yates: every order alike (a random comparator to sort() keeps items near where they were). */
