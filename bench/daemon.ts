@@ -38,7 +38,9 @@ export interface DaemonRun {
 /** The daemon's process (its own pid: `ip netns exec` execs into it). */
 export async function startFlapwatch(o: DaemonRun): Promise<ChildProcess> {
   const cmd = [process.execPath, ...DAEMON_NODE_FLAGS, CLI, 'run', '--listen', o.listen, '--log-level', 'warn', ...(o.args ?? [])];
-  const [file, ...args] = o.netns ? ['ip', 'netns', 'exec', o.netns, ...cmd] : cmd;
+  // nsenter rather than `ip netns exec`, which mounts the netns's sysfs over /sys and so hides the host's cgroups,
+  // which a DaemonSet sees (its hostPath) and the DNS programs attach under
+  const [file, ...args] = o.netns ? ['nsenter', `--net=/run/netns/${o.netns}`, ...cmd] : cmd;
   const child = spawn(file!, args, { env: { ...process.env, ...DAEMON_ENV }, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
