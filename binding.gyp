@@ -41,7 +41,6 @@
         "native/src/bpf_object.cc",
         "native/src/conn_tracker.cc",
         "native/src/conntrack.cc",
-        "native/src/conntrack_events.cc",
         "native/src/conntrack_groups.cc",
         "native/src/conntrack_netlink.cc",
         "native/src/dns_tracer.cc",

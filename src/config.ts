@@ -59,7 +59,7 @@ export const nodeOptions = {
   'unreplied-interval': {
     type: 'number',
     default: 10,
-    describe: 'Seconds between dumps of the conntrack flows still waiting for a reply (the kernel filters the dump); 0 turns them off',
+    describe: 'Seconds between dumps of the conntrack flows still waiting for a reply (the kernel filters the dump), which also find those that died unanswered: keep it under the shortest unreplied timeout (UDP, 30 s); 0 turns both off',
   },
   'rules-full-interval': {
     type: 'number',

@@ -93,7 +93,7 @@ export interface StartInfo {
 }
 
 /**
- * The lifecycle every class of the addon shares (DropTracer, DnsTracer, ConntrackWatch, ConnTracker,
+ * The lifecycle every class of the addon shares (DropTracer, DnsTracer, ConnTracker,
  * NetnsIterator). start() rejects with code EALREADY ("<Class>.start: already started") while the object is started
  * or a start is under way, even one that stop() cancelled; once stop() has run and any start under way has ended,
  * start() works again. stop() is idempotent, and during a start it frees what that start opens when it ends. A
@@ -323,23 +323,16 @@ export interface ConntrackGroupColumns {
   values: Uint32Array;
 }
 
-/** Lifecycle as NativeDropTracer's. */
-export interface NativeConntrackWatch {
+/** The flows of a netns waiting for a reply, followed from one dump to the next (`new UnrepliedFlows({ maxFlows })`). */
+export interface NativeUnrepliedFlows {
   /**
-   * Joins the DESTROY event group of that netns ('' = ours); polled from the event loop until stop().
-   * With net.netfilter.nf_conntrack_events=2 (the default) the kernel reports only entries created while
-   * a listener existed: deaths of flows older than start() go uncounted.
+   * One dump of the entries that never saw a reply (the kernel filters it): `waiting`, by original destination
+   * and state; `died`, the flows the previous dump saw that this one did not, whose timeout had run out (flows =
+   * unreplied), by original destination and their last state. Past maxGroups destinations the rest are summed under
+   * '*'. `unfollowed`: waiting flows not followed since the last dump (past maxFlows), whose deaths go uncounted.
+   * One dump at a time: another while one runs rejects.
    */
-  start(options: { netnsPath: string; maxGroups: number }): Promise<void>;
-  /**
-   * Entries destroyed without ever seeing a reply since the previous drain (flows = unreplied), by original
-   * destination; past maxGroups destinations the rest are summed under '*'. `overflows`: times the kernel
-   * dropped events because our queue was full, so deaths went uncounted; `delivered`: events that reached
-   * user space (the socket's filter keeps answered entries' events in the kernel).
-   */
-  drain(): ConntrackGroupColumns & { overflows: number; delivered: number };
-  /** closes the socket; idempotent */
-  stop(): void;
+  dump(options: { netnsPath: string; maxGroups: number }): Promise<{ waiting: ConntrackGroupColumns; died: ConntrackGroupColumns; unfollowed: number }>;
 }
 
 /** Errors from the addon: the failing call, errno and its code. */
@@ -351,7 +344,7 @@ export interface NativeError extends Error {
 
 export interface Addon {
   DropTracer: new () => NativeDropTracer;
-  ConntrackWatch: new () => NativeConntrackWatch;
+  UnrepliedFlows: new (options: { maxFlows: number }) => NativeUnrepliedFlows;
   DnsTracer: new () => NativeDnsTracer;
   ConnTracker: new () => NativeConnTracker;
   NetnsIterator: new () => NativeNetnsIterator;

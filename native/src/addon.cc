@@ -3,7 +3,6 @@
 
 #include "conn_tracker.h"
 #include "conntrack.h"
-#include "conntrack_events.h"
 #include "dns_tracer.h"
 #include "drop_tracer.h"
 #include "iptables_legacy.h"
@@ -18,7 +17,7 @@ class Addon : public Napi::Addon<Addon> {
   Addon(Napi::Env env, Napi::Object exports) {
     InstallLibbpfPrint();
     DefineAddon(exports, {InstanceValue("DropTracer", DropTracer::Define(env), napi_enumerable),
-                          InstanceValue("ConntrackWatch", ConntrackWatch::Define(env), napi_enumerable),
+                          InstanceValue("UnrepliedFlows", UnrepliedFlows::Define(env), napi_enumerable),
                           InstanceValue("ConnTracker", DefineConnTracker(env), napi_enumerable),
                           InstanceValue("DnsTracer", DefineDnsTracer(env), napi_enumerable),
                           InstanceValue("NetnsIterator", DefineNetnsIterator(env), napi_enumerable),

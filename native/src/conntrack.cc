@@ -1,6 +1,7 @@
 #include "conntrack.h"
 
 #include <arpa/inet.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 
 #include "conntrack_netlink.h"
 #include "errors.h"
@@ -31,11 +32,13 @@ class StatsWorker : public PromiseWorker {
   CtStats stats_;
 };
 
+}  // namespace
+
 class AggregateWorker : public PromiseWorker {
  public:
   AggregateWorker(Napi::Env env, CtAggregateOptions options) : PromiseWorker(env, "flapwatch:conntrack"), options_(std::move(options)) {}
 
- private:
+ protected:
   bool Run(Failure &failure) override { return AggregateCt(options_, aggregate_, failure); }
 
   Napi::Value Result(Napi::Env env) override { return GroupColumns(env, aggregate_.groups, aggregate_.rest); }
@@ -44,7 +47,32 @@ class AggregateWorker : public PromiseWorker {
   CtAggregate aggregate_;
 };
 
-}  // namespace
+// The dump that lives on in UnrepliedFlows: only this worker touches its flows while it runs.
+class UnrepliedWorker : public AggregateWorker {
+ public:
+  UnrepliedWorker(Napi::Env env, UnrepliedFlows *owner, CtAggregateOptions options)
+      : AggregateWorker(env, std::move(options)), owner_(owner) {
+    options_.follow = &owner_->flows_;
+  }
+
+ private:
+  bool Finished(bool ok) override {
+    unfollowed_ = owner_->flows_.TakeUnfollowed();
+    owner_->dumping_ = false;
+    owner_->Unref();
+    return ok;
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("waiting", AggregateWorker::Result(env));
+    result.Set("died", GroupColumns(env, aggregate_.died, aggregate_.died_rest));
+    result.Set("unfollowed", Napi::Number::New(env, static_cast<double>(unfollowed_)));
+    return result;
+  }
+
+  UnrepliedFlows *owner_;
+  uint64_t unfollowed_ = 0;
+};
 
 // Columns, not objects: 10,000 groups built as objects here held the event loop 20-40 ms; two strings and
 // one typed array take about a millisecond, and the facade's JS loop about as much.
@@ -78,6 +106,32 @@ Napi::Object GroupColumns(Napi::Env env, const std::vector<CtGroup> &groups, con
   columns.Set("states", Napi::String::New(env, states));
   columns.Set("values", values);
   return columns;
+}
+
+Napi::Function UnrepliedFlows::Define(Napi::Env env) {
+  return DefineClass(env, "UnrepliedFlows", {InstanceMethod<&UnrepliedFlows::Dump>("dump")});
+}
+
+UnrepliedFlows::UnrepliedFlows(const Napi::CallbackInfo &info)
+    : Napi::ObjectWrap<UnrepliedFlows>(info),
+      flows_(info[0].As<Napi::Object>().Get("maxFlows").As<Napi::Number>().Uint32Value()) {}
+
+Napi::Value UnrepliedFlows::Dump(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (dumping_) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(Napi::Error::New(env, "UnrepliedFlows.dump: a dump is under way").Value());
+    return deferred.Promise();
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  CtAggregateOptions options;
+  options.netns_path = o.Get("netnsPath").As<Napi::String>();
+  options.filter_status = true;
+  options.status_mask = IPS_SEEN_REPLY;
+  options.max_groups = o.Get("maxGroups").As<Napi::Number>().Uint32Value();
+  dumping_ = true;
+  Ref();  // the JS object must outlive the worker
+  return (new UnrepliedWorker(env, this, std::move(options)))->Start();
 }
 
 Napi::Value ConntrackStats(const Napi::CallbackInfo &info) {

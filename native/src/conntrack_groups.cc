@@ -63,6 +63,41 @@ std::vector<CtGroup> CtGroupTable::Take(CtGroup *rest) {
   return groups;
 }
 
+void CtUnrepliedFlows::Begin(uint64_t now_ms) {
+  now_ms_ = now_ms;
+  dump_++;
+}
+
+void CtUnrepliedFlows::Seen(uint32_t id, const CtGroupKey &key, uint32_t timeout_s) {
+  auto it = flows_.find(id);
+  if (it == flows_.end()) {
+    if (flows_.size() >= max_flows_) {
+      unfollowed_++;
+      return;
+    }
+    it = flows_.emplace(id, Flow{}).first;
+  }
+  it->second = {key, now_ms_ + uint64_t{timeout_s} * 1000, dump_};
+}
+
+void CtUnrepliedFlows::End(CtGroupTable &died) {
+  for (auto it = flows_.begin(); it != flows_.end();) {
+    if (it->second.dump == dump_) {
+      ++it;
+      continue;
+    }
+    // the timeout is read in whole seconds, rounded down: one that ran out did so by now
+    if (it->second.expires_ms <= now_ms_) died.Add(it->second.key, 0);
+    it = flows_.erase(it);
+  }
+}
+
+uint64_t CtUnrepliedFlows::TakeUnfollowed() {
+  uint64_t n = unfollowed_;
+  unfollowed_ = 0;
+  return n;
+}
+
 bool Larger(const CtGroup &a, const CtGroup &b) {
   if (a.flows != b.flows) return a.flows > b.flows;
   return std::memcmp(&a.key, &b.key, sizeof(a.key)) < 0;

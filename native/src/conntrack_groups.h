@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace flapwatch {
@@ -69,6 +70,36 @@ class CtGroupTable {
   size_t limit_;
   Pending pending_[kBatch] = {};
   size_t pending_count_ = 0;
+};
+
+// The flows one UNREPLIED dump saw, kept until the next. A flow the next dump does not see has left the set:
+// its timeout ran out (it died unanswered: the kernel skips an expired entry in a dump), or it saw its reply (or
+// was deleted) before then. Told apart by the timeout each dump reads. Nothing per connection: only the flows
+// still waiting at a dump are kept, and only dumps update them.
+class CtUnrepliedFlows {
+ public:
+  explicit CtUnrepliedFlows(size_t max_flows) : max_flows_(max_flows) {}
+
+  // A dump starts at `now_ms` (a monotonic clock).
+  void Begin(uint64_t now_ms);
+  // The dump saw flow `id`, waiting `timeout_s` more seconds at most.
+  void Seen(uint32_t id, const CtGroupKey &key, uint32_t timeout_s);
+  // The dump ended: the flows gone since the last one whose timeout had run out are added to `died`.
+  void End(CtGroupTable &died);
+  // Flows not followed since the last call: new ones past max_flows.
+  uint64_t TakeUnfollowed();
+
+ private:
+  struct Flow {
+    CtGroupKey key;
+    uint64_t expires_ms;
+    uint32_t dump;  // the last dump that saw it
+  };
+  std::unordered_map<uint32_t, Flow> flows_;  // by conntrack id
+  size_t max_flows_;
+  uint64_t now_ms_ = 0;
+  uint32_t dump_ = 0;
+  uint64_t unfollowed_ = 0;
 };
 
 // Largest first; ties in key order so results are stable.

@@ -3,13 +3,13 @@
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/filter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,10 +21,28 @@
 namespace flapwatch {
 namespace {
 
+// A netlink socket made in the netns at `netns_path` ('' = the calling thread's own). The thread enters
+// that netns only to create the socket: a socket stays in the netns it was made in.
+class CtSocket {
+ public:
+  CtSocket() = default;
+  ~CtSocket();
+  CtSocket(const CtSocket &) = delete;
+  CtSocket &operator=(const CtSocket &) = delete;
+
+  bool Open(const std::string &netns_path, Failure &failure);
+  // Sends `request` and hands every reply to `on_message` until the dump ends (or the ack of a single
+  // request). `what` names the request in errors.
+  bool Run(nlmsghdr *request, int (*on_message)(const nlmsghdr *, void *), void *data, const char *what,
+           Failure &failure);
+
+ private:
+  mnl_socket *nl_ = nullptr;
+  unsigned seq_ = 0;
+};
+
 // A dump reply is at most 32 KiB (the kernel's cap on a netlink dump skb); twice that leaves room.
 constexpr size_t kRecvBytes = 64 * 1024;
-// Kernel-side queue: the default (~200 KiB) overflows on event bursts; forced where CAP_NET_ADMIN allows.
-constexpr int kRcvBufBytes = 1 << 20;
 
 // Attributes are read inline: libmnl's accessors are calls into a shared library, and a 250k-entry dump
 // makes tens of millions of them. (Its loop macros do not compile as C++ either.)
@@ -137,6 +155,14 @@ struct DumpState {
   CtGroupTable groups;
 };
 
+// What a conntrack message says of its entry.
+struct CtEntry {
+  CtGroupKey key;
+  uint32_t status = 0;
+  uint32_t id = 0;
+  uint32_t timeout = 0;  // seconds left
+};
+
 void ParseOrigTuple(const nlattr *tuple, CtGroupKey &key) {
   ForEachNested(tuple, [&](const nlattr *part) {
     if (AttrType(part) == CTA_TUPLE_IP) {
@@ -165,36 +191,60 @@ void ParseTcpState(const nlattr *protoinfo, CtGroupKey &key) {
   });
 }
 
-int OnConntrack(const nlmsghdr *nlh, void *data) {
-  auto *state = static_cast<DumpState *>(data);
-  const CtAggregateOptions &o = *state->options;
-  CtGroupKey key;
-  uint32_t status;
-  if (!ParseCt(nlh, key, status)) return MNL_CB_OK;
-  // Kernels older than CTA_STATUS_MASK ignore the filter in the request: apply it here too.
-  if (o.filter_status && (status & o.status_mask) != o.status_value) return MNL_CB_OK;
-  state->groups.Add(key, status);
-  return MNL_CB_OK;
-}
-
-}  // namespace
-
-bool ParseCt(const nlmsghdr *nlh, CtGroupKey &key, uint32_t &status) {
+// False if too short to be one.
+bool ParseCt(const nlmsghdr *nlh, CtEntry &entry) {
   if (static_cast<int>(nlh->nlmsg_len) < kCtHeader) return false;
+  CtGroupKey &key = entry.key;
   std::memset(&key, 0, sizeof(key));
   key.family = static_cast<const nfgenmsg *>(NLMSG_DATA(nlh))->nfgen_family;
   key.tcp_state = kNoTcpState;
-  status = 0;
   ForEachCtAttr(nlh, [&](const nlattr *attr) {
     switch (AttrType(attr)) {
       case CTA_TUPLE_ORIG: ParseOrigTuple(attr, key); break;
       case CTA_STATUS:
-        if (IsU32(attr)) status = ntohl(AttrValue<uint32_t>(attr));
+        if (IsU32(attr)) entry.status = ntohl(AttrValue<uint32_t>(attr));
+        break;
+      case CTA_ID:
+        if (IsU32(attr)) entry.id = ntohl(AttrValue<uint32_t>(attr));
+        break;
+      case CTA_TIMEOUT:
+        if (IsU32(attr)) entry.timeout = ntohl(AttrValue<uint32_t>(attr));
         break;
       case CTA_PROTOINFO: ParseTcpState(attr, key); break;
     }
   });
   return true;
+}
+
+int OnConntrack(const nlmsghdr *nlh, void *data) {
+  auto *state = static_cast<DumpState *>(data);
+  const CtAggregateOptions &o = *state->options;
+  CtEntry entry;
+  if (!ParseCt(nlh, entry)) return MNL_CB_OK;
+  // Kernels older than CTA_STATUS_MASK ignore the filter in the request: apply it here too.
+  if (o.filter_status && (entry.status & o.status_mask) != o.status_value) return MNL_CB_OK;
+  state->groups.Add(entry.key, entry.status);
+  if (o.follow) o.follow->Seen(entry.id, entry.key, entry.timeout);
+  return MNL_CB_OK;
+}
+
+uint64_t MonotonicMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Past max_groups, the smallest groups are summed into `rest`; those kept go largest first.
+void KeepLargest(std::vector<CtGroup> &groups, CtGroup &rest, uint32_t max_groups) {
+  if (max_groups && groups.size() > max_groups) {
+    auto keep = groups.begin() + max_groups;
+    std::nth_element(groups.begin(), keep, groups.end(), Larger);
+    for (auto g = keep; g != groups.end(); ++g) {
+      rest.flows += g->flows;
+      rest.unreplied += g->unreplied;
+      rest.assured += g->assured;
+    }
+    groups.erase(keep, groups.end());
+  }
+  std::sort(groups.begin(), groups.end(), Larger);
 }
 
 CtSocket::~CtSocket() {
@@ -215,9 +265,6 @@ bool CtSocket::Open(const std::string &netns_path, Failure &failure) {
     failure = {"bind", errno, "binding a NETLINK_NETFILTER socket"};
     return false;
   }
-  int size = kRcvBufBytes;
-  if (setsockopt(mnl_socket_get_fd(nl_), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
-    setsockopt(mnl_socket_get_fd(nl_), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));  // capped by rmem_max
   return true;
 }
 
@@ -234,10 +281,7 @@ bool CtSocket::Run(nlmsghdr *request, int (*on_message)(const nlmsghdr *, void *
     ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;  // a signal: nothing was lost
     if (n < 0) {
-      int err = errno;
-      failure = {"recvmsg", err,
-                 err == ENOBUFS ? std::string("events lost: the receive buffer overflowed during ") + what
-                                : std::string("reading the reply to ") + what};
+      failure = {"recvmsg", errno, std::string("reading the reply to ") + what};
       return false;
     }
     int ret = mnl_cb_run(buf.data(), n, request->nlmsg_seq, portid, on_message, data);
@@ -253,38 +297,7 @@ bool CtSocket::Run(nlmsghdr *request, int (*on_message)(const nlmsghdr *, void *
   }
 }
 
-bool CtSocket::Subscribe(unsigned group, Failure &failure) {
-  if (mnl_socket_setsockopt(nl_, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0) {
-    failure = {"setsockopt", errno, "joining a ctnetlink event group"};
-    return false;
-  }
-  return true;
-}
-
-bool CtSocket::OnlyUnreplied(Failure &failure) {
-  // Classic BPF over each event (one netlink message per skb): the kernel's netlink-attribute helper finds
-  // CTA_STATUS after the nfgenmsg header; an event without it is kept, as one with SEEN_REPLY unset.
-  constexpr uint32_t kAttrs = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg));
-  sock_filter code[] = {
-      BPF_STMT(BPF_LD | BPF_IMM, kAttrs),
-      BPF_STMT(BPF_LDX | BPF_IMM, CTA_STATUS),
-      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_NLATTR)),  // A = offset of CTA_STATUS, or 0
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 3, 0),
-      BPF_STMT(BPF_MISC | BPF_TAX, 0),
-      BPF_STMT(BPF_LD | BPF_W | BPF_IND, NLA_HDRLEN),  // the status, in network order as loads read it
-      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, IPS_SEEN_REPLY, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
-      BPF_STMT(BPF_RET | BPF_K, 0),
-  };
-  sock_fprog program = {static_cast<unsigned short>(sizeof(code) / sizeof(code[0])), code};
-  if (setsockopt(fd(), SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) < 0) {
-    failure = {"setsockopt", errno, "filtering the conntrack events in the kernel"};
-    return false;
-  }
-  return true;
-}
-
-int CtSocket::fd() const { return mnl_socket_get_fd(nl_); }
+}  // namespace
 
 bool ReadCtStats(const std::string &netns_path, CtStats &out, Failure &failure) {
   CtSocket socket;
@@ -315,20 +328,17 @@ bool AggregateCt(const CtAggregateOptions &options, CtAggregate &out, Failure &f
     mnl_attr_put_u32(request, CTA_STATUS_MASK, htonl(options.status_mask));
   }
   DumpState state{&options, {}};
+  if (options.follow) options.follow->Begin(MonotonicMs());
   if (!socket.Run(request, OnConntrack, &state, "IPCTNL_MSG_CT_GET", failure)) return false;
 
   out.groups = state.groups.Take(&out.rest);  // the table has no limit: rest starts empty
-  if (options.max_groups && out.groups.size() > options.max_groups) {
-    auto keep = out.groups.begin() + options.max_groups;
-    std::nth_element(out.groups.begin(), keep, out.groups.end(), Larger);
-    for (auto g = keep; g != out.groups.end(); ++g) {
-      out.rest.flows += g->flows;
-      out.rest.unreplied += g->unreplied;
-      out.rest.assured += g->assured;
-    }
-    out.groups.erase(keep, out.groups.end());
+  KeepLargest(out.groups, out.rest, options.max_groups);
+  if (options.follow) {
+    CtGroupTable died;
+    options.follow->End(died);
+    out.died = died.Take(&out.died_rest);
+    KeepLargest(out.died, out.died_rest, options.max_groups);
   }
-  std::sort(out.groups.begin(), out.groups.end(), Larger);
   return true;
 }
 

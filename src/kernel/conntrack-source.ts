@@ -1,19 +1,17 @@
 // ConntrackSource: the node's conntrack table as a source. Each interval: the per-CPU stats (their deltas
-// witness table-full, INVALID and insert failures at the drops of the same interval), entry count and limit,
-// and the flows that died unanswered; every few intervals, the flows still waiting for a reply, found by a
-// dump the kernel filters (it copies out only UNREPLIED entries). It never throws at the daemon.
+// witness table-full, INVALID and insert failures at the drops of the same interval), entry count and limit;
+// every few intervals, the flows still waiting for a reply, found by a dump the kernel filters (it copies out
+// only UNREPLIED entries), and those of the last dump that died unanswered since. It never throws at the daemon.
 import type { Logger } from 'pino';
 import type { SourceStats } from '../observe/source';
-import {
-  aggregateConntrack, readConntrackStats, UNREPLIED, watchConntrackDeaths, type ConntrackDeathWatch, type ConntrackGroup,
-} from './conntrack';
+import { readConntrackStats, unrepliedFlows, type ConntrackGroup } from './conntrack';
 import { CounterDeltas } from '../observe/deltas';
 import { describeSystemError } from '../observe/errors';
 
 export interface ConntrackSourceOptions {
   /** a name under /run/netns, or absent for the daemon's own netns (the node's) */
   netns?: string;
-  /** read the UNREPLIED flows at most this often; 0 = never */
+  /** read the UNREPLIED flows (and so the deaths) at most this often; 0 = never */
   unrepliedIntervalMs: number;
   logger: Logger;
 }
@@ -27,7 +25,7 @@ export interface ConntrackReading {
   max: number;
   /** flows waiting for a reply, by original destination: present when this reading dumped them */
   unreplied?: ConntrackGroup[];
-  /** flows destroyed without a reply since the previous reading, by original destination */
+  /** flows whose timeout ran out without a reply since the previous dump, by original destination; [] between dumps */
   diedUnreplied: ConntrackGroup[];
 }
 
@@ -35,7 +33,7 @@ const SOURCE = 'conntrack';
 
 export class ConntrackSource {
   private readonly log: Logger;
-  private deaths: ConntrackDeathWatch | undefined;
+  private readonly unreplied: ReturnType<typeof unrepliedFlows>;
   private readonly deltas = new CounterDeltas();
   private lastDump = -Infinity;
   private latest: ConntrackReading | undefined;
@@ -46,6 +44,7 @@ export class ConntrackSource {
 
   constructor(private readonly opts: ConntrackSourceOptions) {
     this.log = opts.logger.child({ source: SOURCE });
+    this.unreplied = unrepliedFlows({ ...(opts.netns !== undefined && { netns: opts.netns }) });
   }
 
   /** Never rejects: a failure leaves the source down with the reason. */
@@ -55,15 +54,6 @@ export class ConntrackSource {
       this.status = { up: true, reason: '' };
     } catch (err) {
       this.fail(err, 'reading conntrack stats');
-      return;
-    }
-    try {
-      const deaths = await watchConntrackDeaths({ netns: this.opts.netns });
-      if (this.stopped) deaths.stop();
-      else this.deaths = deaths;
-    } catch (err) {
-      this.errors++;
-      this.status = { up: true, reason: `no DESTROY events (${describeSystemError(err, 'joining conntrack events', 'CAP_NET_ADMIN')}): flows that die unanswered go uncounted` };
     }
   }
 
@@ -74,13 +64,16 @@ export class ConntrackSource {
       const stats = await readConntrackStats(this.opts.netns);
       // the totals only rise; a drop means the netns (and its table) was re-created: count from zero
       const deltas = Object.fromEntries(this.deltas.update(Object.entries(stats.counters)));
-      const reading: ConntrackReading = { counters: stats.counters, deltas, entries: stats.entries, max: stats.max, diedUnreplied: this.drainDeaths() };
+      const reading: ConntrackReading = { counters: stats.counters, deltas, entries: stats.entries, max: stats.max, diedUnreplied: [] };
       if (this.opts.unrepliedIntervalMs > 0 && now - this.lastDump >= this.opts.unrepliedIntervalMs) {
         this.lastDump = now;
-        reading.unreplied = await aggregateConntrack({ netns: this.opts.netns, status: UNREPLIED });
+        const { waiting, died, unfollowed } = await this.unreplied.dump();
+        reading.unreplied = waiting;
+        reading.diedUnreplied = died;
+        this.eventsLost += unfollowed;
       }
       if (!this.status.up) this.log.info('conntrack readable again');
-      this.status = { up: true, reason: this.deaths ? '' : this.status.reason };
+      this.status = { up: true, reason: '' };
       this.latest = reading;
       return reading;
     } catch (err) {
@@ -100,16 +93,7 @@ export class ConntrackSource {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.deaths?.stop();
-    this.deaths = undefined;
     this.status = { up: false, reason: 'stopped' };
-  }
-
-  private drainDeaths(): ConntrackGroup[] {
-    if (!this.deaths) return [];
-    const { groups, overflows } = this.deaths.drain();
-    if (overflows > 0) this.eventsLost += overflows;
-    return groups;
   }
 
   private fail(err: unknown, doing: string): void {

@@ -1,5 +1,9 @@
 // Conntrack of a network namespace over ctnetlink (the addon): table health, flows grouped by original
 // destination, and flows that died unanswered. Arguments are checked here; the addon trusts them.
+//
+// Deaths come from the UNREPLIED dumps, not from DESTROY events: a listener on the event group makes the kernel
+// keep an event cache on every entry and build a message for every one that dies, answered or not (a connect
+// storm's every connection), where a dump the kernel filters copies out only the flows still waiting.
 import { addon, IPS_SEEN_REPLY, netnsPath, type ConntrackGroup, type ConntrackGroupColumns, type ConntrackStats } from '../native';
 
 export type { ConntrackGroup, ConntrackStats };
@@ -22,20 +26,17 @@ export interface AggregateOptions {
   maxGroups?: number;
 }
 
-export interface ConntrackDeaths {
-  /** flows destroyed without a reply since the previous drain, by original destination (flows = unreplied) */
-  groups: ConntrackGroup[];
-  /** times the kernel dropped events since the previous drain (our queue was full): deaths went uncounted */
-  overflows: number;
-  /** events that reached user space since the previous drain: the unanswered ones, filtered in the kernel */
-  delivered: number;
+export interface UnrepliedDump {
+  /** flows waiting for a reply now, by original destination and TCP state */
+  waiting: ConntrackGroup[];
+  /** flows the previous dump saw waiting whose timeout ran out since, by original destination (flows = unreplied) */
+  died: ConntrackGroup[];
+  /** waiting flows past maxFlows since the previous dump: their deaths go uncounted */
+  unfollowed: number;
 }
 
-export interface ConntrackDeathWatch {
-  drain(): ConntrackDeaths;
-  /** idempotent */
-  stop(): void;
-}
+/** Enough for the handshakes a node waits on at once, even blackholed; 64 bytes each. */
+export const DEFAULT_MAX_FLOWS = 65_536;
 
 function isUint32(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
@@ -81,20 +82,21 @@ export async function aggregateConntrack(options: AggregateOptions = {}): Promis
 }
 
 /**
- * Starts counting entries that die unanswered (DESTROY events without SEEN_REPLY: lost handshakes,
- * unanswered UDP) by original destination; drain() each interval, stop() at the end. Only flows created
- * after the start are seen (see NativeConntrackWatch.start). Needs CAP_NET_ADMIN.
+ * The flows of a netns that wait for a reply, dump after dump: each dump() says which wait now and which died
+ * unanswered since the last (their timeout ran out: lost handshakes, unanswered UDP). A flow that came and died
+ * between two dumps is not seen: dump more often than the shortest unreplied timeout (UDP's 30 s). One dump at a
+ * time. Needs CAP_NET_ADMIN (and CAP_SYS_ADMIN for another netns).
  */
-export async function watchConntrackDeaths(options: { netns?: string; maxGroups?: number } = {}): Promise<ConntrackDeathWatch> {
-  const { maxGroups = DEFAULT_MAX_GROUPS } = options;
+export function unrepliedFlows(options: { netns?: string; maxGroups?: number; maxFlows?: number } = {}): { dump(): Promise<UnrepliedDump> } {
+  const { maxGroups = DEFAULT_MAX_GROUPS, maxFlows = DEFAULT_MAX_FLOWS } = options;
   if (!isUint32(maxGroups) || maxGroups === 0) throw new TypeError(`conntrack: maxGroups must be a 32-bit count ≥ 1, not ${String(maxGroups)}`);
-  const watch = new (addon().ConntrackWatch)();
-  await watch.start({ netnsPath: netnsPath(options.netns), maxGroups });
+  if (!isUint32(maxFlows)) throw new TypeError(`conntrack: maxFlows must be a 32-bit count, not ${String(maxFlows)}`);
+  const flows = new (addon().UnrepliedFlows)({ maxFlows });
+  const path = netnsPath(options.netns);
   return {
-    drain: () => {
-      const drained = watch.drain();
-      return { groups: groups(drained), overflows: drained.overflows, delivered: drained.delivered };
+    dump: async () => {
+      const { waiting, died, unfollowed } = await flows.dump({ netnsPath: path, maxGroups });
+      return { waiting: groups(waiting), died: groups(died), unfollowed };
     },
-    stop: () => watch.stop(),
   };
 }

@@ -135,17 +135,29 @@ async function conntrackRound(flood: string, lab: ConntrackLab): Promise<void> {
   await native.conntrackStats(netnsPath);
   await native.conntrackAggregate({ netnsPath, family: 0, maxGroups: 10 });
   await native.conntrackAggregate({ netnsPath, family: 4, status: { value: 0, mask: 2 } });
-  const watch = new native.ConntrackWatch();
-  await watch.start({ netnsPath, maxGroups: 4 });
+  // fewer flows followed than the burst makes: the rest are counted, not kept
+  const flows = new native.UnrepliedFlows({ maxFlows: 200 });
+  await flows.dump({ netnsPath, maxGroups: 4 });
   await exited(burst(flood, lab.ns, '10.9.5.1', 300));
   const flush = nsRun(lab.ns, 'conntrack', ['-F']).catch(() => undefined);
-  await new Promise((r) => setTimeout(r, 2));
-  watch.drain();
-  watch.stop(); // DESTROY events still arriving
-  await flush;
-  const starting = watch.start({ netnsPath, maxGroups: 4 });
-  watch.stop();
-  await starting;
+  const dumping = flows.dump({ netnsPath, maxGroups: 4 }); // while the table empties
+  await assert.rejects(flows.dump({ netnsPath, maxGroups: 4 }), /a dump is under way/);
+  await Promise.all([dumping, flush]);
+  await flows.dump({ netnsPath, maxGroups: 4 });
+}
+
+/** Flows that wait, then die: their timeout runs out between two dumps. */
+async function unrepliedDeaths(lab: ConntrackLab): Promise<void> {
+  const netnsPath = `/run/netns/${lab.ns}`;
+  const flows = new native.UnrepliedFlows({ maxFlows: 10 });
+  for (let i = 0; i < 20; i++) {
+    await nsRun(lab.ns, 'conntrack', ['-I', '-p', 'udp', '-s', '10.8.0.1', '-d', `10.9.6.${i + 1}`, '--sport', '5000', '--dport', '53', '-t', '1']);
+  }
+  const first = await flows.dump({ netnsPath, maxGroups: 4 });
+  assert.equal(first.unfollowed, 10, 'past maxFlows, counted');
+  await new Promise((r) => setTimeout(r, 2100));
+  const { died } = await flows.dump({ netnsPath, maxGroups: 4 });
+  assert.equal(died.values.length, 5 * 5, 'four destinations and the rest');
 }
 
 async function legacyRound(ns: string): Promise<number> {
@@ -162,7 +174,7 @@ async function errorPaths(): Promise<void> {
   await rejectsWith(tracer.start({ ...TRACER, btfPath: '/nonexistent/vmlinux', onSamples: () => undefined }), 'ENOENT');
   await assert.rejects(tracer.start({ ...TRACER, btfPath: '/etc/hostname', onSamples: () => undefined }), /btf__parse/);
   await rejectsWith(native.conntrackStats('/run/netns/fwasan-missing'), 'ENOENT');
-  await rejectsWith(new native.ConntrackWatch().start({ netnsPath: '/run/netns/fwasan-missing', maxGroups: 1 }), 'ENOENT');
+  await rejectsWith(new native.UnrepliedFlows({ maxFlows: 1 }).dump({ netnsPath: '/run/netns/fwasan-missing', maxGroups: 1 }), 'ENOENT');
   await rejectsWith(native.resolveKernelAddresses('/nonexistent/kallsyms', [1n]), 'ENOENT');
   await rejectsWith(new native.DnsTracer().start({ ...DNS, cgroupPath: '/nonexistent/cgroup' }), 'ENOENT');
   await rejectsWith(new native.DnsTracer().start({ ...DNS, cgroupPath: '', hook: 'cgroup_skb' }), 'EOPNOTSUPP');
@@ -185,6 +197,7 @@ async function main(): Promise<void> {
     await loadIptables(rules, 'legacy', renderIptables(services, { clusterCIDR: '10.0.0.0/8', kubeletMarkDrop: true }));
     await loadIptables(rules, 'legacy', '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s fd00::/64 -p tcp -m tcp --dport 80 -j REJECT --reject-with tcp-reset\nCOMMIT\n', 'ipv6');
 
+    await unrepliedDeaths(lab);
     const started = Date.now();
     let samples = 0;
     let text = 0;

@@ -15,7 +15,7 @@ export const alreadyStarted = (cls: string) => (err: NativeError) => {
 /** A method that needs a started object: EINVAL, "<Class>.<method>: not started". */
 export const notStarted = (err: NativeError) => {
   assert.equal(err.code, 'EINVAL');
-  assert.match(err.message, /^(DropTracer|DnsTracer|ConntrackWatch|ConnTracker|NetnsIterator)\.\w+: not started$/);
+  assert.match(err.message, /^(DropTracer|DnsTracer|ConnTracker|NetnsIterator)\.\w+: not started$/);
   return true;
 };
 

@@ -1,23 +1,22 @@
 // Conntrack over ctnetlink on the real kernel, in a throwaway netns holding flows we made and know.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
 import {
   aggregateConntrack,
   readConntrackStats,
   REPLIED,
   UNREPLIED,
-  watchConntrackDeaths,
-  type ConntrackDeathWatch,
+  unrepliedFlows,
   type ConntrackGroup,
 } from '../../src/kernel/conntrack';
-import { addon, type NativeError } from '../../src/native';
-import { eventually, kernelSkip } from '../helpers/env';
-import { alreadyStarted, notStarted } from '../helpers/lifecycle';
+import { ConntrackSource } from '../../src/kernel/conntrack-source';
+import type { NativeError } from '../../src/native';
+import { kernelSkip } from '../helpers/env';
 import { nsRun } from '../lab/netns';
-import { udpflood } from '../lab/udpflood';
 import { conntrackLab, type ConntrackLab } from './conntrack-lab';
 
 // UDP destinations and how many flows (sockets) go to each: all stay UNREPLIED.
@@ -194,7 +193,7 @@ describe('conntrack over ctnetlink', { skip: kernelSkip }, () => {
   });
 });
 
-describe('conntrack DESTROY events: flows that died unanswered', { skip: kernelSkip }, () => {
+describe('UNREPLIED dumps: flows waiting for a reply, and those that died so', { skip: kernelSkip }, () => {
   let lab: ConntrackLab;
   before(async () => {
     lab = await conntrackLab('fwctw');
@@ -203,101 +202,83 @@ describe('conntrack DESTROY events: flows that died unanswered', { skip: kernelS
     await lab?.remove();
   });
 
-  // Entries made through ctnetlink: no packets needed, status and state as given.
-  const insert = (proto: string, daddr: string, sport: number, dport: number, extra: string[] = []) =>
-    nsRun(lab.ns, 'conntrack', ['-I', '-p', proto, '-s', '10.8.0.1', '-d', daddr, '--sport', String(sport), '--dport', String(dport), '-t', '120', ...extra]);
-
-  /** Drains until `done` holds for everything drained so far. */
-  async function drainUntil(watch: ConntrackDeathWatch, done: (groups: ConntrackGroup[], overflows: number) => boolean) {
-    const groups: ConntrackGroup[] = [];
-    let overflows = 0;
-    let delivered = 0;
-    await eventually(() => {
-      const d = watch.drain();
-      groups.push(...d.groups);
-      overflows += d.overflows;
-      delivered += d.delivered;
-      return done(groups, overflows);
-    }, 'DESTROY events');
-    return { groups, overflows, delivered };
-  }
+  // Entries made through ctnetlink: no packets needed, status, state and timeout as given.
+  const insert = (proto: string, daddr: string, sport: number, dport: number, extra: string[] = [], timeout = 120) =>
+    nsRun(lab.ns, 'conntrack', ['-I', '-p', proto, '-s', '10.8.0.1', '-d', daddr, '--sport', String(sport), '--dport', String(dport), '-t', String(timeout), ...extra]);
+  const expire = () => new Promise((r) => setTimeout(r, 2100)); // a 1 s timeout read as 1 has run out
   const flows = (groups: ConntrackGroup[]) => groups.reduce((n, g) => n + g.flows, 0);
 
-  test('counts unreplied deaths by original destination and TCP state; answered flows stay in the kernel', async () => {
-    const watch = await watchConntrackDeaths({ netns: lab.ns });
+  test('a flow whose timeout runs out unanswered died; answered, deleted or still waiting, it did not', async () => {
+    const watch = unrepliedFlows({ netns: lab.ns });
     try {
-      await insert('udp', '10.9.0.1', 40001, 6001);
-      await insert('udp', '10.9.0.1', 40002, 6001);
-      await insert('udp', '10.9.0.2', 40003, 6002);
-      await insert('tcp', '10.9.0.3', 40004, 80, ['--state', 'SYN_SENT']);
-      for (let i = 0; i < 20; i++) await insert('tcp', '10.9.0.4', 40100 + i, 80, ['--state', 'ESTABLISHED', '-u', 'SEEN_REPLY,ASSURED']);
-      await insert('udp', '10.9.0.5', 40005, 53, ['-u', 'SEEN_REPLY']);
-      await nsRun(lab.ns, 'conntrack', ['-F']);
-      const { groups, overflows, delivered } = await drainUntil(watch, (g) => flows(g) >= 4);
-      assert.equal(overflows, 0);
-      assert.equal(delivered, 4, 'the socket\'s filter lets only the unanswered entries\' events through');
-      assert.deepEqual(byKey(groups), [
+      await insert('udp', '10.9.0.1', 40001, 6001, [], 1);
+      await insert('udp', '10.9.0.1', 40002, 6001, [], 1);
+      await insert('udp', '10.9.0.2', 40003, 6002, [], 1);
+      await insert('tcp', '10.9.0.3', 40004, 80, ['--state', 'SYN_SENT'], 1);
+      await insert('udp', '10.9.0.4', 40005, 6004); // answered below
+      await insert('udp', '10.9.0.5', 40006, 6005); // deleted below
+      await insert('udp', '10.9.0.6', 40007, 6006); // waits on
+      for (let i = 0; i < 20; i++) await insert('tcp', '10.9.0.7', 40100 + i, 80, ['--state', 'ESTABLISHED', '-u', 'SEEN_REPLY,ASSURED'], 1);
+      const first = await watch.dump();
+      assert.deepEqual(first.died, [], 'nothing seen before: nothing died');
+      assert.equal(flows(first.waiting), 7, 'the kernel copies out only the unanswered');
+      await nsRun(lab.ns, 'conntrack', ['-U', '-p', 'udp', '-d', '10.9.0.4', '-u', 'SEEN_REPLY']);
+      await nsRun(lab.ns, 'conntrack', ['-D', '-p', 'udp', '-d', '10.9.0.5']);
+      await expire();
+      const { waiting, died, unfollowed } = await watch.dump();
+      assert.equal(unfollowed, 0);
+      assert.deepEqual(byKey(died), [
         { daddr: '10.9.0.1', dport: 6001, proto: 17, state: '', flows: 2, unreplied: 2, assured: 0 },
         { daddr: '10.9.0.2', dport: 6002, proto: 17, state: '', flows: 1, unreplied: 1, assured: 0 },
         { daddr: '10.9.0.3', dport: 80, proto: 6, state: 'SYN_SENT', flows: 1, unreplied: 1, assured: 0 },
       ]);
+      assert.deepEqual(waiting.map((g) => g.daddr), ['10.9.0.6']);
+      assert.deepEqual((await watch.dump()).died, [], 'a death counts once');
     } finally {
-      watch.stop();
-    }
-  });
-
-  test('past maxGroups destinations, deaths are summed under "*"', async () => {
-    const watch = await watchConntrackDeaths({ netns: lab.ns, maxGroups: 1 });
-    try {
-      for (let i = 1; i <= 3; i++) await insert('udp', `10.9.1.${i}`, 41000 + i, 7000);
       await nsRun(lab.ns, 'conntrack', ['-F']);
-      const { groups } = await drainUntil(watch, (g) => flows(g) >= 3);
-      assert.equal(groups.filter((g) => g.daddr !== '*').length, 1);
-      assert.equal(groups.find((g) => g.daddr === '*')?.flows, 2);
-    } finally {
-      watch.stop();
     }
   });
 
-  test('a burst while the event loop is blocked overflows the queue: counted, not fatal', async () => {
-    const watch = await watchConntrackDeaths({ netns: lab.ns });
+  test('past maxGroups destinations, deaths are summed under "*"; past maxFlows, flows are counted, not followed', async () => {
+    const watch = unrepliedFlows({ netns: lab.ns, maxGroups: 1, maxFlows: 2 });
     try {
-      await udpflood(lab.ns, { dst: '10.9.2.1', firstPort: 1000, ports: 20_000, count: 20_000 });
-      // execFileSync blocks the loop: 20k events meet a 1 MiB queue nobody reads
-      execFileSync('ip', ['netns', 'exec', lab.ns, 'conntrack', '-F'], { stdio: 'ignore' });
-      const { groups, overflows } = await drainUntil(watch, (_, o) => o > 0);
-      assert.ok(overflows > 0);
-      assert.ok(flows(groups) < 20_000, `${flows(groups)} deaths counted`);
+      for (let i = 1; i <= 3; i++) await insert('udp', `10.9.1.${i}`, 41000 + i, 7000, [], 1);
+      assert.equal((await watch.dump()).unfollowed, 1);
+      await expire();
+      const { died } = await watch.dump();
+      assert.equal(died.filter((g) => g.daddr !== '*').length, 1);
+      assert.equal(died.find((g) => g.daddr === '*')?.flows, 1);
     } finally {
-      watch.stop();
+      await nsRun(lab.ns, 'conntrack', ['-F']);
     }
   });
 
-  test('stop() while events are in flight, stop() twice, start again', async () => {
-    const watch = new (addon().ConntrackWatch)();
-    await watch.start({ netnsPath: `/run/netns/${lab.ns}`, maxGroups: 10 });
-    await udpflood(lab.ns, { dst: '10.9.3.1', firstPort: 1000, ports: 5000, count: 5000 });
-    const flush = nsRun(lab.ns, 'conntrack', ['-F']);
-    await new Promise((r) => setTimeout(r, 5));
-    watch.stop();
-    watch.stop();
-    await flush;
-    assert.throws(() => watch.drain(), notStarted);
-    await watch.start({ netnsPath: `/run/netns/${lab.ns}`, maxGroups: 10 });
-    await assert.rejects(watch.start({ netnsPath: '', maxGroups: 10 }), alreadyStarted('ConntrackWatch'));
-    watch.stop();
+  test('ConntrackSource: the deaths come with the reading that dumps, once', async () => {
+    const source = new ConntrackSource({ netns: lab.ns, unrepliedIntervalMs: 10_000, logger: pino({ level: 'silent' }) });
+    await source.start();
+    try {
+      await insert('udp', '10.9.2.1', 42001, 8000, [], 1);
+      const first = await source.read(0);
+      assert.deepEqual(first?.unreplied?.map((g) => g.daddr), ['10.9.2.1']);
+      await expire();
+      assert.deepEqual((await source.read(5_000))?.diedUnreplied, [], 'no dump between, no deaths');
+      const dumped = await source.read(10_000);
+      assert.deepEqual(dumped?.diedUnreplied.map((g) => [g.daddr, g.flows]), [['10.9.2.1', 1]]);
+      assert.deepEqual(dumped?.unreplied, []);
+    } finally {
+      await source.stop();
+      await nsRun(lab.ns, 'conntrack', ['-F']);
+    }
   });
 
-  test('a missing netns is ENOENT; stop() during start() leaves nothing open', async () => {
-    await assert.rejects(watchConntrackDeaths({ netns: 'fwct-missing' }), isError('ENOENT', 'open', /fwct-missing/));
-    const watch = new (addon().ConntrackWatch)();
-    const starting = watch.start({ netnsPath: `/run/netns/${lab.ns}`, maxGroups: 10 });
-    const again = watch.start({ netnsPath: '', maxGroups: 10 });
-    watch.stop();
-    await assert.rejects(again, alreadyStarted('ConntrackWatch'), 'a start under way refuses another');
-    await starting;
-    assert.throws(() => watch.drain(), notStarted);
-    await watch.start({ netnsPath: `/run/netns/${lab.ns}`, maxGroups: 10 });
-    watch.stop();
+  test('one dump at a time; a missing netns is ENOENT and the next dump works', async () => {
+    const watch = unrepliedFlows({ netns: lab.ns });
+    const dumping = watch.dump();
+    await assert.rejects(watch.dump(), /UnrepliedFlows.dump: a dump is under way/);
+    await dumping;
+    await watch.dump();
+    const missing = unrepliedFlows({ netns: 'fwct-missing' });
+    await assert.rejects(missing.dump(), (e: NativeError) => e.code === 'ENOENT');
+    await assert.rejects(missing.dump(), (e: NativeError) => e.code === 'ENOENT', 'a failed dump leaves no dump under way');
   });
 });

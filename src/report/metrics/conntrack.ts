@@ -52,7 +52,7 @@ export function conntrackMetrics(registry: Registry, deps: ConntrackMetricDeps) 
   });
   const unanswered = cappedCounter(registry, {
     name: 'flapwatch_conntrack_unanswered_flows_total',
-    help: 'Flows conntrack destroyed without ever seeing a reply (lost handshakes, unanswered UDP), by the Service of their original destination',
+    help: 'Flows whose conntrack timeout ran out without ever seeing a reply (lost handshakes, unanswered UDP), by the Service of their original destination',
     labelNames: ['namespace', 'service'] as const,
     overflow: { service: 'other' },
     ...deps,
