@@ -121,7 +121,9 @@ export async function dnsBench(): Promise<Bench> {
     return { ...r, user: used.user, sys: used.sys, rss, counted, runsPerQuery: per((prog1?.runs ?? 0) - (prog0?.runs ?? 0)), nsPerQuery: per((prog1?.ns ?? 0) - (prog0?.ns ?? 0)) };
   };
   try {
-    writeFileSync(STATS, '1');
+    // the storms run as a daemon does, untimed: bpf_stats adds two clock reads to every run of every program,
+    // which would weigh on the flapwatch arms alone
+    writeFileSync(STATS, '0');
     // rounds interleave the arms, so that a noisy minute hurts them all alike; medians are reported
     const storms = new Map<Arm, Sample[]>(ARMS.map((a) => [a, []]));
     for (let round = 0; round < ROUNDS; round++) {
@@ -130,6 +132,14 @@ export async function dnsBench(): Promise<Bench> {
         storms.get(arm)!.push(await measured(daemon, arm.source === 'dns', STORM_S));
         await stop(daemon?.child);
       }
+    }
+    writeFileSync(STATS, '1');
+    // the programs timed: one more storm of each DNS arm
+    const timed = new Map<Arm, Sample>();
+    for (const arm of [CGROUP, TRACEPOINTS]) {
+      const daemon = await start(arm);
+      timed.set(arm, await measured(daemon, true, STORM_S));
+      await stop(daemon?.child);
     }
     // every other packet pays the programs' filter: UDP to a port nobody answers on, from the same pod
     const otherPacket = new Map<Arm, number>();
@@ -149,7 +159,7 @@ export async function dnsBench(): Promise<Bench> {
     const m = (list: Sample[], f: (s: Sample) => number) => median(list.map(f));
     const base = m(storms.get(NO_FLAPWATCH)!, (s) => s.qps);
     const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
-    const row = (name: string, list: Sample[], arm: Arm, other?: number): string[] => {
+    const row = (name: string, list: Sample[], arm: Arm, other?: number, timing: Sample[] = list): string[] => {
       const dnsOn = arm.source === 'dns';
       const sent = list.reduce((n, s) => n + s.sent, 0);
       const counted = list.reduce((n, s) => n + s.counted, 0);
@@ -162,20 +172,20 @@ export async function dnsBench(): Promise<Bench> {
         arm.flags ? `${m(list, (s) => s.user).toFixed(3)} + ${m(list, (s) => s.sys).toFixed(3)}` : '–',
         arm.flags ? fmt(m(list, (s) => s.rss), 1) : '–',
         dnsOn && sent ? `${fmt(counted)} of ${fmt(sent)} (${(counted / sent).toFixed(4)})` : '–',
-        dnsOn ? m(list, (s) => s.runsPerQuery).toFixed(2) : '–',
-        dnsOn ? fmt(m(list, (s) => s.nsPerQuery)) : '–',
+        dnsOn ? m(timing, (s) => s.runsPerQuery).toFixed(2) : '–',
+        dnsOn ? fmt(m(timing, (s) => s.nsPerQuery)) : '–',
         other === undefined ? '–' : fmt(other),
       ];
     };
     const rows = [
-      ...ARMS.map((a) => row(`storm: ${a.name}`, storms.get(a)!, a, otherPacket.get(a))),
+      ...ARMS.map((a) => row(`storm: ${a.name}`, storms.get(a)!, a, otherPacket.get(a), timed.has(a) ? [timed.get(a)!] : undefined)),
       ...paced.map(({ rate, sample }) => row(`paced ${fmt(rate)} q/s: ${CGROUP.name}`, [sample], rate > 0 ? CGROUP : { ...CGROUP, source: 'drops' })),
     ];
     const ratio = m(storms.get(CGROUP)!, (s) => s.qps) / base;
     // user space alone: the daemon's sys time takes the softirq work that lands while it runs (interrupt time is
     // accounted by tick here), which is the storm's
     const cpus = [...paced.map((p) => p.sample.user), m(storms.get(CGROUP)!, (s) => s.user)];
-    const dnsSamples = [...storms.get(CGROUP)!, ...storms.get(TRACEPOINTS)!, ...paced.map((p) => p.sample)].filter((s) => s.sent > 0);
+    const dnsSamples = [...storms.get(CGROUP)!, ...storms.get(TRACEPOINTS)!, ...timed.values(), ...paced.map((p) => p.sample)].filter((s) => s.sent > 0);
     const sent = dnsSamples.reduce((n, s) => n + s.sent, 0);
     const counted = dnsSamples.reduce((n, s) => n + s.counted, 0);
     return {
@@ -198,7 +208,7 @@ export async function dnsBench(): Promise<Bench> {
         'One dnsmasq (single-threaded) in a lab pod behind a kube-dns-style ClusterIP (DNAT in the node namespace, as kube-proxy programs it); dnsperf in another pod, 500 queries outstanding, A and AAAA for one name; the VM has 2 CPUs, which the resolver, dnsperf, flapwatch and the kernel share. The storm\'s latency is mostly the 500 queries queued at the resolver; the paced rows show an unloaded one.',
         'Each flapwatch arm starts its own `flapwatch run` (standalone, every other source on; bench/daemon.ts) a second before its storm and stops it after: the arms differ only in the DNS programs. CPU is the whole daemon\'s (every source), from /proc over the run; RSS at its end.',
         `Counted: flapwatch_dns_queries_total (every label set) read before the run and ${SETTLE_MS / 1000} s after it, when every query sent has ended (answered, or unanswered at 5 s) and been drained.`,
-        'DNS program runs and time from kernel.bpf_stats_enabled (on for the whole bench, so in every arm): per answered query, summed over the programs\' every run in that time, its own two clock reads per run included. A local query and its answer pass 4 socket hooks (the client\'s send and receive, the resolver\'s) or 8 device hooks (two veths and the bridge, each way); the tracepoints also run for every forwarded packet.',
+        'DNS program runs and time from kernel.bpf_stats_enabled, on only for one more storm of each DNS arm (its row\'s figures), for the paced rows and for the other packets: per answered query, summed over the programs\' every run in that time, its own two clock reads per run included. The storm rounds run untimed, as a daemon does. A local query and its answer pass 4 socket hooks (the client\'s send and receive, the resolver\'s) or 8 device hooks (two veths and the bridge, each way); the tracepoints also run for every forwarded packet.',
         '"per other packet": UDP from the client pod to a closed port of the resolver\'s pod (udpflood, 5 s): what every packet that is not DNS pays for the filter.',
       ],
     };
