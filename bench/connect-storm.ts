@@ -17,6 +17,8 @@ import { cpuSeconds, machineBusySeconds, memoryMB, type CpuTimes } from './proc'
 import type { Bench } from './types';
 
 const SECONDS = 8;
+/** a storm at the run's pace before the measured one: a daemon that has been running, not one starting */
+const WARM_SECONDS = 3;
 const ROUNDS = 6;
 const CLIENTS = 4;
 const SERVER_PORT = 9100;
@@ -94,8 +96,8 @@ async function programTime(pid: number): Promise<{ runs: number; ns: number }> {
 
 export interface StormLab {
   lab: Lab;
-  /** connects from the node to the Service for SECONDS; `rate` connects/s in all (0: as fast as they go) */
-  storm(rate?: number): Promise<Storm>;
+  /** connects from the node to the Service for `seconds` (SECONDS); `rate` connects/s in all (0: as fast as they go) */
+  storm(rate?: number, seconds?: number): Promise<Storm>;
   destroy(): Promise<void>;
 }
 
@@ -127,9 +129,9 @@ export async function stormLab(): Promise<StormLab> {
   }
   const svc = lab.service('bench/storm');
   const serverCpu = () => servers.reduce((n, s) => { const t = cpuSeconds(s.pid!); return n + t.user + t.sys; }, 0);
-  const storm = async (rate = 0): Promise<Storm> => {
+  const storm = async (rate = 0, seconds = SECONDS): Promise<Storm> => {
     const before = serverCpu();
-    const s = JSON.parse((await nsRun(lab.node, tool, ['connect', svc.clusterIP, String(svc.port), String(SECONDS), String(CLIENTS), String(rate)], { timeoutMs: (SECONDS + 30) * 1000 })).stdout) as Storm;
+    const s = JSON.parse((await nsRun(lab.node, tool, ['connect', svc.clusterIP, String(svc.port), String(seconds), String(CLIENTS), String(rate)], { timeoutMs: (seconds + 30) * 1000 })).stdout) as Storm;
     return { ...s, cpu: s.cpu + serverCpu() - before };
   };
   return { lab, storm, destroy };
@@ -153,7 +155,9 @@ export async function connectStorm(): Promise<Bench> {
       const daemon = v.args ? await startFlapwatch({ listen, netns: lab.node, args: v.args, ready }) : undefined;
       try {
         const pid = daemon?.pid;
-        if (pid) await sleep(2000); // its start-up work done
+        // every variant alike: the daemon's start-up work, and V8's compiling of the code the storm makes hot (its
+        // compiler threads' time is user time), done before the measured storm
+        await storm(rate, WARM_SECONDS);
         const cpu0: CpuTimes | undefined = pid ? cpuSeconds(pid) : undefined;
         const prog0 = pid && v.tracks && timed ? await programTime(pid) : undefined;
         const busy0 = machineBusySeconds();
@@ -243,7 +247,7 @@ export async function connectStorm(): Promise<Bench> {
           `End to end: storm's CPU per connect with tracking / without flapwatch = ${endToEnd.toFixed(3)}; connects/s with tracking / without = ${rateRatio.toFixed(3)} (medians of ${ROUNDS} interleaved rounds). Both move by more than the tracker's share between rounds of the same variant.`,
           `The daemon's user-space CPU with tracking, cores: ${userCurve.map((u) => `${u.user.toFixed(3)} at ${u.pace} (${u.each})`).join(', ')}. The connects reach user space only as counts per edge; what rises with the rate is per dropped flow (the storm itself makes about one connect in 150 drop an ACK a listener no longer expects, TCP_FLAGS at tcp_v4_do_rcv: one record each), and on two saturated CPUs the same work takes the daemon longer.`,
           'bpf_stats (kernel.bpf_stats_enabled=1 for the paced rounds only, both variants alike) times the program body; the tracepoint\'s dispatch to it is outside that figure and is in the storm\'s CPU. Its own two clock reads per run are inside it. The rounds as fast as they go run without it, as a daemon does: it would add two clock reads to every run of every program (drops, DNS, connections) and so weigh on the flapwatch variants only.',
-          `Rounds interleave the variants (${ROUNDS} as fast as they go; then ${PACED_ROUNDS} of each pace, --no-connections and tracking alternating). Each run starts its own daemon. ${failed} connects failed in all runs.`,
+          `Rounds interleave the variants (${ROUNDS} as fast as they go; then ${PACED_ROUNDS} of each pace, --no-connections and tracking alternating). Each run starts its own daemon and storms ${WARM_SECONDS} s at its pace before the ${SECONDS} s it measures (start-up work and V8's compiling of what the storm makes hot are over by then). ${failed} connects failed in all runs.`,
           'The node is the client (its own address: the edge is client_kind="Node" → bench/storm:tcp); "connects flapwatch counted" is its flapwatch_edge_connections_total{result="attempted"} once it stops moving after the run.',
           'The node netns reuses TIME_WAIT ports (tcp_tw_reuse=1) and forgets closed conntrack entries after 1 s, or ports and the conntrack table run out long before the CPUs do.',
         ],
