@@ -158,6 +158,8 @@ export async function connectStorm(): Promise<Bench> {
         // every variant alike: the daemon's start-up work, and V8's compiling of the code the storm makes hot (its
         // compiler threads' time is user time), done before the measured storm
         await storm(rate, WARM_SECONDS);
+        // what the warm-up storm counted, once the daemon has drained it: the measured storm's count is the rise
+        const counted0 = v.tracks ? await settled(() => counted(listen)) : undefined;
         const cpu0: CpuTimes | undefined = pid ? cpuSeconds(pid) : undefined;
         const prog0 = pid && v.tracks && timed ? await programTime(pid) : undefined;
         const busy0 = machineBusySeconds();
@@ -171,7 +173,7 @@ export async function connectStorm(): Promise<Bench> {
           ...(daemonRun && { daemon: daemonRun }),
           other: Math.max(0, (busy - s.cpu) / s.seconds - (daemonRun ? daemonRun.user + daemonRun.sys : 0)),
           ...(prog0 && prog1 && { program: { runs: prog1.runs - prog0.runs, ns: prog1.ns - prog0.ns } }),
-          ...(v.tracks && { counted: await settled(() => counted(listen)) }),
+          ...(counted0 && { counted: await settled(() => counted(listen)).then((c) => ({ attempted: c.attempted - counted0.attempted, lost: c.lost - counted0.lost })) }),
         };
       } finally {
         if (daemon) await stopChild(daemon);
